@@ -471,8 +471,14 @@ def _length(n):
 
 def tlv(tag, *parts):
     """One element: tag, computed length, and the concatenated parts."""
-    body = b"".join(parts)
-    return bytes((tag,)) + _length(len(body)) + body
+    n = 0
+    for p in parts:
+        n += len(p)
+    out = bytearray((tag,))
+    out += _length(n)
+    for p in parts:  # MicroPython's bytes.join refuses memoryviews; += takes them
+        out += p
+    return bytes(out)
 
 
 def seq(*parts):

@@ -249,3 +249,9 @@ def test_reader_shares_buffer():
     v = r.read_octets()
     buf[4] = ord("X")
     assert bytes(v) == b"Xbcd"
+
+
+def test_builders_take_memoryviews():
+    inner = memoryview(der.integer(7))
+    assert der.seq(inner, memoryview(b"\x05\x00")[0:2]) == h("30 05 02 01 07 05 00")
+    assert der.octet_string(memoryview(b"abc")[1:]) == h("04 02 62 63")
