@@ -1,0 +1,848 @@
+"""PKCS#10 certification requests (RFC 2986): a builder and a small reader.
+
+Building
+    ``CsrBuilder`` is an immutable fluent builder: every method returns a new
+    builder, checks its argument at once and refuses a second subject or a
+    second request for the same extension or attribute::
+
+        der = (CsrBuilder()
+               .subject([("O", "Example"), ("CN", "device-0042")])
+               .dns("device-0042.example.com")
+               .key_usage("digitalSignature")
+               .ext_key_usage("clientAuth")
+               .sign(key))
+
+    The request holds: version 0, the subject Name, the signer's
+    SubjectPublicKeyInfo, and ``attributes [0]`` (DER-sorted, X.690 11.6) with
+    a challengePassword and an extensionRequest (PKCS#9) carrying the
+    subjectAltName (critical exactly when the subject is empty, RFC 5280
+    4.2.1.6) and every other requested extension, in the order requested.
+    ``sign(signer)`` takes any object with ``public_key_der()``,
+    ``algorithm_der()`` and ``sign(data)``; a secure element that signs
+    elsewhere uses ``info_der(spki_der)`` and ``assemble(info, alg, sig)``.
+
+    Supported subset: subject attributes CN, O, OU, C, L, ST, serialNumber,
+    emailAddress, UID, DC, street, title, GN, SN or any dotted OID (names
+    match case-insensitively; C and serialNumber become PrintableString,
+    emailAddress and DC IA5String, the rest UTF8String); multi-valued RDNs;
+    SAN dNSName, iPAddress (IPv4, IPv6 text with '::' and embedded IPv4, no
+    zone ids), URI and rfc822Name; keyUsage (the seven bits up to cRLSign),
+    extKeyUsage, basicConstraints, raw extensions and raw attributes.
+    Checks: values within RFC 5280 upper bounds, no control characters
+    anywhere; C is two upper-case letters; DNS names are LDH labels of at most
+    63 characters (A-labels, no Unicode, no trailing dot; a leading '*' label
+    allowed); e-mail addresses are a dot-atom '@' a host name (no quoted local
+    parts); URIs need an RFC 3986 scheme and no excluded characters.
+
+Reading
+    ``parse(der)`` returns a ``Csr`` with the raw pieces (subject Name,
+    SubjectPublicKeyInfo, signature algorithm, signature, the signed
+    CertificationRequestInfo), the subject as RFC 4514 text, attributes and the
+    requested extensions; ``Csr.verify()`` checks the self-signature through
+    ``tinyest.keys``. The reader is strict DER through ``tinyest.der``, demands
+    version 0 and the ``attributes [0]`` field, refuses repeated attribute or
+    extension types and an explicit ``critical FALSE``; it does not check the
+    order of SET OF elements (the signature covers the bytes as sent).
+    Limits: ``MAX_CSR`` bytes per request.
+
+Errors: the builder raises ``FormatError`` for a bad or repeated argument
+(``DERError`` for raw DER that does not parse); the reader raises ``DERError``
+with the byte offset for a malformed or non-conforming request and
+``FormatError`` for input that is not bytes or too large. Nothing else escapes.
+"""
+
+from tinyest import der
+from tinyest.errors import DERError, FormatError
+
+MAX_CSR = 32768
+
+# Pre-encoded OID contents.
+OID_CHALLENGE_PASSWORD = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x07"  # 1.2.840.113549.1.9.7
+OID_EXTENSION_REQUEST = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e"  # 1.2.840.113549.1.9.14
+OID_SAN = b"\x55\x1d\x11"  # 2.5.29.17
+OID_KEY_USAGE = b"\x55\x1d\x0f"  # 2.5.29.15
+OID_BASIC_CONSTRAINTS = b"\x55\x1d\x13"  # 2.5.29.19
+OID_EXT_KEY_USAGE = b"\x55\x1d\x25"  # 2.5.29.37
+
+_PS = 0  # PrintableString
+_IA5 = 1
+_UTF8 = 2
+
+# (name, OID contents, encoding, upper bound in characters; RFC 5280 App. A)
+_ATTRS = (
+    ("CN", b"\x55\x04\x03", _UTF8, 64),
+    ("SN", b"\x55\x04\x04", _UTF8, 32768),
+    ("serialNumber", b"\x55\x04\x05", _PS, 64),
+    ("C", b"\x55\x04\x06", _PS, 2),
+    ("L", b"\x55\x04\x07", _UTF8, 128),
+    ("ST", b"\x55\x04\x08", _UTF8, 128),
+    ("street", b"\x55\x04\x09", _UTF8, 128),
+    ("O", b"\x55\x04\x0a", _UTF8, 64),
+    ("OU", b"\x55\x04\x0b", _UTF8, 64),
+    ("title", b"\x55\x04\x0c", _UTF8, 64),
+    ("GN", b"\x55\x04\x2a", _UTF8, 32768),
+    ("emailAddress", b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x01", _IA5, 255),
+    ("UID", b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x01", _UTF8, 256),
+    ("DC", b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x19", _IA5, 63),
+)
+_MAX_OTHER = 256  # characters in a value of an attribute given by OID
+
+_KEY_USAGE = (
+    "digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
+    "keyAgreement", "keyCertSign", "cRLSign",
+)
+
+_EKU = (
+    ("serverAuth", b"\x2b\x06\x01\x05\x05\x07\x03\x01"),
+    ("clientAuth", b"\x2b\x06\x01\x05\x05\x07\x03\x02"),
+    ("codeSigning", b"\x2b\x06\x01\x05\x05\x07\x03\x03"),
+    ("emailProtection", b"\x2b\x06\x01\x05\x05\x07\x03\x04"),
+    ("timeStamping", b"\x2b\x06\x01\x05\x05\x07\x03\x08"),
+    ("OCSPSigning", b"\x2b\x06\x01\x05\x05\x07\x03\x09"),
+)
+
+# GeneralName tags (RFC 5280 4.2.1.6, IMPLICIT)
+_GN_EMAIL = 0x81
+_GN_DNS = 0x82
+_GN_URI = 0x86
+_GN_IP = 0x87
+
+_PRINTABLE_EXTRA = " '()+,-./:=?"
+_ATEXT_EXTRA = "!#$%&*^_`{|}~"  # atext (RFC 5322 3.2.3) beyond PrintableString
+_URI_EXCLUDED = ' "<>\\^`{|}'  # not allowed anywhere in an RFC 3986 URI
+_HEX = "0123456789abcdefABCDEF"
+_DIGITS = "0123456789"
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _str(x, what):
+    if not isinstance(x, str):
+        raise FormatError("%s must be a str, not %s" % (what, type(x).__name__))
+    if not x:
+        raise FormatError("%s is empty" % what)
+    for ch in x:
+        o = ord(ch)
+        if o < 0x20 or o == 0x7F:
+            raise FormatError("%s %r holds a control character" % (what, x))
+    return x
+
+
+def _ascii(x, what):
+    _str(x, what)
+    for ch in x:
+        if ord(ch) > 0x7E:
+            raise FormatError("%s %r is not ASCII" % (what, x))
+    return x
+
+
+def _is_printable(s):
+    for ch in s:
+        o = ord(ch)
+        if not (0x30 <= o <= 0x39 or 0x41 <= o <= 0x5A or 0x61 <= o <= 0x7A or ch in _PRINTABLE_EXTRA):
+            return False
+    return True
+
+
+def _oid(x, what="OID"):
+    """OID contents from dotted text (or already-encoded contents)."""
+    if isinstance(x, str):
+        for ch in x:
+            if ch != "." and ch not in _DIGITS:
+                raise FormatError("%s %r is not a dotted OID" % (what, x))
+        try:
+            return der.encode_oid(x)
+        except DERError:
+            raise FormatError("%s %r is not a dotted OID" % (what, x))
+    if isinstance(x, (bytes, bytearray)):
+        try:
+            der.check_oid(x)
+        except DERError:
+            raise FormatError("bad %s contents" % what)
+        return bytes(x)
+    raise FormatError("%s must be dotted text" % what)
+
+
+def _element(x, what):
+    """One whole DER element, as bytes."""
+    if not isinstance(x, (bytes, bytearray, memoryview)):
+        raise FormatError("%s must be DER bytes" % what)
+    x = bytes(x)
+    r = der.Reader(x)
+    r.read_element()
+    r.done()
+    return x
+
+
+def _bool(x, what):
+    if x is not True and x is not False:
+        raise FormatError("%s must be True or False" % what)
+    return x
+
+
+def _hostname(name, what, wildcard=False):
+    _ascii(name, what)
+    if len(name) > 253:
+        raise FormatError("%s %r is longer than 253 characters" % (what, name))
+    labels = name.split(".")
+    for i, label in enumerate(labels):
+        if wildcard and i == 0 and label == "*" and len(labels) > 1:
+            continue
+        if not 1 <= len(label) <= 63:
+            raise FormatError("%s %r has an empty or over-long label" % (what, name))
+        if label[0] == "-" or label[-1] == "-":
+            raise FormatError("%s %r has a label starting or ending with '-'" % (what, name))
+        for ch in label:
+            o = ord(ch)
+            if not (0x30 <= o <= 0x39 or 0x41 <= o <= 0x5A or 0x61 <= o <= 0x7A or ch == "-"):
+                raise FormatError("%s %r: bad character %r" % (what, name, ch))
+    return name
+
+
+# ---------------------------------------------------------------- IP addresses
+
+
+def _ipv4(s, text):
+    parts = s.split(".")
+    if len(parts) != 4:
+        raise FormatError("bad IPv4 address %r" % text)
+    out = bytearray()
+    for p in parts:
+        if not 1 <= len(p) <= 3 or (len(p) > 1 and p[0] == "0"):
+            raise FormatError("bad IPv4 address %r" % text)
+        for ch in p:
+            if ch not in _DIGITS:
+                raise FormatError("bad IPv4 address %r" % text)
+        v = int(p)
+        if v > 255:
+            raise FormatError("bad IPv4 address %r" % text)
+        out.append(v)
+    return bytes(out)
+
+
+def _groups(part, text):
+    if not part:
+        return []
+    out = []
+    for g in part.split(":"):
+        if not 1 <= len(g) <= 4:
+            raise FormatError("bad IPv6 address %r" % text)
+        for ch in g:
+            if ch not in _HEX:
+                raise FormatError("bad IPv6 address %r" % text)
+        out.append(int(g, 16))
+    return out
+
+
+def ip_bytes(text):
+    """The 4 or 16 octets of an IPv4 dotted-quad or IPv6 (RFC 4291 2.2) text."""
+    if not isinstance(text, str):
+        raise FormatError("IP address must be a str")
+    if ":" not in text:
+        return _ipv4(text, text)
+    if len(text) > 45:
+        raise FormatError("bad IPv6 address %r" % text)
+    s = text
+    tail = b""
+    n = 8
+    if "." in s:
+        i = s.rfind(":")
+        tail = _ipv4(s[i + 1:], text)
+        s = s[:i + 1]
+        if not s.endswith("::"):
+            s = s[:-1]
+        n = 6
+    halves = s.split("::")
+    if len(halves) > 2:
+        raise FormatError("bad IPv6 address %r" % text)
+    if len(halves) == 2:
+        a = _groups(halves[0], text)
+        b = _groups(halves[1], text)
+        if len(a) + len(b) > n - 1:
+            raise FormatError("bad IPv6 address %r" % text)
+        g = a + [0] * (n - len(a) - len(b)) + b
+    else:
+        g = _groups(s, text)
+        if len(g) != n:
+            raise FormatError("bad IPv6 address %r" % text)
+    out = bytearray()
+    for v in g:
+        out.append(v >> 8)
+        out.append(v & 0xFF)
+    return bytes(out) + tail
+
+
+def ip_text(b):
+    """Text of 4 or 16 address octets: dotted quad, or RFC 5952 IPv6 (with
+    the dotted tail for IPv4-mapped addresses, RFC 5952 5)."""
+    b = bytes(b)
+    if len(b) == 4:
+        return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
+    if len(b) != 16:
+        raise FormatError("IP address of %d octets" % len(b))
+    if b[:12] == b"\x00" * 10 + b"\xff\xff":
+        return "::ffff:" + ip_text(b[12:])
+    g = [(b[i] << 8) | b[i + 1] for i in range(0, 16, 2)]
+    best, best_len = -1, 1
+    i = 0
+    while i < 8:
+        if g[i] == 0:
+            j = i
+            while j < 8 and g[j] == 0:
+                j += 1
+            if j - i > best_len:
+                best, best_len = i, j - i
+            i = j
+        else:
+            i += 1
+    hx = ["%x" % v for v in g]
+    if best < 0:
+        return ":".join(hx)
+    return ":".join(hx[:best]) + "::" + ":".join(hx[best + best_len:])
+
+
+# ---------------------------------------------------------------- encoders
+
+
+def _attr_info(name):
+    """(display name, OID contents, encoding, bound) of an attribute name or dotted OID."""
+    if not isinstance(name, str) or not name:
+        raise FormatError("attribute name must be a non-empty str")
+    if name[0] in _DIGITS:
+        oid = _oid(name, "attribute OID")
+        for entry in _ATTRS:
+            if entry[1] == oid:
+                return entry
+        return name, oid, _UTF8, _MAX_OTHER
+    low = name.lower()
+    for entry in _ATTRS:
+        if entry[0].lower() == low:
+            return entry
+    raise FormatError("unknown subject attribute %r" % name)
+
+
+def _atv(pair):
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise FormatError("subject entry %r is not an (attribute, value) pair" % (pair,))
+    name, oid, enc, bound = _attr_info(pair[0])
+    value = _str(pair[1], name)
+    if len(value) > bound:
+        raise FormatError("%s %r is longer than %d characters" % (name, value, bound))
+    if enc == _PS:
+        if not _is_printable(value):
+            raise FormatError("%s %r is not a PrintableString" % (name, value))
+        if oid == b"\x55\x04\x06":
+            if len(value) != 2 or not ("A" <= value[0] <= "Z" and "A" <= value[1] <= "Z"):
+                raise FormatError("C %r is not a two-letter upper-case country code" % value)
+        v = der.tlv(der.PRINTABLE_STRING, value.encode())
+    elif enc == _IA5:
+        _ascii(value, name)
+        v = der.tlv(der.IA5_STRING, value.encode())
+    else:
+        v = der.utf8(value)
+    return oid, der.seq(der.oid(oid), v)
+
+
+def _name(rdns):
+    if not isinstance(rdns, (list, tuple)):
+        raise FormatError("subject must be a list of (attribute, value) pairs")
+    out = []
+    for item in rdns:
+        if isinstance(item, (list, tuple)) and len(item) and isinstance(item[0], (list, tuple)):
+            seen = []
+            atvs = []
+            for pair in item:
+                oid, atv = _atv(pair)
+                if oid in seen:
+                    raise FormatError("attribute repeated in one multi-valued RDN")
+                seen.append(oid)
+                atvs.append(atv)
+            out.append(der.set_of(*atvs))
+        else:
+            out.append(der.set_of(_atv(item)[1]))
+    return der.seq(*out)
+
+
+def _extension(oid, critical, value):
+    if critical:
+        return der.seq(der.oid(oid), der.boolean(True), der.octet_string(value))
+    return der.seq(der.oid(oid), der.octet_string(value))
+
+
+def _check_spki(spki):
+    spki = _element(spki, "SubjectPublicKeyInfo")
+    r = der.top(spki)
+    alg = r.enter(der.SEQUENCE)
+    alg.read_oid()
+    r.read_bits()
+    r.done()
+    return spki
+
+
+def _check_alg(alg):
+    alg = _element(alg, "signature AlgorithmIdentifier")
+    der.top(alg).read_oid()
+    return alg
+
+
+def assemble(info, algorithm_der, signature):
+    """CertificationRequest DER from a CertificationRequestInfo (``info_der``),
+    the signature AlgorithmIdentifier DER and the signature octets."""
+    info = _element(info, "CertificationRequestInfo")
+    if not isinstance(signature, (bytes, bytearray, memoryview)) or not len(signature):
+        raise FormatError("signature must be non-empty bytes")
+    return der.seq(info, _check_alg(algorithm_der), der.bit_string(bytes(signature)))
+
+
+# ---------------------------------------------------------------- builder
+
+
+class CsrBuilder:
+    """Immutable PKCS#10 request builder; see the module docstring."""
+
+    def __init__(self):
+        self._subject = None  # Name DER
+        self._names = ()  # SAN GeneralNames: (tag, bytes, key for duplicates)
+        self._exts = ()  # (OID contents, critical, extnValue DER or None for the SAN)
+        self._attrs = ()  # (OID contents, (value DER, ...))
+
+    def _copy(self):
+        b = CsrBuilder()
+        b._subject = self._subject
+        b._names = self._names
+        b._exts = self._exts
+        b._attrs = self._attrs
+        return b
+
+    def _has_ext(self, oid):
+        for e in self._exts:
+            if e[0] == oid:
+                return True
+        return False
+
+    def _has_attr(self, oid):
+        for a in self._attrs:
+            if a[0] == oid:
+                return True
+        return False
+
+    def _with_ext(self, oid, critical, value, what):
+        if self._has_ext(oid):
+            raise FormatError("%s already requested" % what)
+        b = self._copy()
+        b._exts = self._exts + ((oid, critical, value),)
+        return b
+
+    # -- subject
+
+    def subject(self, rdns):
+        """Set the subject: an ordered list of (attribute, value) pairs, most
+        significant first (e.g. C, O, CN); an element that is itself a list of
+        pairs is one multi-valued RDN. ``[]`` asks for an empty subject (the
+        SAN then becomes mandatory and critical)."""
+        if self._subject is not None:
+            raise FormatError("subject already set")
+        b = self._copy()
+        b._subject = _name(rdns)
+        return b
+
+    # -- subjectAltName
+
+    def _san(self, tag, value, key):
+        if self._has_ext(OID_SAN) and not self._names:
+            raise FormatError("subjectAltName already given as a raw extension")
+        for n in self._names:
+            if n[0] == tag and n[2] == key:
+                raise FormatError("subjectAltName %r already requested" % (key,))
+        b = self._copy()
+        b._names = self._names + ((tag, value, key),)
+        if not self._names:
+            b._exts = self._exts + ((OID_SAN, False, None),)
+        return b
+
+    def dns(self, name):
+        """Add a dNSName to the subjectAltName."""
+        _hostname(name, "DNS name", True)
+        return self._san(_GN_DNS, name.encode(), name.lower())
+
+    def ip(self, text):
+        """Add an iPAddress (IPv4 or IPv6 text) to the subjectAltName."""
+        b = ip_bytes(text)
+        return self._san(_GN_IP, b, b)
+
+    def uri(self, u):
+        """Add a uniformResourceIdentifier (RFC 3986, with a scheme) to the
+        subjectAltName."""
+        _ascii(u, "URI")
+        i = u.find(":")
+        if i < 1 or i == len(u) - 1:
+            raise FormatError("URI %r needs a scheme and a scheme-specific part" % u)
+        for j in range(i):  # RFC 3986 3.1
+            o = ord(u[j])
+            if not (0x41 <= o <= 0x5A or 0x61 <= o <= 0x7A or (j and (0x30 <= o <= 0x39 or u[j] in "+-."))):
+                raise FormatError("URI %r has a bad scheme" % u)
+        for ch in u:
+            if ch in _URI_EXCLUDED:
+                raise FormatError("URI %r holds %r" % (u, ch))
+        return self._san(_GN_URI, u.encode(), u)
+
+    def email(self, addr):
+        """Add an rfc822Name to the subjectAltName: a dot-atom local part
+        (RFC 5322 3.2.3, no quoted strings) '@' a host name."""
+        _ascii(addr, "email address")
+        i = addr.find("@")
+        local = addr[:i]
+        if i < 1 or local[0] == "." or local[-1] == "." or ".." in local:
+            raise FormatError("email address %r is not local@domain" % addr)
+        for ch in local:
+            if not (_is_printable(ch) or ch in _ATEXT_EXTRA) or ch in " (),:":
+                raise FormatError("email address %r: bad character %r" % (addr, ch))
+        _hostname(addr[i + 1:], "email domain")
+        return self._san(_GN_EMAIL, addr.encode(), local + "@" + addr[i + 1:].lower())
+
+    # -- other extensions
+
+    def key_usage(self, *names, critical=True):
+        """Request keyUsage with these bits (named BIT STRING, X.690 11.2.2)."""
+        if not names:
+            raise FormatError("key_usage needs at least one name")
+        bits = 0
+        for n in names:
+            idx = -1
+            if isinstance(n, str):
+                for i, k in enumerate(_KEY_USAGE):
+                    if k.lower() == n.lower():
+                        idx = i
+            if idx < 0:
+                raise FormatError("unknown key usage %r" % (n,))
+            if bits & (1 << idx):
+                raise FormatError("key usage %r given twice" % n)
+            bits |= 1 << idx
+        top = 0
+        for i in range(len(_KEY_USAGE)):
+            if bits & (1 << i):
+                top = i
+        nbits = top + 1
+        nbytes = (nbits + 7) // 8
+        v = 0
+        for i in range(nbits):
+            if bits & (1 << i):
+                v |= 1 << (nbytes * 8 - 1 - i)
+        value = der.bit_string(v.to_bytes(nbytes, "big"), nbytes * 8 - nbits)
+        return self._with_ext(OID_KEY_USAGE, _bool(critical, "critical"), value, "keyUsage")
+
+    def ext_key_usage(self, *names_or_oids, critical=False):
+        """Request extKeyUsage with these purposes (names or dotted OIDs), in order."""
+        if not names_or_oids:
+            raise FormatError("ext_key_usage needs at least one purpose")
+        oids = []
+        for n in names_or_oids:
+            oid = None
+            if isinstance(n, str) and n and n[0] in _DIGITS:
+                oid = _oid(n, "extended key usage OID")
+            elif isinstance(n, str):
+                for k, o in _EKU:
+                    if k.lower() == n.lower():
+                        oid = o
+            if oid is None:
+                raise FormatError("unknown extended key usage %r" % (n,))
+            if oid in oids:
+                raise FormatError("extended key usage %r given twice" % n)
+            oids.append(oid)
+        value = der.seq(*[der.oid(o) for o in oids])
+        return self._with_ext(OID_EXT_KEY_USAGE, _bool(critical, "critical"), value, "extKeyUsage")
+
+    def basic_constraints(self, ca=False, path_len=None, critical=True):
+        """Request basicConstraints; ``path_len`` only with ``ca=True``."""
+        _bool(ca, "ca")
+        parts = []
+        if ca:
+            parts.append(der.boolean(True))  # DEFAULT FALSE is omitted (X.690 11.5)
+        if path_len is not None:
+            if not ca:
+                raise FormatError("path_len needs ca=True")
+            if isinstance(path_len, bool) or not isinstance(path_len, int) or not 0 <= path_len < 0x80000000:
+                raise FormatError("path_len must be an int >= 0")
+            parts.append(der.integer(path_len))
+        value = der.seq(*parts)
+        return self._with_ext(OID_BASIC_CONSTRAINTS, _bool(critical, "critical"), value, "basicConstraints")
+
+    def extension(self, oid, value_der, critical=False):
+        """Request a raw extension: extnValue is the DER element ``value_der``."""
+        o = _oid(oid, "extension OID")
+        value = _element(value_der, "extension value")
+        return self._with_ext(o, _bool(critical, "critical"), value, "extension %s" % der.oid_str(o))
+
+    # -- attributes
+
+    def challenge_password(self, pw):
+        """Add the PKCS#9 challengePassword (PrintableString when it fits,
+        else UTF8String; at most 255 characters)."""
+        _str(pw, "challenge password")
+        if len(pw) > 255:
+            raise FormatError("challenge password longer than 255 characters")
+        if _is_printable(pw):
+            v = der.tlv(der.PRINTABLE_STRING, pw.encode())
+        else:
+            v = der.utf8(pw)
+        return self._attribute(OID_CHALLENGE_PASSWORD, (v,), "challengePassword")
+
+    def attribute(self, oid, *values_der):
+        """Add a raw attribute with these DER values (at least one)."""
+        o = _oid(oid, "attribute OID")
+        if o == OID_EXTENSION_REQUEST:
+            raise FormatError("extensionRequest is built from extension(); not a raw attribute")
+        if not values_der:
+            raise FormatError("attribute needs at least one value")
+        vals = tuple([_element(v, "attribute value") for v in values_der])
+        return self._attribute(o, vals, "attribute %s" % der.oid_str(o))
+
+    def _attribute(self, oid, values, what):
+        if self._has_attr(oid):
+            raise FormatError("%s already set" % what)
+        b = self._copy()
+        b._attrs = self._attrs + ((oid, values),)
+        return b
+
+    # -- output
+
+    def info_der(self, spki_der):
+        """The CertificationRequestInfo DER (the bytes to sign) for this
+        SubjectPublicKeyInfo."""
+        if self._subject is None:
+            raise FormatError("no subject set (use subject([]) for an empty one)")
+        empty = self._subject == b"\x30\x00"
+        if empty and not self._names:
+            raise FormatError("an empty subject needs a subjectAltName (RFC 5280 4.1.2.6)")
+        spki = _check_spki(spki_der)
+        exts = []
+        for oid, critical, value in self._exts:
+            if value is None:
+                value = der.seq(*[der.tlv(n[0], n[1]) for n in self._names])
+                critical = empty
+            exts.append(_extension(oid, critical, value))
+        attrs = [der.seq(der.oid(o), der.set_of(*v)) for o, v in self._attrs]
+        if exts:
+            attrs.append(der.seq(der.oid(OID_EXTENSION_REQUEST), der.set_of(der.seq(*exts))))
+        attrs = der.set_of(*attrs)  # DER order; [0] IMPLICIT keeps length and contents
+        return der.seq(b"\x02\x01\x00", self._subject, spki, b"\xa0" + attrs[1:])
+
+    tbs = info_der
+
+    def sign(self, signer):
+        """CertificationRequest DER signed by ``signer`` (the signer interface)."""
+        info = self.info_der(signer.public_key_der())
+        return assemble(info, signer.algorithm_der(), signer.sign(info))
+
+
+# ---------------------------------------------------------------- reader
+
+
+def _escape(v):
+    # RFC 4514 2.4
+    out = []
+    n = len(v)
+    for i in range(n):
+        ch = v[i]
+        if ch in ',+"\\<>;':
+            out.append("\\" + ch)
+        elif ch == "\x00":
+            out.append("\\00")
+        elif (i == 0 and ch in "# ") or (i == n - 1 and ch == " "):
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_STRING_TAGS = (
+    der.UTF8_STRING, der.PRINTABLE_STRING, der.IA5_STRING, der.T61_STRING, der.BMP_STRING,
+    der.UNIVERSAL_STRING, der.NUMERIC_STRING, der.VISIBLE_STRING,
+)
+
+
+def _attr_name(oid):
+    for entry in _ATTRS:
+        if entry[1] == oid:
+            return entry[0]
+    return der.oid_str(oid)
+
+
+class Csr:
+    """A parsed certification request. Fields (bytes unless said):
+    ``der``, ``info_der`` (the signed CertificationRequestInfo), ``subject_der``,
+    ``subject_rdns`` (list of RDNs, each a list of (name, text)), ``subject``
+    (RFC 4514 text), ``public_key_der`` (SubjectPublicKeyInfo),
+    ``attributes`` (list of (dotted OID, [value DER, ...])), ``extensions``
+    (list of (dotted OID, critical, extnValue DER)), ``challenge_password``
+    (str or None), ``signature_algorithm`` (AlgorithmIdentifier DER),
+    ``signature_oid`` (dotted), ``signature``."""
+
+    def attribute(self, oid):
+        """Values of the attribute with this dotted OID, or None."""
+        for o, v in self.attributes:
+            if o == oid:
+                return v
+        return None
+
+    def extension(self, oid):
+        """(critical, extnValue DER) of the requested extension, or None."""
+        for o, c, v in self.extensions:
+            if o == oid:
+                return c, v
+        return None
+
+    def san(self):
+        """The requested subjectAltName as a list of (kind, value): kind is
+        "dns", "email", "uri" (value str), "ip" (value text) or "other"
+        (value: the GeneralName DER)."""
+        e = self.extension("2.5.29.17")
+        if e is None:
+            return []
+        out = []
+        r = der.top(e[1])
+        while not r.empty():
+            at = r.offset()
+            tag = r.peek_tag()
+            if tag in (_GN_DNS, _GN_EMAIL, _GN_URI):
+                v = der.decode_string(der.IA5_STRING, r.read(tag), at)
+                out.append(({_GN_DNS: "dns", _GN_EMAIL: "email", _GN_URI: "uri"}[tag], v))
+            elif tag == _GN_IP:
+                v = r.read(tag)
+                if len(v) not in (4, 16):
+                    raise FormatError("iPAddress of %d octets in subjectAltName" % len(v))
+                out.append(("ip", ip_text(v)))
+            else:
+                out.append(("other", bytes(r.read_element())))
+        return out
+
+    def verify(self):
+        """Check the self-signature; raises VerifyError (FormatError for an
+        unsupported algorithm)."""
+        from tinyest import keys
+
+        keys.verify(self.public_key_der, self.signature_algorithm, self.info_der, self.signature)
+
+
+def _enter(r, tag):
+    """(child Reader, whole element bytes) of r's next element."""
+    p = r.offset()
+    child = r.enter(tag)
+    return child, bytes(r.buf[p:r.offset()])
+
+
+def _parse_name(r):
+    """(RDNs, RFC 4514 text) of a Name; each RDN a list of (name, text), where
+    a value that is not a string is '#' and the hex of its DER."""
+    rdns = []
+    texts = []
+    while not r.empty():
+        at = r.offset()
+        s = r.enter(der.SET)
+        rdn = []
+        text = []
+        while not s.empty():
+            a = s.enter(der.SEQUENCE)
+            name = _attr_name(bytes(a.read_oid()))
+            if a.peek_tag() in _STRING_TAGS:
+                v = a.read_string()[1]
+                text.append(name + "=" + _escape(v))
+            else:
+                v = "#" + bytes(a.read_element()).hex()
+                text.append(name + "=" + v)
+            a.done()
+            rdn.append((name, v))
+        if not rdn:
+            raise DERError("empty RDN", at)
+        rdns.append(rdn)
+        texts.append("+".join(text))
+    texts.reverse()
+    return rdns, ",".join(texts)
+
+
+def parse(data):
+    """Parse a DER CertificationRequest into a ``Csr`` (no signature check).
+    DERError offsets count from the start of ``data``."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise FormatError("CSR must be DER bytes")
+    if len(data) > MAX_CSR:
+        raise FormatError("CSR larger than %d bytes" % MAX_CSR)
+    c = Csr()
+    c.der = bytes(data)
+    outer = der.top(c.der)
+    r, c.info_der = _enter(outer, der.SEQUENCE)
+    alg, c.signature_algorithm = _enter(outer, der.SEQUENCE)
+    c.signature_oid = der.oid_str(alg.read_oid())
+    c.signature = bytes(outer.read_bits())
+    outer.done()
+
+    at = r.offset()
+    if r.read_int() != 0:
+        raise DERError("CertificationRequest version is not 0", at)
+    name, c.subject_der = _enter(r, der.SEQUENCE)
+    c.subject_rdns, c.subject = _parse_name(name)
+    spki, c.public_key_der = _enter(r, der.SEQUENCE)
+    spki.enter(der.SEQUENCE).read_oid()
+    spki.read_bits()
+    spki.done()
+    at = r.offset()
+    if r.peek_tag() != 0xA0:
+        raise DERError("attributes [0] missing", at)
+    attrs = r.enter(0xA0)
+    r.done()
+    c.attributes = []
+    c.extensions = []
+    c.challenge_password = None
+    seen = []
+    while not attrs.empty():
+        a = attrs.enter(der.SEQUENCE)
+        at = a.offset()
+        oid = bytes(a.read_oid())
+        if oid in seen:
+            raise DERError("attribute %s repeated" % der.oid_str(oid), at)
+        seen.append(oid)
+        vs = a.enter(der.SET)
+        a.done()
+        values = []
+        while not vs.empty():
+            if oid == OID_CHALLENGE_PASSWORD and values:
+                raise DERError("challengePassword with several values", at)
+            if oid == OID_EXTENSION_REQUEST:
+                if values:
+                    raise DERError("extensionRequest with several values", at)
+                er, v = _enter(vs, der.SEQUENCE)
+                c.extensions = _parse_extensions(er)
+            else:
+                p = vs.offset()
+                if oid == OID_CHALLENGE_PASSWORD:
+                    c.challenge_password = vs.read_string()[1]
+                else:
+                    vs.skip()
+                v = bytes(vs.buf[p:vs.offset()])
+            values.append(v)
+        if not values:
+            raise DERError("attribute with no values", at)
+        c.attributes.append((der.oid_str(oid), values))
+    return c
+
+
+def _parse_extensions(r):
+    out = []
+    seen = []
+    while not r.empty():
+        e = r.enter(der.SEQUENCE)
+        at = e.offset()
+        oid = bytes(e.read_oid())
+        critical = False
+        if e.peek_tag() == der.BOOLEAN:
+            critical = e.read_bool()
+            if not critical:
+                raise DERError("critical FALSE must be omitted (DEFAULT)", at)
+        v = bytes(e.read_octets())
+        e.done()
+        if oid in seen:
+            raise DERError("extension %s requested twice" % der.oid_str(oid), at)
+        seen.append(oid)
+        out.append((der.oid_str(oid), critical, v))
+    return out
