@@ -69,3 +69,8 @@ class ConnectError(EstError):
 
 class EstTimeout(EstError):
     """A network operation took longer than the configured timeout."""
+
+
+class StoreError(EstError):
+    """The credential store holds no intact generation, a format this version
+    cannot read, data it cannot store, or a key and certificate that differ."""
