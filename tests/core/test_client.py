@@ -1,0 +1,212 @@
+"""EstClient pieces that need no network: /csrattrs parsing and applying,
+the CSR key extraction, redirect origin checks, fingerprints, arguments."""
+
+import binascii
+
+from _t import raises, vector
+
+from tinyest import client, der
+from tinyest.client import CsrAttrs, EstClient, apply_csrattrs
+from tinyest.errors import DERError, EstError, FormatError, TlsError
+
+# RFC 7030 section 4.5.2's example response body.
+RFC7030_CSRATTRS = binascii.a2b_base64(
+    "MEEGCSqGSIb3DQEJBzASBgcqhkjOPQIBMQcGBSuBBAAiMBYGCSqGSIb3DQEJDjEJBgcrBgEBAQEWBggqhkjOPQQDAw==")
+MAC_ADDRESS = "1.3.6.1.1.1.1.22"
+
+
+def _attr(oid, *values):
+    return der.seq(der.oid(oid), der.set_of(*values))
+
+
+def test_csrattrs_rfc7030_example():
+    a = CsrAttrs(RFC7030_CSRATTRS)
+    assert a.challenge_password
+    assert a.key_type == "ec" and a.curve == "P-384"
+    assert a.hash == "sha384"
+    assert [der.oid_str(o) for o in a.extensions] == [MAC_ADDRESS]
+    assert [der.oid_str(o) for o in a.oids] == ["1.2.840.113549.1.9.7", "1.2.840.10045.4.3.3"]
+    assert not a.empty() and a.unknown == []
+    text = "\n".join(a.describe())
+    assert "P-384" in text and "sha384" in text and MAC_ADDRESS in text
+
+
+CSRATTRS_GOOD = [
+    ("empty sequence (MAA=)", b"\x30\x00", {"empty": True}),
+    ("rsa with size", der.seq(_attr("1.2.840.113549.1.1.1", der.integer(3072)),
+                              der.oid("1.2.840.113549.1.1.11")),
+     {"key_type": "rsa", "rsa_bits": 3072, "hash": "sha256"}),
+    ("ed25519", der.seq(der.oid("1.3.101.112")), {"key_type": "ed25519", "hash": None}),
+    ("hash oid alone", der.seq(der.oid("2.16.840.1.101.3.4.2.2")), {"hash": "sha384", "key_type": None}),
+    ("p-256 curve", der.seq(_attr("1.2.840.10045.2.1", der.oid("1.2.840.10045.3.1.7"))),
+     {"curve": "P-256"}),
+    ("unknown attribute", der.seq(_attr("1.2.3.4", der.utf8("x"))), {"unknown": ["1.2.3.4"]}),
+    ("bare unknown oid", der.seq(der.oid("1.2.3.5")), {"unknown": ["1.2.3.5"]}),
+    ("full extension in request", der.seq(_attr("1.2.840.113549.1.9.14", der.seq(der.seq(
+        der.oid("2.5.29.37"), der.octet_string(der.seq(der.oid("1.3.6.1.5.5.7.3.2"))))))),
+     {"extensions": ["2.5.29.37"]}),
+]
+
+
+def test_csrattrs_variants():
+    for name, data, want in CSRATTRS_GOOD:
+        a = CsrAttrs(data)
+        for k, v in want.items():
+            got = a.empty() if k == "empty" else getattr(a, k)
+            if k in ("unknown", "extensions"):
+                got = [der.oid_str(o) for o in got]
+            assert got == v, "%s: %s = %r" % (name, k, got)
+
+
+CSRATTRS_BAD = [
+    ("not a sequence", b"\x31\x00"),
+    ("truncated", RFC7030_CSRATTRS[:-3]),
+    ("trailing bytes", RFC7030_CSRATTRS + b"\x00"),
+    ("integer item", der.seq(der.integer(5))),
+    ("attribute without set", der.seq(der.seq(der.oid("1.2.3")))),
+    ("attribute values not a set", der.seq(der.seq(der.oid("1.2.3"), der.seq()))),
+    ("extensionRequest value not an oid or extensions", der.seq(_attr("1.2.840.113549.1.9.14",
+                                                                    der.integer(1)))),
+    ("bad extension", der.seq(_attr("1.2.840.113549.1.9.14", der.seq(der.seq(der.oid("2.5.29.37")))))),
+    ("too many items", der.seq(*[der.oid("1.2.3.%d" % i) for i in range(70)])),
+    ("bad oid", b"\x30\x03\x06\x01\x80"),
+]
+
+
+def test_csrattrs_bad():
+    for name, data in CSRATTRS_BAD:
+        try:
+            CsrAttrs(data)
+        except (DERError, FormatError):
+            continue
+        except Exception as e:  # only library errors may escape
+            raise AssertionError("%s: %r" % (name, e))
+        raise AssertionError(name)
+
+
+class Signer:
+    """A fixed signer (the signature is not checked here)."""
+
+    def __init__(self, spki, alg):
+        self.spki = spki
+        self.alg = alg
+
+    def public_key_der(self):
+        return self.spki
+
+    def algorithm_der(self):
+        return self.alg
+
+    def sign(self, data):
+        return der.seq(der.integer(1), der.integer(1))
+
+
+P256_SPKI = vector("keys_p256_spki.der")
+P384_SPKI = vector("keys_p384_spki.der")
+ECDSA_SHA256 = der.seq(der.oid("1.2.840.10045.4.3.2"))
+ECDSA_SHA384 = der.seq(der.oid("1.2.840.10045.4.3.3"))
+
+
+def test_apply_csrattrs():
+    from tinyest import csr
+
+    a = CsrAttrs(RFC7030_CSRATTRS)
+    b = csr.CsrBuilder().subject([("CN", "dev")])
+    mac = der.octet_string(b"\x00\x11\x22\x33\x44\x55")
+    signer = Signer(P384_SPKI, ECDSA_SHA384)
+    b2, missing = apply_csrattrs(b, a, {"challengePassword": "otp-1", MAC_ADDRESS: mac}, signer)
+    assert missing == []
+    req = csr.parse(b2.sign(signer))
+    assert req.challenge_password == "otp-1"
+    assert req.extension(MAC_ADDRESS) == (False, mac)
+    # Nothing supplied, and a P-256/SHA-256 signer.
+    b3, missing = apply_csrattrs(b, a, None, Signer(P256_SPKI, ECDSA_SHA256))
+    names = [m[0] for m in missing]
+    assert names == ["challengePassword", MAC_ADDRESS, "curve", "hash"], missing
+    req = csr.parse(b3.sign(signer))
+    assert req.challenge_password is None and req.extensions == []
+    # Without a signer the key and hash requests cannot be checked.
+    assert apply_csrattrs(b, a, {"challengePassword": "x", MAC_ADDRESS: mac})[1] == [
+        ("key", "no signer given to check the requested key and hash")]
+
+
+def test_apply_full_extension_and_unknown():
+    from tinyest import csr
+
+    eku = der.seq(der.oid("1.3.6.1.5.5.7.3.2"))
+    data = der.seq(_attr("1.2.840.113549.1.9.14", der.seq(der.seq(der.oid("2.5.29.37"),
+                                                                   der.octet_string(eku)))),
+                   der.oid("1.2.3.4"))
+    a = CsrAttrs(data)
+    b = csr.CsrBuilder().subject([("CN", "dev")])
+    b2, missing = apply_csrattrs(b, a)
+    assert missing == [("1.2.3.4", "not understood and no value supplied")]
+    req = csr.parse(b2.sign(Signer(P256_SPKI, ECDSA_SHA256)))
+    assert req.extension("2.5.29.37") == (False, eku)
+    b3, missing = apply_csrattrs(b, a, {"1.2.3.4": der.utf8("v")})
+    assert missing == []
+    assert csr.parse(b3.sign(Signer(P256_SPKI, ECDSA_SHA256))).attribute("1.2.3.4") == [der.utf8("v")]
+    # A builder already holding the extension: reported, not raised.
+    b4 = b.ext_key_usage("serverAuth")
+    assert [m[0] for m in apply_csrattrs(b4, a)[1]] == ["2.5.29.37", "1.2.3.4"]
+
+
+def test_csr_spki():
+    from tinyest import csr
+
+    data = vector("csr_p256_cryptography.der")
+    assert client._csr_spki(data) == csr.parse(data).public_key_der
+    for bad in (b"", b"\x30\x00", data[:-1], data + b"\x00", b"\x02\x01\x00"):
+        raises(FormatError, client._csr_spki, bad)
+
+
+def test_same_origin():
+    c = EstClient("est.example", 8443, trust=[])
+    d = EstClient("::1", 443, trust=[])
+    table = [
+        (c, "/.well-known/est/x", "/.well-known/est/x"),
+        (c, "https://est.example:8443/a", "/a"),
+        (c, "HTTPS://EST.EXAMPLE:8443", "/"),
+        (c, "https://est.example/a", None),
+        (c, "https://est.example:443/a", None),
+        (c, "https://evil.example:8443/a", None),
+        (c, "https://est.example:8443.evil/a", None),
+        (c, "http://est.example:8443/a", None),
+        (c, "//evil.example/a", None),
+        (c, "relative/path", None),
+        (c, "", None),
+        (c, None, None),
+        (d, "https://[::1]/x", "/x"),
+        (d, "https://[::1]:443/x", "/x"),
+        (d, "https://::1/x", None),
+    ]
+    for cl, loc, want in table:
+        assert cl._same_origin(loc) == want, (loc, cl._same_origin(loc))
+
+
+def test_fingerprint():
+    fp = bytes(range(32))
+    assert client._fingerprint(fp) == fp
+    assert client._fingerprint(binascii.hexlify(fp).decode()) == fp
+    colons = ":".join(["%02X" % b for b in fp])
+    assert client._fingerprint(colons) == fp
+    for bad in (b"\x00" * 31, "zz" * 32, "00" * 33, b""):
+        raises(FormatError, client._fingerprint, bad)
+
+
+def test_arguments():
+    for kw in ({"label": ""}, {"label": "a/b"}, {"cert": b"\x30\x00"}, {"key": b"\x30\x00"},
+               {"auth": ("a:b", "c")}, {"auth": ("a",)}):
+        raises(FormatError, EstClient, "h", 443, **kw)
+    raises(FormatError, EstClient, "https://h/", 443)
+    c = EstClient("[::1]", 8443, label="iot")
+    assert c.host == "::1" and c._path("cacerts") == "/.well-known/est/iot/cacerts"
+    assert EstClient("h")._path("csrattrs") == "/.well-known/est/csrattrs"
+
+
+def test_no_trust_anchor_refused_before_connecting():
+    # Nothing listens on loopback port 9: a connection attempt would surface as
+    # ConnectError, so TlsError proves the refusal came first.
+    c = EstClient("127.0.0.1", 9, trust=[], timeout=0.1)
+    e = raises(EstError, c.simpleenroll, vector("csr_p256_cryptography.der"))
+    assert isinstance(e, TlsError), e

@@ -1,0 +1,858 @@
+"""EST client (RFC 7030 with RFC 8951): cacerts, csrattrs, simpleenroll,
+simplereenroll, serverkeygen.
+
+    client = EstClient("est.example.com", trust=[ta_der], auth=("user", "pw"))
+    cas = client.cacerts()
+    certs = client.simpleenroll(csr_der)        # issued certificate first
+
+Trust
+    Every connection verifies the server against ``trust`` (DER trust anchors;
+    the system store only with ``system_trust=True`` on CPython). Responses are
+    verified too: /cacerts must hold a certificate that chains to a trust
+    anchor (self-signed roots must carry a valid self-signature), and issued
+    certificates must chain to the anchors through the response and the
+    validated /cacerts certificates. Validity dates are checked against
+    ``now`` (seconds since 1970; by default the clock, when it reads a date
+    after 2024, else dates are not checked).
+
+Bootstrap (RFC 7030 4.1.1)
+    ``cacerts(bootstrap_fingerprint=sha256)`` with no trust anchor opens a
+    provisional connection (see ``tinyest.port``), sends ``GET /cacerts`` and
+    nothing else: no credentials, no client certificate, no redirect. The
+    answer is accepted only if a certificate's SHA-256 matches; that
+    certificate then becomes the trust anchor of this client, and the
+    server's TLS chain captured on the provisional connection is checked
+    against it (``bootstrap_server_verified``). With trust anchors given,
+    the connection is verified as usual and the fingerprint must match too.
+
+CA rollover (RFC 7030 4.1.3)
+    /cacerts certificates that link an old and a new CA key (OldWithNew,
+    NewWithOld) and the new self-signed root (NewWithNew) are recognised and
+    reported in ``client.rollover`` (a ``Rollover`` or None).
+
+Authentication
+    ``auth=(user, password)`` answers a 401 challenge with Digest (SHA-256
+    preferred, MD5) or Basic; it is never sent before a challenge, never on an
+    unverified connection. ``token`` is sent as a Bearer token. ``cert`` and
+    ``key`` (DER, or a key object with ``to_der()``) authenticate by TLS
+    client certificate. After a 401 the same connection is reused when the
+    server keeps it open; otherwise each operation uses one connection and
+    closes it (``Connection: close`` when no further request is expected).
+
+Retries and redirects
+    202 raises ``RetryLater(seconds)``; ``wait=SECONDS`` on the enrollment
+    calls sleeps and retries the same request while the total stays within
+    ``wait``. 3xx responses are followed only to the same host and port, at
+    most ``MAX_REDIRECTS`` times, and never on a provisional connection.
+
+Proof of possession (RFC 7030 3.5)
+    ``pop=True`` with ``csr`` a callable ``csr(challenge_password) -> DER``:
+    the connection is opened (CPython: TLS 1.2 only, since tls-unique is not
+    defined for TLS 1.3), the base64 tls-unique value is passed to the
+    callable, and the request signed with it is sent on that connection.
+    MicroPython exposes no channel binding: ``pop=True`` raises TlsError.
+
+Limits: response bodies of ``max_body`` bytes (default ``http.MAX_BODY``);
+at most ``MAX_ROUNDS`` requests per operation, ``MAX_WAIT_ROUNDS`` retries of a
+pending request, ``CsrAttrs.MAX_ITEMS`` csrattrs items. A 202 without a usable
+Retry-After counts as 60 seconds. Progress is reported through
+``progress(stage, detail)`` if given; the library never prints.
+
+Memory (MicroPython unix port, x86-64): module code aside, cacerts runs in a
+clean heap of about 40 KiB and simpleenroll in about 45 KiB (the TLS session,
+then the ECDSA chain check, dominate); tests/e2e/heap_probe.py measures it.
+
+Side channels: the client handles credentials and the server-generated private
+key as plain Python objects; nothing here is constant-time.
+"""
+
+import binascii
+import hashlib
+
+from tinyest import der, http, port
+from tinyest.errors import (AuthError, ConnectError, EstError, FormatError, HttpError,
+                            ProtocolError, RetryLater, TlsError, VerifyError)
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+MAX_REDIRECTS = const(3)
+MAX_ROUNDS = const(8)
+MAX_WAIT_ROUNDS = const(100)
+CLOCK_PLAUSIBLE = const(1704067200)  # 2024-01-01: an earlier clock is not set
+
+PREFIX = "/.well-known/est/"
+
+OID_CHALLENGE_PASSWORD = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x07"
+OID_EXTENSION_REQUEST = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e"
+OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"
+OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
+OID_ED25519 = b"\x2b\x65\x70"
+OID_P256 = b"\x2a\x86\x48\xce\x3d\x03\x01\x07"
+OID_P384 = b"\x2b\x81\x04\x00\x22"
+OID_P521 = b"\x2b\x81\x04\x00\x23"
+
+# Signature algorithm OIDs -> (key type, hash)
+_SIG_ALGS = (
+    (b"\x2a\x86\x48\xce\x3d\x04\x03\x02", "ec", "sha256"),
+    (b"\x2a\x86\x48\xce\x3d\x04\x03\x03", "ec", "sha384"),
+    (b"\x2a\x86\x48\xce\x3d\x04\x03\x04", "ec", "sha512"),
+    (b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b", "rsa", "sha256"),
+    (b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0c", "rsa", "sha384"),
+    (b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0d", "rsa", "sha512"),
+    (OID_ED25519, "ed25519", None),
+)
+# Hash algorithm OIDs (a bare hash OID in csrattrs asks for that hash)
+_HASHES = (
+    (b"\x60\x86\x48\x01\x65\x03\x04\x02\x01", "sha256"),
+    (b"\x60\x86\x48\x01\x65\x03\x04\x02\x02", "sha384"),
+    (b"\x60\x86\x48\x01\x65\x03\x04\x02\x03", "sha512"),
+)
+_CURVES = ((OID_P256, "P-256"), (OID_P384, "P-384"), (OID_P521, "P-521"))
+
+
+def _lookup(table, oid):
+    for row in table:
+        if row[0] == oid:
+            return row
+    return None
+
+
+# ---------------------------------------------------------------- csrattrs
+
+
+class CsrAttrs:
+    """Parsed /csrattrs (RFC 7030 4.5.2: SEQUENCE OF (OID | Attribute)).
+
+    oids: bare OIDs (bytes of OID contents); attributes: list of
+    (OID bytes, [value DER bytes]). Derived: challenge_password (bool),
+    key_type ("ec", "rsa", "ed25519" or None), curve ("P-256", "P-384",
+    "P-521" or None), rsa_bits (int or None), hash ("sha256", "sha384",
+    "sha512" or None), extensions (OIDs named in an extensionRequest),
+    extension_values (list of (OID bytes, critical, extnValue bytes) given in
+    full), unknown (OIDs not understood: attribute types a device may supply).
+    """
+
+    MAX_ITEMS = 64
+
+    def __init__(self, data=None):
+        self.oids = []
+        self.attributes = []
+        self.challenge_password = False
+        self.key_type = None
+        self.curve = None
+        self.rsa_bits = None
+        self.hash = None
+        self.extensions = []
+        self.extension_values = []
+        self.unknown = []
+        if data:
+            self._parse(data)
+
+    def _parse(self, data):
+        r = der.top(data)
+        n = 0
+        while not r.empty():
+            n += 1
+            if n > self.MAX_ITEMS:
+                raise FormatError("more than %d csrattrs items" % self.MAX_ITEMS)
+            if r.peek_tag() == der.OID:
+                oid = bytes(r.read_oid())
+                self.oids.append(oid)
+                self._bare(oid)
+                continue
+            a = r.enter(der.SEQUENCE)
+            oid = bytes(a.read_oid())
+            vs = a.enter(der.SET)
+            a.done()
+            values = []
+            while not vs.empty():
+                if len(values) >= self.MAX_ITEMS:
+                    raise FormatError("too many csrattrs values")
+                values.append(bytes(vs.read_element()))
+            self.attributes.append((oid, values))
+            self._attribute(oid, values)
+
+    def _bare(self, oid):
+        sig = _lookup(_SIG_ALGS, oid)
+        h = _lookup(_HASHES, oid)
+        if oid == OID_CHALLENGE_PASSWORD:
+            self.challenge_password = True
+        elif sig is not None:
+            if self.key_type is None:
+                self.key_type = sig[1]
+            self.hash = sig[2]
+        elif h is not None:
+            self.hash = h[1]
+        elif oid == OID_EC_PUBLIC_KEY:
+            self.key_type = "ec"
+        elif oid == OID_RSA:
+            self.key_type = "rsa"
+        elif oid == OID_ED25519:
+            self.key_type = "ed25519"
+        else:
+            self.unknown.append(oid)
+
+    def _attribute(self, oid, values):
+        if oid == OID_EXTENSION_REQUEST:
+            for v in values:
+                r = der.top(v, der.SEQUENCE) if v[0] == der.SEQUENCE else None
+                if r is None:
+                    rr = der.Reader(v)
+                    self.extensions.append(bytes(rr.read_oid()))
+                    rr.done()
+                    continue
+                while not r.empty():  # Extensions ::= SEQUENCE OF Extension
+                    e = r.enter(der.SEQUENCE)
+                    eo = bytes(e.read_oid())
+                    crit = e.read_bool() if e.peek_tag() == der.BOOLEAN else False
+                    val = bytes(e.read_octets())
+                    e.done()
+                    self.extension_values.append((eo, crit, val))
+                    self.extensions.append(eo)
+            return
+        if oid == OID_EC_PUBLIC_KEY:
+            self.key_type = "ec"
+            for v in values:
+                rr = der.Reader(v)
+                if rr.peek_tag() == der.OID:
+                    c = _lookup(_CURVES, bytes(rr.read_oid()))
+                    if c is not None:
+                        self.curve = c[1]
+            return
+        if oid == OID_RSA:
+            self.key_type = "rsa"
+            for v in values:
+                rr = der.Reader(v)
+                if rr.peek_tag() == der.INTEGER:
+                    self.rsa_bits = rr.read_int()
+            return
+        if oid == OID_CHALLENGE_PASSWORD:
+            self.challenge_password = True
+            return
+        self.unknown.append(oid)
+
+    def empty(self):
+        return not self.oids and not self.attributes
+
+    def describe(self):
+        """Readable lines, one per item."""
+        out = []
+        for oid in self.oids:
+            out.append("oid " + der.oid_str(oid))
+        for oid, values in self.attributes:
+            out.append("attribute %s (%d value%s)" % (der.oid_str(oid), len(values),
+                                                     "" if len(values) == 1 else "s"))
+        if self.challenge_password:
+            out.append("wants: challengePassword")
+        if self.key_type:
+            out.append("wants: %s key%s" % (self.key_type, " on " + self.curve if self.curve else ""))
+        if self.hash:
+            out.append("wants: %s signatures" % self.hash)
+        for e in self.extensions:
+            out.append("wants: extension %s" % der.oid_str(e))
+        return out
+
+
+def _spki_kind(spki):
+    # (key type, curve or None) of a SubjectPublicKeyInfo
+    r = der.top(spki)
+    a = r.enter(der.SEQUENCE)
+    oid = bytes(a.read_oid())
+    if oid == OID_EC_PUBLIC_KEY:
+        c = None
+        if a.peek_tag() == der.OID:
+            c = _lookup(_CURVES, bytes(a.read_oid()))
+        return "ec", c[1] if c else None
+    if oid == OID_RSA:
+        return "rsa", None
+    if oid == OID_ED25519:
+        return "ed25519", None
+    return der.oid_str(oid), None
+
+
+def apply_csrattrs(builder, attrs, values=None, signer=None):
+    """Apply csrattrs to a ``CsrBuilder``; returns (builder, unsatisfied).
+
+    ``values`` maps what the device supplies: "challengePassword" -> str, and
+    dotted OIDs -> value DER (an extension's extnValue for OIDs named in an
+    extensionRequest, else an attribute value). Extensions given in full by
+    the server are added as they are. With ``signer``, its key type, curve and
+    signature hash are compared with what the server asks. ``unsatisfied``
+    lists (dotted OID or name, reason) for everything not done.
+    """
+    values = values or {}
+    missing = []
+    if attrs.challenge_password:
+        pw = values.get("challengePassword", values.get("1.2.840.113549.1.9.7"))
+        if pw is None:
+            missing.append(("challengePassword", "no value supplied"))
+        else:
+            builder = builder.challenge_password(pw)
+    full = [e[0] for e in attrs.extension_values]
+    for oid, crit, val in attrs.extension_values:
+        dotted = der.oid_str(oid)
+        v = values.get(dotted, val)
+        try:
+            builder = builder.extension(dotted, v, crit)
+        except EstError as e:
+            missing.append((dotted, str(e)))
+    for oid in attrs.extensions:
+        if oid in full:
+            continue
+        dotted = der.oid_str(oid)
+        v = values.get(dotted)
+        if v is None:
+            missing.append((dotted, "no value supplied for the requested extension"))
+            continue
+        try:
+            builder = builder.extension(dotted, v)
+        except EstError as e:
+            missing.append((dotted, str(e)))
+    for oid in attrs.unknown:
+        dotted = der.oid_str(oid)
+        v = values.get(dotted)
+        if v is None:
+            missing.append((dotted, "not understood and no value supplied"))
+            continue
+        try:
+            builder = builder.attribute(dotted, v)
+        except EstError as e:
+            missing.append((dotted, str(e)))
+    if signer is not None:
+        kind, curve = _spki_kind(signer.public_key_der())
+        if attrs.key_type and attrs.key_type != kind:
+            missing.append(("key", "%s key requested, signer has %s" % (attrs.key_type, kind)))
+        elif attrs.curve and attrs.curve != curve:
+            missing.append(("curve", "%s requested, signer has %s" % (attrs.curve, curve)))
+        if attrs.hash:
+            r = der.top(signer.algorithm_der())
+            sig = _lookup(_SIG_ALGS, bytes(r.read_oid()))
+            if sig is None or sig[2] != attrs.hash:
+                missing.append(("hash", "%s requested, signer uses %s"
+                                % (attrs.hash, sig[2] if sig else "another algorithm")))
+    elif attrs.key_type or attrs.hash:
+        missing.append(("key", "no signer given to check the requested key and hash"))
+    return builder, missing
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class Rollover:
+    """CA key rollover certificates found in /cacerts (RFC 7030 4.1.3), DER
+    or None: ``new_with_new`` (the new self-signed root), ``new_with_old``
+    (new key signed by the old), ``old_with_new`` (old key signed by the new)."""
+
+    def __init__(self):
+        self.new_with_new = None
+        self.new_with_old = None
+        self.old_with_new = None
+
+
+def _csr_spki(csr_der):
+    """The SubjectPublicKeyInfo DER of a PKCS#10 request (RFC 2986)."""
+    try:
+        r = der.top(csr_der)
+        info = r.enter(der.SEQUENCE)
+        info.read_int()
+        info.read_element(der.SEQUENCE)  # subject
+        return bytes(info.read_element(der.SEQUENCE))
+    except EstError as e:
+        raise FormatError("not a PKCS#10 request: %s" % e)
+
+
+def _fingerprint(fp):
+    if isinstance(fp, str):
+        fp = fp.replace(":", "").replace(" ", "")
+        try:
+            fp = binascii.unhexlify(fp)
+        except ValueError:
+            raise FormatError("bad fingerprint text")
+    fp = bytes(fp)
+    if len(fp) != 32:
+        raise FormatError("a SHA-256 fingerprint has 32 bytes, not %d" % len(fp))
+    return fp
+
+
+def _der_list(items):
+    out = []
+    for c in items or ():
+        if isinstance(c, str) or (len(c) and c[0] != der.SEQUENCE):
+            from tinyest import pem
+
+            out.extend([d for _, d in pem.decode_all(c, "CERTIFICATE")])
+        else:
+            out.append(bytes(c))
+    return out
+
+
+def _status_error(resp, what):
+    msg = "%s: HTTP %d %s" % (what, resp.status, resp.reason)
+    snippet = resp.snippet()
+    if snippet:
+        msg += ": " + snippet
+    if resp.status in (401, 403):
+        return AuthError(msg, resp.status, bytes(resp.body[:512]))
+    return HttpError(msg, resp.status, bytes(resp.body[:512]))
+
+
+# ---------------------------------------------------------------- client
+
+
+class EstClient:
+    """One EST server (``host``, ``port``, optional CA ``label``).
+
+    trust: DER (or PEM) trust anchors; auth: (user, password); token: Bearer
+    token; cert, key: TLS client certificate (DER) and its key (DER, PEM or a
+    key object with ``to_der()``); timeout: seconds per socket operation;
+    deadline: seconds for a whole response (default 4 x timeout); proxy:
+    "host:port" of an HTTP CONNECT proxy; max_body: response cap in bytes;
+    progress: ``progress(stage, detail)``; now: seconds since 1970 for
+    validity checks (None: the clock if set, False: no date checks);
+    system_trust: also trust the system store (CPython only).
+
+    After ``cacerts()``: ``ca_certs`` (validated DER list), ``ca_anchors``
+    (fingerprint-matched anchors), ``rollover``, ``bootstrap_server_verified``.
+    """
+
+    def __init__(self, host, port=443, label=None, trust=None, auth=None, token=None, cert=None,
+                 key=None, timeout=30, proxy=None, max_body=http.MAX_BODY, progress=None,
+                 now=None, system_trust=False, deadline=None):
+        if not host or "/" in host:
+            raise FormatError("host must be a name or an address, not a URL")
+        if label is not None and (not label or "/" in label or "?" in label or " " in label):
+            raise FormatError("bad label %r" % label)
+        if auth is not None and (len(auth) != 2 or ":" in auth[0]):
+            raise FormatError("auth must be (user, password); no ':' in the user name")
+        if (cert is None) != (key is None):
+            raise FormatError("cert and key go together")
+        self.host = host[1:-1] if host[:1] == "[" and host[-1:] == "]" else host
+        self.port = int(port)
+        self.label = label
+        self.trust = _der_list(trust)
+        self.auth = auth
+        self.token = token
+        self.cert = _der_list([cert])[0] if cert is not None else None
+        self.key = key
+        self.timeout = timeout
+        self.proxy = proxy
+        self.max_body = max_body
+        self.progress = progress
+        self.now = now
+        self.system_trust = system_trust
+        self.deadline = deadline
+        self.ca_certs = []
+        self.ca_anchors = []
+        self.rollover = None
+        self._chain = None
+        self.bootstrap_server_verified = None
+
+    # -- plumbing
+
+    def _note(self, stage, detail=""):
+        if self.progress is not None:
+            self.progress(stage, detail)
+
+    def _time(self):
+        if self.now is False:
+            return None
+        if self.now is not None:
+            return self.now
+        t = port.now()
+        return t if t >= CLOCK_PLAUSIBLE else None
+
+    def _path(self, op):
+        return PREFIX + (self.label + "/" if self.label else "") + op
+
+    def _open(self, bootstrap=False, tls12=False):
+        self._note("connect", "%s:%d" % (self.host, self.port))
+        if bootstrap:
+            return http.Connection(self.host, self.port, (), None, None, self.timeout, self.proxy,
+                                   True, False, False, self.deadline)
+        return http.Connection(self.host, self.port, self.trust, self.cert, self.key, self.timeout,
+                               self.proxy, False, tls12, self.system_trust, self.deadline)
+
+    def _exchange(self, method, op, body=None, ctype=None, bootstrap=False, pop=False):
+        """Send one EST request, answering a 401 and following redirects;
+        returns the final response (the connection is closed).
+        ``body`` is bytes or a callable ``body(connection) -> bytes``."""
+        path = self._path(op)
+        conn = None
+        reused = False
+        reopened = False
+        chosen = None  # the challenge answered: (scheme, params)
+        nc = 0
+        stale_retry = False
+        redirects = 0
+        try:
+            for _ in range(MAX_ROUNDS):
+                if conn is None:
+                    conn = self._open(bootstrap, pop)
+                    reused = False
+                    data = body(conn) if callable(body) else body
+                headers = [("User-Agent", http.USER_AGENT)]
+                if data is not None:
+                    headers.append(("Content-Type", ctype))
+                    headers.append(("Content-Transfer-Encoding", "base64"))
+                if not bootstrap:
+                    if chosen is not None:
+                        nc += 1
+                        headers.append(("Authorization", self._authorization(chosen, method, path, nc)))
+                    elif self.token is not None:
+                        headers.append(("Authorization", "Bearer " + self.token))
+                if bootstrap or self.auth is None or chosen is not None:
+                    headers.append(("Connection", "close"))  # no further request expected
+                self._note("request", method + " " + path)
+                try:
+                    resp = conn.request(method, path, headers, data, self.max_body)
+                except (ConnectError, ProtocolError):
+                    # A kept-alive connection the server closed meanwhile: once more.
+                    if not reused or reopened or not (conn.peer_closed or conn.send_failed):
+                        raise
+                    reopened = True
+                    conn.close()
+                    conn = None
+                    continue
+                reused = True
+                self._note("response", "%d %s" % (resp.status, resp.reason))
+                st = resp.status
+                if st == 401 and not bootstrap and self.auth is not None and not stale_retry:
+                    ch = http.parse_challenges(resp.header_all("www-authenticate"))
+                    if chosen is not None:
+                        # Refused credentials: only a stale Digest nonce earns another try.
+                        stale = [c for c in ch if c[0] == "digest" and
+                                 c[1].get("stale", "").lower() == "true"]
+                        if not stale:
+                            raise _status_error(resp, op)
+                        stale_retry = True
+                    chosen = http.choose_challenge(ch)
+                    if chosen is None:
+                        raise _status_error(resp, op + " (no usable authentication challenge)")
+                    nc = 0
+                    self._note("auth", chosen[0])
+                elif st in (301, 302, 303, 307, 308) and not bootstrap:
+                    loc = resp.header("location")
+                    new = self._same_origin(loc)
+                    if new is None or redirects >= MAX_REDIRECTS:
+                        raise _status_error(resp, op + " (redirect to %r not followed)" % loc)
+                    redirects += 1
+                    path = new
+                    if st == 303:
+                        method, body, data = "GET", None, None
+                    self._note("redirect", path)
+                else:
+                    if bootstrap:
+                        self._chain = conn.chain
+                    return resp
+                if not resp.keep_alive:
+                    conn.close()
+                    conn = None
+            raise ProtocolError("%s: too many rounds" % op)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _authorization(self, challenge, method, path, nc):
+        scheme, params = challenge
+        user, password = self.auth
+        if scheme == "basic":
+            return http.basic_authorization(user, password)
+        cnonce = binascii.hexlify(port.random_bytes(16)).decode()
+        return http.digest_authorization(params, user, password, method, path, cnonce, nc)
+
+    def _same_origin(self, loc):
+        """The path of a redirect target on this host and port, else None."""
+        if not loc or loc.startswith("//"):
+            return None
+        if loc.startswith("/"):
+            return loc
+        if loc[:8].lower() != "https://":
+            return None
+        rest = loc[8:]
+        i = rest.find("/")
+        hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+        h = ("[" + self.host + "]" if ":" in self.host else self.host).lower()
+        ok = [h + ":%d" % self.port]
+        if self.port == 443:
+            ok.append(h)
+        return path if hostport.lower() in ok else None
+
+    def _b64(self, resp, what):
+        try:
+            return http.b64decode_body(resp.body)
+        except ProtocolError as e:
+            raise ProtocolError("%s: %s" % (what, e))
+
+    def _anchors(self):
+        from tinyest import x509
+
+        out = list(self.trust)
+        for a in self.ca_anchors:
+            if a not in out:
+                out.append(a)
+        return [x509.Certificate(t) for t in out]
+
+    def _verify_issued(self, certs, spki, op):
+        """Order certs (DER list) with the one holding ``spki`` first and check
+        that it chains to the trust anchors."""
+        from tinyest import x509
+
+        parsed = [x509.Certificate(c) for c in certs]
+        mine = None
+        for c in parsed:
+            if c.public_key_der == spki:
+                mine = c
+                break
+        if mine is None:
+            raise VerifyError("%s: no certificate in the response is for our public key" % op)
+        others = [c for c in parsed if c is not mine]
+        for attempt in (0, 1):
+            pool = others + [x509.Certificate(c) for c in self.ca_certs]
+            anchors = self._anchors()
+            if not anchors:
+                raise VerifyError("%s: no trust anchor to verify the certificate" % op)
+            try:
+                x509.verify_chain(mine, pool, anchors, self._time())
+                break
+            except VerifyError:
+                if attempt or self.ca_certs:
+                    raise
+            # The issuing CA may be known only from /cacerts (RFC 7030 4.1.3).
+            self._note("cacerts", "fetching the CA certificates to build the chain")
+            self.cacerts()
+        return [bytes(mine.der)] + [bytes(c.der) for c in others]
+
+    # -- operations
+
+    def cacerts(self, bootstrap_fingerprint=None):
+        """The CA certificates (DER list) that chain to the trust anchors."""
+        from tinyest import pkcs7, x509
+
+        fp = None if bootstrap_fingerprint is None else _fingerprint(bootstrap_fingerprint)
+        bootstrap = fp is not None and not self.trust and not self.system_trust
+        resp = self._exchange("GET", "cacerts", bootstrap=bootstrap)
+        if resp.status != 200:
+            raise _status_error(resp, "cacerts")
+        data = self._b64(resp, "cacerts")
+        resp = None
+        certs = [x509.Certificate(bytes(c)) for c in pkcs7.certificates(data)]
+        data = None
+        if not certs:
+            raise VerifyError("cacerts: no certificate in the response")
+        if fp is not None:
+            anchors = [c for c in certs if hashlib.sha256(c.der).digest() == fp]
+            if not anchors:
+                raise VerifyError("cacerts: no certificate matches the bootstrap fingerprint")
+            self._note("bootstrap", "fingerprint matched")
+        else:
+            anchors = self._anchors()
+            if not anchors:
+                raise VerifyError("cacerts: no trust anchor to verify the certificates")
+        now = self._time()
+        good = []
+        for c in certs:
+            self_signed = False
+            if c.is_self_issued():
+                try:
+                    c.verify_signed_by(c)
+                    self_signed = True
+                except VerifyError:
+                    pass
+            try:
+                x509.verify_chain(c, certs, anchors, now)
+            except VerifyError:
+                continue
+            if c.is_self_issued() and not self_signed and not self._is_link(c, certs):
+                raise VerifyError("cacerts: self-issued %s has a bad signature" % c.subject)
+            good.append(c)
+        if not good:
+            raise VerifyError("cacerts: no certificate chains to a trust anchor")
+        self.rollover = self._find_rollover(good, anchors)
+        out = [bytes(c.der) for c in good]
+        if fp is not None:
+            self.ca_anchors = [bytes(a.der) for a in anchors]
+        if bootstrap:
+            self.trust = list(self.ca_anchors)
+            self.bootstrap_server_verified = self._check_bootstrap_chain(anchors, good, now)
+            self._note("bootstrap", "server chain %s" % (
+                "verified" if self.bootstrap_server_verified else "NOT verified"))
+        self.ca_certs = out
+        return out
+
+    def _is_link(self, c, certs):
+        # A self-issued certificate signed by another key of the same name.
+        for o in certs:
+            if o is not c and o.subject_der == c.issuer_der:
+                try:
+                    c.verify_signed_by(o)
+                    return True
+                except VerifyError:
+                    pass
+        return False
+
+    def _find_rollover(self, good, anchors):
+        anchor_keys = [bytes(a.public_key_der) for a in anchors]
+        roots = []
+        for c in good:
+            if c.is_self_issued() and bytes(c.public_key_der) not in anchor_keys:
+                try:
+                    c.verify_signed_by(c)
+                    roots.append(c)
+                except VerifyError:
+                    pass
+        ro = Rollover()
+        for new in roots:
+            nk = bytes(new.public_key_der)
+            for c in good:
+                if c is new:
+                    continue
+                ck = bytes(c.public_key_der)
+                if ck == nk and c.subject_der == new.subject_der:
+                    for a in anchors:
+                        if c.issuer_der == a.subject_der and _signed(c, a.public_key_der):
+                            ro.new_with_old = bytes(c.der)
+                elif ck in anchor_keys and c.issuer_der == new.subject_der and _signed(c, nk):
+                    ro.old_with_new = bytes(c.der)
+            if ro.new_with_old or ro.old_with_new:
+                ro.new_with_new = bytes(new.der)
+                return ro
+        return None
+
+    def _check_bootstrap_chain(self, anchors, good, now):
+        """True if the TLS chain captured on the provisional connection leads
+        from a non-CA certificate to the accepted anchors."""
+        from tinyest import x509
+
+        chain = self._chain or []
+        self._chain = None
+        try:
+            captured = [x509.Certificate(c) for c in chain]
+        except EstError:
+            return False
+        for leaf in captured:
+            bc = leaf.basic_constraints
+            if bc is not None and bc[0]:
+                continue
+            try:
+                x509.verify_chain(leaf, captured + good, anchors, now)
+                return True
+            except VerifyError:
+                pass
+        return False
+
+    def csrattrs(self):
+        """The server's CSR attributes (``CsrAttrs``; empty on 204 or 404)."""
+        resp = self._exchange("GET", "csrattrs")
+        if resp.status in (204, 404):
+            return CsrAttrs()
+        if resp.status != 200:
+            raise _status_error(resp, "csrattrs")
+        for c in resp.body:
+            if c not in b" \t\r\n\x00":
+                return CsrAttrs(self._b64(resp, "csrattrs"))
+        return CsrAttrs()
+
+    def _post(self, op, csr, pop, ctype="application/pkcs10"):
+        spki = []
+
+        def body(conn):
+            if pop:
+                cp = binascii.b2a_base64(port.channel_binding(conn.sock)).strip().decode()
+                data = csr(cp)
+            else:
+                data = csr
+            spki[:] = [_csr_spki(data)]
+            return http.b64encode_lines(data)
+
+        if pop and port.MICROPYTHON:
+            raise TlsError("pop=True needs tls-unique, which MicroPython does not expose")
+        if pop and not callable(csr):
+            raise FormatError("pop=True needs csr as a callable csr(challenge_password) -> DER")
+        if not pop:
+            _csr_spki(csr)
+        resp = self._exchange("POST", op, body, ctype, pop=pop)
+        if resp.status == 202:
+            secs = http.retry_after(resp.header("retry-after"), resp.header("date"))
+            raise RetryLater(secs)
+        if resp.status != 200:
+            raise _status_error(resp, op)
+        return resp, spki[0]
+
+    def _waiting(self, fn, wait):
+        t0 = port.ticks()
+        for _ in range(MAX_WAIT_ROUNDS):
+            try:
+                return fn()
+            except RetryLater as e:
+                left = wait - port.elapsed(t0)
+                if e.seconds > left:
+                    raise
+                self._note("retry", "%d s" % e.seconds)
+                port.sleep(e.seconds)
+        raise ProtocolError("still pending after %d attempts" % MAX_WAIT_ROUNDS)
+
+    def _enroll(self, op, csr, wait, pop):
+        def once():
+            from tinyest import pkcs7
+
+            resp, spki = self._post(op, csr, pop)
+            data = self._b64(resp, op)
+            resp = None
+            certs = [bytes(c) for c in pkcs7.certificates(data)]
+            return self._verify_issued(certs, spki, op)
+
+        return self._waiting(once, wait)
+
+    def simpleenroll(self, csr, wait=0, pop=False):
+        """Certificates (DER list) from /simpleenroll, the issued one first."""
+        return self._enroll("simpleenroll", csr, wait, pop)
+
+    def simplereenroll(self, csr, wait=0, pop=False):
+        """Certificates (DER list) from /simplereenroll, the issued one first."""
+        return self._enroll("simplereenroll", csr, wait, pop)
+
+    def serverkeygen(self, csr, wait=0):
+        """(private key DER, certificates) from /serverkeygen. The key is
+        returned as sent: PKCS#8, or PKCS#1 for RSA when a server labels that
+        application/pkcs8."""
+
+        def once():
+            from tinyest import keys, pkcs7
+
+            resp, _ = self._post("serverkeygen", csr, False)
+            parts = http.parse_multipart(resp.header("content-type", ""), resp.body)
+            key_der = None
+            certs = None
+            for headers, data in parts:
+                mtype, params = http.parse_media_type(http.part_header(headers, "content-type") or "")
+                smime = params.get("smime-type", "").lower()
+                if mtype == "application/pkcs8":
+                    key_der = http.b64decode_body(data)
+                elif mtype == "application/pkcs7-mime" and smime == "server-generated-key":
+                    raise FormatError("serverkeygen: encrypted key delivery is not supported")
+                elif mtype == "application/pkcs7-mime":
+                    certs = [bytes(c) for c in pkcs7.certificates(http.b64decode_body(data))]
+            parts = resp = None
+            if key_der is None or certs is None:
+                raise ProtocolError("serverkeygen: the key or the certificate part is missing")
+            try:
+                spki = keys.load_private(key_der).public_key_der()
+            except EstError as e:
+                raise FormatError("serverkeygen: unusable private key: %s" % e)
+            return key_der, self._verify_issued(certs, bytes(spki), "serverkeygen")
+
+        return self._waiting(once, wait)
+
+
+def _signed(cert, spki):
+    try:
+        cert.verify_signed_by(spki)
+        return True
+    except VerifyError:
+        return False

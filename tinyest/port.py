@@ -1,0 +1,401 @@
+"""The runtime adapter: everything that differs between MicroPython and CPython.
+
+TCP and TLS
+    ``connect`` resolves with ``getaddrinfo`` (IPv4 and IPv6; on unix
+    MicroPython it returns raw sockaddr values, which ``connect`` takes as they
+    are) and tries each address in turn. The timeout is set on the raw socket
+    before wrapping, so it covers the TLS handshake and every read.
+
+    ``tls_wrap`` always verifies: CERT_REQUIRED and a hostname (or IP address)
+    check against an explicit list of DER trust anchors. MicroPython's own
+    default is CERT_NONE, so the mode is set explicitly. The system store is
+    used only when asked for (CPython only). A client certificate and key are
+    taken as DER: MicroPython's ``load_cert_chain`` takes them as bytes; for
+    CPython's, which reads files, they are written as PEM into a private
+    directory (mode 0700, files 0600) and removed at once. Only ``http/1.1`` is
+    offered by ALPN (CPython; MicroPython sends no ALPN).
+
+    The one exception is the provisional connection of RFC 7030 section 4.1.1
+    (``bootstrap=True``): it is not trusted, it carries only ``GET /cacerts``,
+    and the server's certificate chain is captured for a check once the
+    out-of-band fingerprint has been matched. On CPython it runs under
+    CERT_NONE and the chain comes from the TLS socket; on MicroPython it runs
+    under CERT_OPTIONAL with ``verify_callback`` recording each certificate
+    (the callback is not called under CERT_NONE, and under CERT_REQUIRED its
+    return value cannot lift a verification failure).
+
+    Errors become ``ConnectError`` (resolution, refused, reset), ``TlsError``
+    (handshake, certificate, hostname) or ``EstTimeout``.
+
+Time and randomness
+    ``now()`` is seconds since 1970 whatever the port's epoch (2000 on
+    ESP32). ``ticks()``/``elapsed()`` measure durations. ``random_bytes`` is
+    ``os.urandom``.
+
+Channel binding
+    ``channel_binding`` returns tls-unique (RFC 5929) on CPython over TLS 1.2;
+    MicroPython exposes no binding and TLS 1.3 has no tls-unique, so both raise
+    ``TlsError``.
+
+Reads
+    ``receiver(sock)`` gives an object whose ``recv_into`` returns after one
+    read: MicroPython's ``recv_into``/``readinto`` on a blocking stream loop
+    until the buffer is full, and its plain sockets have no ``recv_into``.
+
+Side channels: the private key of a client certificate exists as a file for
+the moment CPython's ``load_cert_chain`` reads it (private directory, 0600);
+nothing here is constant-time.
+"""
+
+import os
+import socket
+import sys
+import time
+
+from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+if MICROPYTHON:
+    try:
+        import tls as _tls
+    except ImportError:  # older ports: the C module is called ssl
+        import ssl as _tls
+    _ssl = None
+else:
+    import ssl as _ssl
+
+    _tls = None
+
+_ETIMEDOUT = (110, 116, 60, 138)  # Linux, lwIP, BSD/macOS, Windows-ish
+_EAGAIN = (11, 35)
+
+_EPOCH_SHIFT = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
+# ---------------------------------------------------------------- time, random
+
+
+def now():
+    """Seconds since 1970-01-01 UTC, whatever the port's epoch."""
+    return int(time.time()) + _EPOCH_SHIFT
+
+
+if MICROPYTHON:
+
+    def ticks():
+        return time.ticks_ms()
+
+    def elapsed(start):
+        """Seconds (float) since ``start = ticks()``."""
+        return time.ticks_diff(time.ticks_ms(), start) / 1000
+
+else:
+
+    def ticks():
+        return time.monotonic()
+
+    def elapsed(start):
+        return time.monotonic() - start
+
+
+def sleep(seconds):
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+def random_bytes(n):
+    return os.urandom(n)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _code(e):
+    args = getattr(e, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    return getattr(e, "errno", None)
+
+
+def is_timeout(e):
+    if not MICROPYTHON and isinstance(e, (socket.timeout, TimeoutError)):
+        return True
+    return isinstance(e, OSError) and _code(e) in _ETIMEDOUT + _EAGAIN
+
+
+def net_error(e, stage="io"):
+    """The library error for an exception raised by a socket or TLS call.
+    ``stage`` is "connect", "handshake" or "io"."""
+    if isinstance(e, EstError):
+        return e
+    msg = str(e) or repr(e)
+    if is_timeout(e):
+        return EstTimeout("timed out (%s)" % stage)
+    if not MICROPYTHON:
+        if isinstance(e, _ssl.SSLError):
+            return TlsError("TLS: " + msg)
+        if isinstance(e, socket.gaierror):
+            return ConnectError("cannot resolve: " + msg)
+        if isinstance(e, ValueError):
+            return TlsError("TLS: " + msg)
+    else:
+        if isinstance(e, ValueError):  # mbedTLS certificate verification texts
+            return TlsError("TLS: " + " ".join(msg.split()))
+        code = _code(e)
+        if isinstance(code, int) and code < 0:  # an MBEDTLS_ERR_* code
+            return TlsError("TLS: " + msg)
+    if stage == "handshake":
+        return TlsError("TLS handshake failed: " + msg)
+    return ConnectError(msg)
+
+
+# ---------------------------------------------------------------- TCP
+
+
+def connect(host, port, timeout):
+    """A connected TCP socket to host:port with the timeout set."""
+    try:
+        infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    except Exception as e:  # gaierror, or OSError on MicroPython
+        if is_timeout(e):
+            raise EstTimeout("timed out resolving %s" % host)
+        raise ConnectError("cannot resolve %s: %s" % (host, e))
+    if not infos:
+        raise ConnectError("cannot resolve %s" % host)
+    err = None
+    for info in infos[:8]:
+        s = None
+        try:
+            s = socket.socket(info[0], info[1], info[2])
+            s.settimeout(timeout)
+            s.connect(info[-1])
+            return s
+        except Exception as e:
+            if s is not None:
+                s.close()
+            err = net_error(e, "connect")
+    raise err
+
+
+# ---------------------------------------------------------------- reads
+
+
+class _Recv:
+    # MicroPython's recv_into/readinto on a blocking stream loop until the
+    # buffer is full; recv(n) returns what one read gives. Reads are kept
+    # small so the temporary bytes object stays small.
+    def __init__(self, sock):
+        self.sock = sock
+
+    def recv_into(self, mv):
+        data = self.sock.recv(min(len(mv), 512))
+        n = len(data)
+        mv[0:n] = data
+        return n
+
+
+def receiver(sock):
+    """An object whose ``recv_into(mv)`` returns after one read (the bytes
+    available, at least one), or 0 at the end of the stream."""
+    if MICROPYTHON or not hasattr(sock, "recv_into"):
+        return _Recv(sock)
+    return sock
+
+
+# ---------------------------------------------------------------- TLS
+
+
+def key_der_of(key):
+    """DER of a private key given as DER/PEM bytes or as a key object with
+    ``to_der()``; a signer without exportable key cannot serve TLS."""
+    if key is None:
+        return None
+    if isinstance(key, (bytes, bytearray, memoryview, str)):
+        data = key if isinstance(key, str) else bytes(key)
+        if isinstance(data, str) or data[:11] == b"-----BEGIN ":
+            from tinyest import pem
+
+            for label, der in pem.decode_all(data):
+                if label != "EC PARAMETERS":
+                    return der
+            raise TlsError("no private key in the PEM text")
+        return data
+    to_der = getattr(key, "to_der", None)
+    if to_der is None:
+        raise TlsError("the TLS client key must be DER or have to_der()")
+    return bytes(to_der())
+
+
+def _key_label(der):
+    # PKCS#8: SEQUENCE { INTEGER 0, SEQUENCE AlgorithmIdentifier, ... }
+    # SEC1:   SEQUENCE { INTEGER 1, OCTET STRING, ... }
+    # PKCS#1: SEQUENCE { INTEGER 0, INTEGER n, ... }
+    from tinyest import der as _der
+
+    try:
+        r = _der.top(der)
+        v = r.read_int()
+        tag = r.peek_tag()
+    except EstError:
+        raise TlsError("TLS client key is not a DER private key")
+    if v == 1 and tag == _der.OCTET_STRING:
+        return "EC PRIVATE KEY"
+    if v == 0 and tag == _der.INTEGER:
+        return "RSA PRIVATE KEY"
+    return "PRIVATE KEY"
+
+
+def _load_client_cert_cpython(ctx, cert_der, key_der):
+    from tinyest import pem
+
+    base = os.environ.get("TMPDIR") or os.environ.get("TEMP") or "/tmp"
+    d = "%s/tinyest-%s" % (base.rstrip("/"), random_bytes(8).hex())
+    os.mkdir(d, 0o700)
+    cpath = d + "/cert.pem"
+    kpath = d + "/key.pem"
+    try:
+        for path, text in (
+            (cpath, pem.encode(cert_der, "CERTIFICATE")),
+            (kpath, pem.encode(key_der, _key_label(key_der))),
+        ):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(fd, "w") as f:
+                f.write(text)
+        ctx.load_cert_chain(cpath, kpath)
+    except _ssl.SSLError as e:
+        raise TlsError("client certificate or key refused: %s" % e)
+    finally:
+        for path in (cpath, kpath):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        os.rmdir(d)
+
+
+def _context_cpython(trust, cert_der, key_der, bootstrap, tls12, system_trust):
+    ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = _ssl.TLSVersion.TLSv1_2
+    if tls12:
+        ctx.maximum_version = _ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.set_alpn_protocols(["http/1.1"])
+    except (NotImplementedError, AttributeError):
+        pass
+    if bootstrap:
+        ctx.check_hostname = False
+        ctx.verify_mode = _ssl.CERT_NONE
+    else:
+        ctx.verify_mode = _ssl.CERT_REQUIRED
+        ctx.check_hostname = True
+        # An explicit trust anchor need not be a self-signed root (RFC 5280 6.1.1).
+        ctx.verify_flags |= _ssl.VERIFY_X509_PARTIAL_CHAIN
+        for ta in trust:
+            try:
+                ctx.load_verify_locations(cadata=bytes(ta))
+            except _ssl.SSLError as e:
+                raise TlsError("trust anchor refused: %s" % e)
+        if system_trust:
+            ctx.load_default_certs()
+    if cert_der is not None:
+        _load_client_cert_cpython(ctx, cert_der, key_der)
+    return ctx
+
+
+def _context_micropython(trust, cert_der, key_der, bootstrap, chain):
+    ctx = _tls.SSLContext(_tls.PROTOCOL_TLS_CLIENT)
+    if bootstrap:
+        # Provisional connection: verification runs and its verdict is
+        # ignored, but every certificate of the path is recorded.
+        ctx.verify_mode = _tls.CERT_OPTIONAL
+
+        def record(cert, depth):
+            if len(chain) < 8:
+                chain.append(bytes(cert))
+            return 0
+
+        ctx.verify_callback = record
+    else:
+        ctx.verify_mode = _tls.CERT_REQUIRED
+        for ta in trust:
+            try:
+                ctx.load_verify_locations(bytes(ta))
+            except (ValueError, OSError) as e:
+                raise TlsError("trust anchor refused: %s" % e)
+    if cert_der is not None:
+        try:
+            ctx.load_cert_chain(bytes(cert_der), bytes(key_der))
+        except (ValueError, OSError) as e:
+            raise TlsError("client certificate or key refused: %s" % e)
+    return ctx
+
+
+def check_trust(trust, bootstrap=False, system_trust=False, cert=None, key=None):
+    """Refuse, before any network activity, a connection that could not be
+    verified or a client certificate without its key."""
+    if not bootstrap and not trust and not system_trust:
+        raise TlsError("no trust anchor: refusing an unverified connection")
+    if system_trust and MICROPYTHON:
+        raise TlsError("this runtime has no system trust store")
+    if (cert is None) != (key is None):
+        raise TlsError("a client certificate needs its key, and a key its certificate")
+
+
+def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=False,
+             system_trust=False):
+    """Wrap a connected socket in TLS and handshake.
+
+    Returns ``(tls_socket, chain)``: ``chain`` is the list of server
+    certificate DER captured on a bootstrap connection (leaf first on CPython;
+    in path order from the top on MicroPython), else None.
+    """
+    check_trust(trust, bootstrap, system_trust, cert, key)
+    key_der = key_der_of(key)
+    chain = [] if bootstrap else None
+    if MICROPYTHON:
+        ctx = _context_micropython(trust, cert, key_der, bootstrap, chain)
+    else:
+        ctx = _context_cpython(trust, cert, key_der, bootstrap, tls12, system_trust)
+    try:
+        s = ctx.wrap_socket(sock, server_hostname=host)
+    except Exception as e:
+        raise net_error(e, "handshake")
+    if bootstrap and not MICROPYTHON:
+        chain.extend(_peer_chain_cpython(s))
+    return s, chain
+
+
+def _peer_chain_cpython(s):
+    try:
+        got = s.get_unverified_chain()  # 3.13+: a list of DER
+        if got:
+            return [bytes(c) for c in got]
+    except AttributeError:
+        pass
+    obj = getattr(s, "_sslobj", None)
+    fn = getattr(obj, "get_unverified_chain", None)  # 3.10-3.12
+    if fn is not None:
+        got = fn()
+        if got:
+            return [c.public_bytes(_ssl._ssl.ENCODING_DER) for c in got]
+    leaf = s.getpeercert(True)
+    return [leaf] if leaf else []
+
+
+def tls_version(s):
+    """The negotiated protocol ("TLSv1.2", ...) or None where unknown."""
+    fn = getattr(s, "version", None)
+    return fn() if fn is not None else None
+
+
+def channel_binding(s):
+    """tls-unique of an open TLS 1.2 connection (RFC 5929, RFC 7030 3.5)."""
+    if MICROPYTHON:
+        raise TlsError("tls-unique channel binding is not available on MicroPython")
+    if tls_version(s) != "TLSv1.2":
+        raise TlsError("tls-unique is defined for TLS 1.2 only (negotiated %s)" % tls_version(s))
+    cb = s.get_channel_binding("tls-unique")
+    if not cb:
+        raise TlsError("no tls-unique value on this connection")
+    return cb
