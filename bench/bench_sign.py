@@ -81,11 +81,19 @@ HEAP_JOBS = [
 ]
 
 
+def _find_micropython():
+    try:
+        from host_tools import find_micropython
+    except ImportError:
+        return shutil.which("micropython")
+    return find_micropython()
+
+
 def _heap_scan():
     """Smallest -X heapsize (KiB) at which each job completes, with the modules
     compiled to .mpy first when mpy-cross is available (as on a device)."""
     import tempfile
-    exe = shutil.which("micropython")
+    exe = _find_micropython()
     if exe is None:
         print("heap scan: micropython command not found")
         return
@@ -117,7 +125,7 @@ def _heap_scan():
 
 
 def _tiny_micropython(runs, heap):
-    exe = shutil.which("micropython")
+    exe = _find_micropython()
     if exe is None:
         return None, "micropython command not found"
     code = TINY + "\nprint(json.dumps(main(%d)))\n" % runs

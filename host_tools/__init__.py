@@ -3,3 +3,16 @@
 
 Nothing here runs on a device; these modules may use ``cryptography``.
 """
+
+import os
+import shutil
+import sys
+
+
+def find_micropython():
+    """Path of the `micropython` command: the one installed beside this Python
+    (a virtual environment's bin/, which need not be on PATH), else PATH's."""
+    here = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if os.access(here, os.X_OK):
+        return here
+    return shutil.which("micropython")

