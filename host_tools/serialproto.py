@@ -1,0 +1,867 @@
+"""Host half of the provisioning link: frames and retransmission to the device
+agent (``port_micropython/provision_agent.py``, whose docstring is the
+protocol's reference), and a raw REPL client for stock MicroPython boards.
+
+Everything here talks to a pyserial-like port: ``read(n)`` returning what
+arrived within the port's timeout, ``write(data)``, ``in_waiting``. Nothing
+prints; progress goes to a callback.
+
+Link (``Link``)
+    Stop and wait: one request at a time, retransmitted unchanged after a
+    retransmission timeout of silence (four smoothed round trips of clean
+    exchanges, between 50 ms and ``frame_timeout``), and at once on a NAK or a
+    damaged frame (at most ``MAX_QUICK`` times per request, so that a port that
+    answers every frame with noise cannot drive a storm); the interval doubles up
+    to 2 s while the device has acknowledged and works. ``answer_timeout`` bounds
+    the wait for an answer (``slow_timeout`` after the acknowledgement of a slow
+    command). Frames are decoded as soon as their length and CRC are complete.
+    ``AgentClient.put``/``read`` cut files into chunks whose size follows the
+    line: halved after a retransmission or three unanswered tries, doubled after
+    four clean exchanges (32 octets to the agent's maximum).
+
+Raw REPL (``RawRepl``), as mpremote does it
+    Ctrl-C twice, Ctrl-A, wait for "raw REPL; CTRL-B to exit\\r\\n>". Code goes in
+    raw-paste mode (Ctrl-E 'A' Ctrl-A; the device answers "R\\x01" and a 16-bit
+    little-endian window; each 0x01 it sends grants another window; 0x04 from it
+    means it stopped taking data; Ctrl-D ends the code and is acknowledged with
+    0x04), falling back to the plain raw REPL (256 octets every 10 ms, Ctrl-D,
+    "OK") on firmware without raw paste. Output and error text follow, each
+    ended by 0x04, then the ">" prompt. No soft reset is made (it would end the
+    unix interpreter and run main.py on a board).
+
+``ReplFs`` makes files on the board look like a local file system to
+``tinyest.store.Store``, so the store's own commit protocol runs on the host
+with its I/O done over the raw REPL: the board needs no tinyest at all.
+Written data travels as base64 inside the code; before a file is renamed into
+place its SHA-256 is computed on the board and compared with what was sent.
+"""
+
+import ast
+import binascii
+import hashlib
+import os
+import struct
+import time
+import zlib
+
+FLAG = 0x7E
+ESC = 0x7D
+T_REQ = 0x51
+T_RESP = 0x52
+T_ACK = 0x41
+T_NAK = 0x4E
+
+HELLO, INFO, BEGIN, PUT, HASH, READ, GENKEY, COMMIT, READBACK, CERT, WIPE, ABORT, REBOOT, QUIT = range(1, 15)
+OK = 0
+E_TRANSFER = 3
+E_OFFSET = 4
+STATUS_NAMES = {1: "unknown command", 2: "bad arguments", 3: "no transfer", 4: "wrong offset",
+                5: "no space", 6: "invalid data", 7: "digest mismatch", 8: "store error",
+                9: "no pending key", 10: "internal error"}
+SLOW = {GENKEY, COMMIT, CERT, WIPE}  # the agent acknowledges these first
+
+FILES = ("config", "trust", "boot_user", "boot_password", "boot_key", "boot_chain", "chain")
+ITEMS = FILES + ("key", "pending")
+HOST_MAX_PAYLOAD = 4096
+MAX_QUICK = 24  # resends on NAKs and damaged frames per request; then the timer only
+
+
+class LinkError(Exception):
+    """The device does not answer (cable, driver, wrong port, device gone)."""
+
+
+class DeviceError(Exception):
+    """The device answered with an error status."""
+
+    def __init__(self, status, message):
+        Exception.__init__(self, "%s (%s)" % (message or STATUS_NAMES.get(status, "error"),
+                                              STATUS_NAMES.get(status, "status %d" % status)))
+        self.status = status
+        self.message = message
+
+
+class Unanswered(LinkError):
+    """A request went unanswered for its allowed number of tries."""
+
+
+class TransferLost(DeviceError):
+    """The device no longer has the transfer: it restarted."""
+
+
+class ReplError(Exception):
+    """The raw REPL did not behave (no prompt, garbled exchange, timeout)."""
+
+
+class ReplExecError(ReplError):
+    """Code sent through the raw REPL raised on the board."""
+
+
+# ---------------------------------------------------------------- frames
+
+_NEEDS_ESCAPE = frozenset(list(range(0x20)) + [ESC, FLAG, 0x7F])
+
+
+def encode_frame(ftype, seq, payload=b""):
+    body = struct.pack(">BHH", ftype, seq, len(payload)) + bytes(payload)
+    body += struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    out = bytearray((FLAG,))
+    for b in body:
+        if b in _NEEDS_ESCAPE:
+            out += bytes((ESC, b ^ 0x20))
+        else:
+            out.append(b)
+    out.append(FLAG)
+    return bytes(out)
+
+
+BAD = object()
+
+
+class FrameDecoder:
+    """Octets in, frames (type, seq, payload) or BAD out (see the agent's docstring)."""
+
+    def __init__(self, max_payload=HOST_MAX_PAYLOAD):
+        self.max = max_payload
+        self.buf = bytearray()
+        self.need = -1
+        self.esc = False
+        self.state = 0
+
+    def feed(self, data):
+        out = []
+        for b in data:
+            r = self._byte(b)
+            if r is not None:
+                out.append(r)
+        return out
+
+    def _byte(self, b):
+        if b == FLAG:
+            partial = self.state == 0 and len(self.buf) > 0
+            self.buf = bytearray()
+            self.need = -1
+            self.esc = False
+            self.state = 0
+            return BAD if partial else None
+        if self.state == 2:
+            return None
+        if self.state == 1:
+            self.state = 2
+            return BAD
+        if b == ESC:
+            if self.esc:
+                self.state = 2
+                return BAD
+            self.esc = True
+            return None
+        if b < 0x20 or b == 0x7F:
+            self.state = 2
+            return BAD
+        if self.esc:
+            b ^= 0x20
+            self.esc = False
+        buf = self.buf
+        buf.append(b)
+        n = len(buf)
+        if n == 5:
+            length = (buf[3] << 8) | buf[4]
+            if length > self.max:
+                self.state = 2
+                return BAD
+            self.need = 9 + length
+        if n == self.need:
+            if zlib.crc32(bytes(buf[:-4])) & 0xFFFFFFFF != struct.unpack(">I", buf[-4:])[0]:
+                self.state = 2
+                return BAD
+            self.state = 1
+            return buf[0], (buf[1] << 8) | buf[2], bytes(buf[5:-4])
+        return None
+
+
+# ---------------------------------------------------------------- contents
+
+def render_config(cfg):
+    """Canonical config text: "name=T:value" lines sorted by name."""
+    lines = []
+    for name in sorted(cfg):
+        v = cfg[name]
+        if not name or "=" in name or "\n" in name:
+            raise ValueError("bad config name %r" % name)
+        if isinstance(v, bool):
+            lines.append("%s=t:%d\n" % (name, int(v)))
+        elif isinstance(v, int):
+            lines.append("%s=i:%d\n" % (name, v))
+        elif isinstance(v, str):
+            if "\n" in v or "\r" in v:
+                raise ValueError("config value with a line break")
+            lines.append("%s=s:%s\n" % (name, v))
+        else:
+            lines.append("%s=x:%s\n" % (name, bytes(v).hex()))
+    return "".join(lines).encode()
+
+
+def item_digest(data):
+    return hashlib.sha256(bytes(data)).digest()
+
+
+def set_digest(items, order=FILES):
+    """Digest of a set of files (dict name -> octets) in FILES (or ITEMS) order."""
+    h = hashlib.sha256()
+    for name in order:
+        if name in items:
+            data = bytes(items[name])
+            h.update(name.encode() + b"\x00" + struct.pack(">I", len(data)) + item_digest(data))
+    return h.digest()
+
+
+def render_credentials(c):
+    """{name: octets} of a tinyest.store Credentials, as the agent's READBACK
+    renders it ("key" is the public key, "pending" the pending CSR)."""
+    out = {}
+    if c.config:
+        out["config"] = render_config(c.config)
+    for name in FILES[1:]:
+        v = getattr(c, name)
+        if isinstance(v, list):
+            if v:
+                out[name] = b"".join(bytes(x) for x in v)
+        elif v is not None:
+            out[name] = v.encode() if isinstance(v, str) else bytes(v)
+    if c.key_der is not None:
+        from tinyest import keys
+
+        out["key"] = bytes(keys.load_private(c.key_der).public_key_der())
+    if c.pending is not None and c.pending.csr is not None:
+        out["pending"] = bytes(c.pending.csr)
+    return out
+
+
+def state_of(c):
+    if c.generation == 0:
+        return "empty"
+    if c.enrolled:
+        return "enrolled"
+    if c.pending is not None:
+        return "pending"
+    if c.boot_password is not None or c.boot_key is not None:
+        return "bootstrap"
+    return "config"
+
+
+# ---------------------------------------------------------------- link
+
+class Link:
+    """Requests and answers over one port (see the module text)."""
+
+    def __init__(self, port, frame_timeout=0.5, answer_timeout=8.0, slow_timeout=120.0):
+        self.port = port
+        self.frame_timeout = frame_timeout
+        self.answer_timeout = answer_timeout
+        self.slow_timeout = slow_timeout
+        self.srtt = None
+        self.dec = FrameDecoder()
+        self.pending = []
+        self.seq = int.from_bytes(os.urandom(2), "big") % 0xFFF0
+        self.stats = {"requests": 0, "retransmissions": 0, "damaged": 0, "naks": 0, "octets_out": 0,
+                      "octets_in": 0}
+        self.last_tries = 0
+        self.heard_agent = False  # a well-formed agent frame arrived at some point
+
+    def rto(self):
+        """Retransmission timeout: four smoothed round trips, within 50 ms and
+        ``frame_timeout``."""
+        if self.srtt is None:
+            return self.frame_timeout
+        return min(self.frame_timeout, max(0.05, 4 * self.srtt))
+
+    def _send(self, frame):
+        self.port.write(frame)
+        self.stats["octets_out"] += len(frame)
+
+    def _next(self, until):
+        """The next frame or BAD; None when ``until`` (monotonic) passes first."""
+        while True:
+            if self.pending:
+                return self.pending.pop(0)
+            if time.monotonic() >= until:
+                return None
+            data = self.port.read(max(1, self.port.in_waiting))
+            if data:
+                self.stats["octets_in"] += len(data)
+                for r in self.dec.feed(data):
+                    if r is not BAD and r[0] in (T_RESP, T_ACK, T_NAK):
+                        self.heard_agent = True
+                    self.pending.append(r)
+
+    def drain(self):
+        """Forget what has arrived so far."""
+        self.pending = []
+        n = self.port.in_waiting
+        while n:
+            self.port.read(n)
+            n = self.port.in_waiting
+
+    def request(self, payload, slow=False, answer_timeout=None, max_tries=None, eager=True):
+        """Send one request; return the response payload. ``max_tries``: give up
+        (Unanswered) after that many transmissions without an acknowledgement.
+        ``eager=False`` (probing a port that may not run the agent: a REPL echoes
+        and talks back) resends on the timer only."""
+        self.seq = (self.seq + 1) % 0xFFFF
+        seq = self.seq
+        frame = encode_frame(T_REQ, seq, payload)
+        self.stats["requests"] += 1
+        start = time.monotonic()
+        give_up = start + (answer_timeout or self.answer_timeout)
+        interval = self.rto()
+        tries = 0
+        acked = False
+        quick = 0
+
+        def resend(now):
+            nonlocal tries, next_try
+            if max_tries and tries >= max_tries and not acked:
+                self.last_tries = tries
+                raise Unanswered("no answer after %d tries" % tries)
+            self._send(frame)
+            tries += 1
+            if tries > 1:
+                self.stats["retransmissions"] += 1
+            next_try = now + interval
+
+        next_try = start
+        resend(start)
+        while True:
+            r = self._next(min(next_try, give_up))
+            now = time.monotonic()
+            if r is None:
+                if now >= give_up:
+                    self.last_tries = tries
+                    raise LinkError("no answer from the device (%d tries)" % tries)
+                if now >= next_try:
+                    if acked:
+                        interval = min(interval * 2, 2.0)
+                    resend(now)
+                continue
+            if r is BAD or r[0] == T_NAK:
+                self.stats["damaged" if r is BAD else "naks"] += 1
+                if eager and quick < MAX_QUICK:
+                    quick += 1
+                    resend(now)
+                continue
+            ftype, rseq, data = r
+            if rseq != seq or ftype == T_REQ:
+                continue  # an old answer, or our own frame echoed
+            if ftype == T_ACK:
+                if not acked:
+                    acked = True
+                    if slow:
+                        give_up = max(give_up, now + self.slow_timeout)
+                continue
+            if ftype == T_RESP:
+                self.last_tries = tries
+                if tries == 1 and not acked:
+                    rtt = now - start
+                    self.srtt = rtt if self.srtt is None else 0.875 * self.srtt + 0.125 * rtt
+                return data
+
+
+class AgentClient:
+    """The agent's commands over a Link."""
+
+    def __init__(self, link):
+        self.link = link
+        self.max_payload = 256
+        self.version = None
+        self.chunk = 256
+
+    def call(self, cmd, args=b"", answer_timeout=None, max_tries=None):
+        data = self.link.request(bytes((cmd,)) + bytes(args), slow=cmd in SLOW,
+                                 answer_timeout=answer_timeout, max_tries=max_tries)
+        if not data:
+            raise LinkError("empty answer from the device")
+        status = data[0]
+        if status != OK:
+            msg = data[1:].decode("utf-8", "replace")
+            if status == E_TRANSFER:
+                raise TransferLost(status, msg)
+            raise DeviceError(status, msg)
+        return data[1:]
+
+    def hello(self, answer_timeout=None, probe=False):
+        nonce = os.urandom(8)
+        d = self.link.request(bytes((HELLO,)) + nonce, answer_timeout=answer_timeout, eager=not probe)
+        if not d or d[0] != OK:
+            raise DeviceError(d[0] if d else 0, d[1:].decode("utf-8", "replace"))
+        d = d[1:]
+        if len(d) < 11 or d[3:11] != nonce:
+            raise LinkError("the device answered HELLO with a wrong nonce")
+        proto, maxp = struct.unpack(">BH", d[:3])
+        if proto != 1:
+            raise DeviceError(0, "agent protocol %d (this tool speaks 1)" % proto)
+        self.max_payload = maxp
+        self.version = d[11:].decode("utf-8", "replace")
+        self.chunk = min(self.chunk, maxp - 32)
+        return {"proto": proto, "max": maxp, "agent": self.version}
+
+    def info(self):
+        out = {}
+        for line in self.call(INFO).decode("utf-8", "replace").splitlines():
+            k, _, v = line.partition("=")
+            out[k] = v
+        return out
+
+    def begin(self):
+        self.call(BEGIN)
+
+    @staticmethod
+    def _name(name):
+        n = name.encode()
+        return bytes((len(n),)) + n
+
+    def put(self, name, data, progress=None):
+        """Send one file in chunks. The chunk size adapts to the line: halved when
+        a chunk needed retransmissions or went unanswered (the same octets are
+        then sent again in smaller chunks), doubled after four clean ones."""
+        data = bytes(data)
+        off = 0
+        clean = 0
+        top = self.max_payload - 8 - len(name)
+        give_up = time.monotonic() + self.link.answer_timeout
+        while True:
+            n = min(self.chunk, top)
+            part = data[off:off + n]
+            small = self.chunk <= 32
+            try:
+                got = self.call(PUT, self._name(name) + struct.pack(">I", off) + part,
+                                max_tries=None if small else 3)
+            except Unanswered:
+                if time.monotonic() >= give_up:
+                    raise LinkError("no answer from the device")
+                self.chunk = max(32, self.chunk // 2)
+                clean = 0
+                continue
+            have = struct.unpack(">I", got)[0]
+            if have < off + len(part) or have > len(data):
+                raise DeviceError(E_OFFSET, "%s: the device holds %d octets" % (name, have))
+            off = have
+            give_up = time.monotonic() + self.link.answer_timeout
+            if self.link.last_tries > 1:
+                self.chunk = max(32, self.chunk // 2)
+                clean = 0
+            else:
+                clean += 1
+                if clean >= 4:
+                    self.chunk = min(top, self.chunk * 2)
+                    clean = 0
+            if progress:
+                progress(name, off, len(data))
+            if off >= len(data):
+                return
+
+    def hash(self, name):
+        d = self.call(HASH, self._name(name))
+        return struct.unpack(">I", d[:4])[0], d[4:36]
+
+    def read(self, name, length):
+        out = bytearray()
+        give_up = time.monotonic() + self.link.answer_timeout
+        while len(out) < length:
+            n = min(length - len(out), self.chunk, self.max_payload - 16)
+            try:
+                d = self.call(READ, self._name(name) + struct.pack(">IH", len(out), n),
+                              max_tries=None if self.chunk <= 32 else 3)
+            except Unanswered:
+                if time.monotonic() >= give_up:
+                    raise LinkError("no answer from the device")
+                self.chunk = max(32, self.chunk // 2)
+                continue
+            if not d:
+                raise DeviceError(0, "%s: short read" % name)
+            out += d
+            give_up = time.monotonic() + self.link.answer_timeout
+        return bytes(out)
+
+    def genkey(self, cn, curve="P-256"):
+        d = self.call(GENKEY, self._name(curve) + cn.encode())
+        return struct.unpack(">I", d[:4])[0], d[4:36]
+
+    def commit(self, digest):
+        return struct.unpack(">I", self.call(COMMIT, digest))[0]
+
+    def readback(self, items=False):
+        """(count, digest) of what the store holds; with ``items`` also
+        {name: (length, sha256)} of each item."""
+        d = self.call(READBACK)
+        count, digest = d[0], d[1:33]
+        if not items:
+            return count, digest, None
+        out = {}
+        for i in range(count):
+            r = self.call(READBACK, bytes((i,)))
+            n = r[0]
+            name = r[1:1 + n].decode("utf-8", "replace")
+            out[name] = (struct.unpack(">I", r[1 + n:5 + n])[0], r[5 + n:37 + n])
+        return count, digest, out
+
+    def cert(self):
+        return struct.unpack(">I", self.call(CERT))[0]
+
+    def wipe(self):
+        self.call(WIPE)
+
+    def abort(self):
+        self.call(ABORT)
+
+    def reboot(self):
+        self.call(REBOOT)
+
+    def quit(self):
+        self.call(QUIT)
+
+
+# ---------------------------------------------------------------- raw REPL
+
+class RawRepl:
+    """A raw REPL connection (see the module text)."""
+
+    BANNER = b"raw REPL; CTRL-B to exit\r\n"
+    RESTARTED = b'Type "help()" for more information.'
+
+    def __init__(self, port, timeout=5.0):
+        self.port = port
+        self.timeout = timeout
+        self.use_paste = True
+        self.rbuf = bytearray()
+
+    def _fill(self):
+        chunk = self.port.read(max(1, self.port.in_waiting))
+        if chunk:
+            self.rbuf += chunk
+
+    def _read_until(self, ending, timeout=None, limit=1 << 22, watch=False):
+        """Octets up to and including ``ending``. ``watch``: fail at once if the
+        board's start-up banner shows up (it restarted)."""
+        end = time.monotonic() + (self.timeout if timeout is None else timeout)
+        start = 0
+        while True:
+            i = self.rbuf.find(ending, start)
+            if i >= 0:
+                out = bytes(self.rbuf[:i + len(ending)])
+                self.rbuf = self.rbuf[i + len(ending):]
+                return out
+            if watch and self.RESTARTED in self.rbuf:
+                self.rbuf = bytearray()
+                raise ReplError("the board restarted")
+            start = max(0, len(self.rbuf) - len(ending) + 1)
+            if len(self.rbuf) > limit:
+                raise ReplError("too much output waiting for %r" % ending)
+            if time.monotonic() >= end:
+                raise ReplError("timeout waiting for %r (got %r)" % (ending, bytes(self.rbuf[-80:])))
+            self._fill()
+
+    def _read_exact(self, n, timeout=None):
+        end = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while len(self.rbuf) < n:
+            if time.monotonic() >= end:
+                raise ReplError("timeout (got %r)" % bytes(self.rbuf))
+            self._fill()
+        out = bytes(self.rbuf[:n])
+        self.rbuf = self.rbuf[n:]
+        return out
+
+    def _waiting(self):
+        return len(self.rbuf) or self.port.in_waiting
+
+    def _drain(self, quiet=0.05):
+        self.rbuf = bytearray()
+        end = time.monotonic() + quiet
+        while time.monotonic() < end:
+            n = self.port.in_waiting
+            if n:
+                self.port.read(n)
+                end = time.monotonic() + quiet
+            else:
+                time.sleep(0.01)
+
+    def enter(self, timeout=None):
+        # Ctrl-C first, not CR: a line left in the friendly REPL is dropped, not run.
+        self.port.write(b"\x03\x03")
+        self._drain()
+        self.port.write(b"\r\x01")
+        self._read_until(self.BANNER + b">", timeout)
+
+    def leave(self):
+        self.port.write(b"\r\x02")
+
+    def _paste(self, code):
+        window = struct.unpack("<H", self._read_exact(2))[0]
+        remain = window
+        i = 0
+        while i < len(code):
+            while remain == 0 or self._waiting():
+                c = self._read_exact(1)
+                if c == b"\x01":
+                    remain += window
+                elif c == b"\x04":
+                    self.port.write(b"\x04")
+                    raise ReplError("the board stopped taking code")
+                else:
+                    raise ReplError("unexpected %r during raw paste" % c)
+            part = code[i:i + remain]
+            self.port.write(part)
+            remain -= len(part)
+            i += len(part)
+        self.port.write(b"\x04")
+        self._read_until(b"\x04", watch=True)
+
+    def send(self, code):
+        """Send code for execution; do not wait for its output."""
+        code = code.encode() if isinstance(code, str) else bytes(code)
+        if self.use_paste:
+            self.port.write(b"\x05A\x01")
+            r = self._read_exact(2)
+            if r == b"R\x01":
+                return self._paste(code)
+            if r != b"R\x00":
+                # Firmware without raw paste prompts again; anything else means
+                # the board is no longer at the raw REPL (it restarted).
+                try:
+                    self._read_until(b"w REPL; CTRL-B to exit\r\n>", timeout=min(self.timeout, 1.0))
+                except ReplError:
+                    raise ReplError("not at the raw REPL any more (got %r)" % r)
+            self.use_paste = False
+        for i in range(0, len(code), 256):
+            self.port.write(code[i:i + 256])
+            time.sleep(0.01)
+        self.port.write(b"\x04")
+        if self._read_exact(2) != b"OK":
+            raise ReplError("the board did not accept the code")
+
+    def follow(self, timeout=None):
+        out = self._read_until(b"\x04", timeout, watch=True)[:-1]
+        err = self._read_until(b"\x04", timeout, watch=True)[:-1]
+        self._read_until(b">", timeout)
+        return out, err
+
+    def exec(self, code, timeout=None):
+        """Run code; return its standard output; ReplExecError if it raised."""
+        self.send(code)
+        out, err = self.follow(timeout)
+        if err:
+            raise ReplExecError(err.decode("utf-8", "replace").strip().splitlines()[-1])
+        return out
+
+    def eval(self, expr, timeout=None):
+        """The value of a Python literal the board prints with repr()."""
+        out = self.exec("print(repr(%s))" % expr, timeout)
+        try:
+            return ast.literal_eval(out.decode("utf-8").strip())
+        except (ValueError, SyntaxError, UnicodeError):
+            raise ReplError("unreadable answer %r" % out[-80:])
+
+
+_BOARD_CODE = r"""
+import os, binascii, hashlib
+_pf = {}
+def _po(i, p, m):
+    _pf[i] = open(p, m)
+def _pr(i, n):
+    print(repr(_pf[i].read(n) or b''))
+def _pw(i, d):
+    _pf[i].write(binascii.a2b_base64(d))
+def _pfl(i):
+    _pf[i].flush()
+def _pc(i):
+    _pf.pop(i).close()
+def _pst(p):
+    try:
+        print(repr(tuple(os.stat(p))))
+    except OSError as e:
+        print(repr(-e.args[0]))
+def _ph(p):
+    h = hashlib.sha256()
+    n = 0
+    with open(p, 'rb') as f:
+        while True:
+            b = f.read(512)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+    print(repr((n, binascii.hexlify(h.digest()))))
+def _psync():
+    if hasattr(os, 'sync'):
+        os.sync()
+"""
+
+_IDENTIFY = r"""
+import sys, os, binascii
+def _pid():
+    try:
+        import machine
+        return binascii.hexlify(machine.unique_id()).decode()
+    except Exception:
+        pass
+    try:
+        with open('provision-id') as f:
+            return f.read().strip()
+    except OSError:
+        return ''
+def _pfree(p):
+    while True:
+        try:
+            s = os.statvfs(p or '/')
+            return s[0] * s[4]
+        except (OSError, AttributeError):
+            if not p or p == '/':
+                return -1
+            p = p.rsplit('/', 1)[0]
+def _pagent():
+    try:
+        import provision_agent
+        return provision_agent.AGENT_VERSION
+    except ImportError:
+        return ''
+_v = sys.implementation
+print(repr({'id': _pid(), 'fw': '%s %s (%s)' % (_v.name, '.'.join([str(x) for x in _v.version[:3]]), sys.platform),
+            'free': _pfree(%(root)r), 'agent': _pagent()}))
+"""
+
+
+class _RemoteFile:
+    def __init__(self, fs, path, mode):
+        self.fs = fs
+        self.path = path
+        self.mode = mode
+        self.n = fs._next_id()
+        self.rbuf = b""
+        self.wbuf = bytearray()
+        fs.run("_po(%d, %r, %r)" % (self.n, path, mode))
+        if "w" in mode:
+            fs.written[path] = hashlib.sha256()
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            out = bytearray(self.rbuf)
+            self.rbuf = b""
+            while True:
+                d = self.fs.value("_pr(%d, 2048)" % self.n)
+                if not d:
+                    return bytes(out)
+                out += d
+        if len(self.rbuf) < n:
+            self.rbuf += self.fs.value("_pr(%d, %d)" % (self.n, max(n - len(self.rbuf), 2048)))
+        out, self.rbuf = self.rbuf[:n], self.rbuf[n:]
+        return out
+
+    def readinto(self, mv):
+        d = self.read(len(mv))
+        mv[:len(d)] = d
+        return len(d)
+
+    def write(self, data):
+        data = bytes(data)
+        self.wbuf += data
+        self.fs.written[self.path].update(data)
+        return len(data)
+
+    def flush(self):
+        lines = []
+        size = 0
+        for i in range(0, len(self.wbuf), 1536):
+            b64 = binascii.b2a_base64(bytes(self.wbuf[i:i + 1536]), newline=False).decode()
+            lines.append("_pw(%d, %r)" % (self.n, b64))
+            size += len(b64)
+            if size > 6000:
+                self.fs.run("\n".join(lines))
+                lines, size = [], 0
+        lines.append("_pfl(%d)" % self.n)
+        self.fs.run("\n".join(lines))
+        self.wbuf = bytearray()
+
+    def close(self):
+        if self.wbuf:
+            self.flush()
+        self.fs.run("_pc(%d)" % self.n)
+
+
+class ReplFs:
+    """A ``tinyest.store`` file system whose files live on the board (see the
+    module text). OSError on any failure, as the store expects."""
+
+    def __init__(self, repl):
+        self.repl = repl
+        self.ids = 0
+        self.renames = 0
+        self.written = {}
+        self.broken = False
+        self.install()
+
+    def install(self):
+        """Define the functions ReplFs calls on the board (again after a reset)."""
+        self.repl.exec(_BOARD_CODE)
+        self.broken = False
+
+    def _next_id(self):
+        self.ids += 1
+        return self.ids
+
+    def run(self, code):
+        if self.broken:  # fail fast until install() succeeds again
+            raise OSError(5, "raw REPL: the link broke earlier")
+        try:
+            return self.repl.exec(code)
+        except ReplExecError as e:
+            raise OSError(5, "on the board: %s" % e)
+        except ReplError as e:
+            self.broken = True
+            raise OSError(5, "raw REPL: %s" % e)
+
+    def value(self, code):
+        out = self.run(code)
+        try:
+            return ast.literal_eval(out.decode("utf-8").strip())
+        except (ValueError, SyntaxError, UnicodeError):
+            raise OSError(5, "unreadable answer from the board")
+
+    def open(self, path, mode):
+        return _RemoteFile(self, path, mode)
+
+    def stat(self, path):
+        r = self.value("_pst(%r)" % path)
+        if isinstance(r, int):
+            raise OSError(-r, "no such file: " + path)
+        return r
+
+    def mkdir(self, path):
+        self.run("os.mkdir(%r)" % path)
+
+    def remove(self, path):
+        self.run("os.remove(%r)" % path)
+
+    def rename(self, src, dst):
+        self.renames += 1
+        h = self.written.get(src)
+        if h is not None:
+            n, hexd = self.value("_ph(%r)" % src)
+            if bytes(hexd).decode() != h.hexdigest():
+                raise OSError(5, "%s arrived damaged on the board (SHA-256 differs)" % src)
+        self.run("os.rename(%r, %r)" % (src, dst))
+
+    def fsync(self, f):
+        self.run("_psync()")
+
+    def syncdir(self, path):
+        pass
+
+    def file_hash(self, path):
+        return self.value("_ph(%r)" % path)
+
+
+def repl_identify(repl, root):
+    """{'id', 'fw', 'free', 'agent'} of a board at the raw REPL."""
+    out = repl.exec(_IDENTIFY.replace("%(root)r", repr(root)))
+    try:
+        return ast.literal_eval(out.decode("utf-8").strip().splitlines()[-1])
+    except (ValueError, SyntaxError, UnicodeError, IndexError):
+        raise ReplError("unreadable identification %r" % out[-80:])

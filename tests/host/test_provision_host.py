@@ -1,0 +1,696 @@
+"""Factory provisioning: the frame codec on both sides, the device agent under the
+micropython interpreter on a pseudo-terminal, and ``tinyest-provision`` end to
+end (agent, raw REPL, agent started through the raw REPL, station mode, socket://),
+after which the device enrolls against the dev server with what it was given."""
+
+import hashlib
+import importlib.util
+import io
+import os
+import pathlib
+import random
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+import pytest
+import serial
+
+from host_tools import provision
+from host_tools import serialproto as sp
+from host_tools.devserver import DevServer
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import provision_sim  # noqa: E402
+from provision_sim import Relay, SimDevice, TcpBridge, device_enroll  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _agent_module():
+    spec = importlib.util.spec_from_file_location("provision_agent", ROOT / "port_micropython" / "provision_agent.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+agent = _agent_module()
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = DevServer()
+    srv.start()
+    srv.add_user("station1", "station-secret")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def relay():
+    r = Relay()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def devices(tmp_path, relay):
+    made = []
+
+    def make(dev_id="dev-0001", **kw):
+        kw.setdefault("relay", relay)
+        d = SimDevice(tmp_path / dev_id, dev_id, **kw)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()
+
+
+@pytest.fixture
+def ta(tmp_path, server):
+    p = tmp_path / "ta.der"
+    p.write_bytes(server.ca_der)
+    return str(p)
+
+
+def _ledger(path):
+    db = sqlite3.connect(str(path))
+    db.row_factory = sqlite3.Row
+    rows = [dict(r) for r in db.execute("SELECT * FROM provisioning ORDER BY id")]
+    db.close()
+    return rows
+
+
+def _base(dev, server, ta, *extra):
+    return ["--port", dev.path, "--server", server.url, "--ta", ta, "--store", dev.root,
+            "--timeout", "4", "--frame-timeout", "0.2"] + [str(x) for x in extra]
+
+
+# ---------------------------------------------------------------- frames, both sides
+
+
+def test_agent_imports_only_what_the_core_may():
+    import ast
+
+    allowed = {"socket", "ssl", "tls", "hashlib", "binascii", "os", "time", "struct", "errno", "gc",
+               "micropython", "sys", "select", "io", "tinyest", "machine"}
+    tree = ast.parse((ROOT / "port_micropython" / "provision_agent.py").read_text())
+    guarded = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) for n in ast.walk(t)}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            for name in names:
+                assert name.split(".")[0] in allowed, name
+                if name in ("micropython", "machine", "select"):
+                    assert id(node) in guarded, "%s imported unguarded" % name
+
+
+def test_crc32_soft_matches_zlib():
+    rng = random.Random(5)
+    for n in (0, 1, 2, 9, 100, 1000):
+        data = bytes(rng.randrange(256) for _ in range(n))
+        assert agent.crc32_soft(data) == zlib.crc32(data)
+    assert agent.crc32_soft(b"123456789") == 0xCBF43926  # the CRC-32 check value
+
+
+def test_frames_cross_decode_and_carry_no_control_octets():
+    rng = random.Random(7)
+    for i in range(200):
+        payload = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 600)))
+        seq = rng.randrange(0x10000)
+        a = bytes(agent.encode(agent.T_RESP, seq, payload))
+        h = sp.encode_frame(sp.T_RESP, seq, payload)
+        assert a == h
+        inner = a[1:-1]
+        assert all(b >= 0x20 and b not in (0x7E, 0x7F) for b in inner), i
+        assert sp.FrameDecoder().feed(a) == [(sp.T_RESP, seq, payload)]
+        dec = agent.Decoder()
+        got = [r for r in (dec.feed(b) for b in h) if r is not None]
+        assert len(got) == 1 and got[0][:3] == (sp.T_RESP, seq, payload)
+
+
+def test_decoder_resynchronises_and_reports_damage():
+    f1 = sp.encode_frame(sp.T_REQ, 1, b"\x03first")
+    f2 = sp.encode_frame(sp.T_REQ, 2, b"second\x04")
+    cases = [
+        ("banner before", b"MicroPython v1.29\r\n>>> " + f1, ["bad", 1]),
+        ("printable noise before", b"MicroPython v1.29 >>> " + f1, ["bad", 1]),
+        ("two frames", f1 + f2, [1, 2]),
+        ("closing flag lost", f1[:-1] + f2, [1, 2]),
+        ("one octet flipped", f1[:6] + bytes([f1[6] ^ 0x40]) + f1[7:] + f2, ["bad", 2]),
+        ("one octet dropped", f1[:5] + f1[6:] + f2, ["bad", 2]),
+        ("raw control octet inside", f1[:4] + b"\n" + f1[4:] + f2, ["bad", 2]),
+        ("length beyond the limit", b"\x7e\x51\x00\x01\xff\xff" + b"x" * 20 + b"\x7e" + f2, ["bad", 2]),
+        ("opening flag lost", f1 + f2[1:], [1, 2]),
+        ("both flags between lost", f1[:-1] + f2[1:], [1, "bad"]),
+    ]
+    for name, wire, want in cases:
+        host = [("bad" if r is sp.BAD else r[1]) for r in sp.FrameDecoder(1024).feed(wire)]
+        dec = agent.Decoder(1024)
+        dev = [("bad" if r is agent.BAD else r[1]) for r in (dec.feed(b) for b in wire) if r is not None]
+        assert host == want, name
+        assert dev == want, name
+
+
+def test_config_text_is_canonical_on_both_sides():
+    cfgs = [{"host": "est.example", "port": 8443, "label": "iot"},
+            {"flag": True, "off": False, "blob": b"\x00\xff", "n": -5, "t": "a=b:c"}]
+    for cfg in cfgs:
+        text = sp.render_config(cfg)
+        assert agent.render_config(cfg) == text
+        assert agent.parse_config(text) == cfg
+    bad = [b"port=i:1\nhost=s:x\n", b"host=s:x\nhost=s:y\n", b"host=q:x\n", b"host=s:x",
+           b"port=i:12a\n", b"=s:x\n", b"flag=t:2\n", b"\xff=s:x\n", b"blob=x:zz\n"]
+    for text in bad:
+        with pytest.raises(ValueError):
+            agent.parse_config(text)
+
+
+def test_set_digest_is_the_same_on_both_sides():
+    files = {"config": b"host=s:x\n", "trust": b"\x30\x00", "boot_user": b"u", "boot_password": b"p"}
+    want = hashlib.sha256()
+    for name in ("config", "trust", "boot_user", "boot_password"):
+        want.update(name.encode() + b"\0" + struct.pack(">I", len(files[name])) + hashlib.sha256(files[name]).digest())
+    assert agent.set_digest(files) == sp.set_digest(files) == want.digest()
+
+
+# ---------------------------------------------------------------- the agent under micropython
+
+
+def test_agent_codec_under_micropython(tmp_path):
+    """The CRC fallback, frame codec and config parser give the same results
+    on the MicroPython interpreter (its binascii.crc32 and zlib as oracles)."""
+    script = (
+        "import binascii, provision_agent as a\n"
+        "assert a.crc32_soft(b'123456789') == 0xCBF43926\n"
+        "d = bytes(range(256)) * 3\n"
+        "assert a.crc32_soft(d) == binascii.crc32(d) & 0xFFFFFFFF\n"
+        "f = a.encode(a.T_REQ, 7, d[:500])\n"
+        "dec = a.Decoder()\n"
+        "got = [r for r in [dec.feed(b) for b in f] if r is not None]\n"
+        "assert len(got) == 1 and got[0][:3] == (a.T_REQ, 7, d[:500])\n"
+        "cfg = {'host': 'h', 'port': 8443, 'label': 'x', 'on': True, 'b': b'\\x01'}\n"
+        "assert a.parse_config(a.render_config(cfg)) == cfg\n"
+        "print(binascii.hexlify(bytes(f)).decode())\n")
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ".frozen:%s:%s" % (ROOT, ROOT / "port_micropython")
+    (tmp_path / "codec_check.py").write_text(script)
+    proc = subprocess.run([provision_sim.micropython_exe(), str(tmp_path / "codec_check.py")], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    d = bytes(range(256)) * 3
+    assert bytes.fromhex(proc.stdout.strip()) == sp.encode_frame(sp.T_REQ, 7, d[:500])
+
+
+def _client(dev):
+    port = serial.serial_for_url(dev.path, timeout=0.02)
+    link = sp.Link(port, frame_timeout=0.2, answer_timeout=4)
+    c = sp.AgentClient(link)
+    c.hello(answer_timeout=5)
+    return port, c
+
+
+def _status(exc_info):
+    return exc_info.value.status
+
+
+def test_agent_commands_and_refusals(devices, server):
+    dev = devices()
+    port, c = _client(dev)
+    try:
+        info = c.info()
+        assert info["id"] == dev.id and info["state"] == "empty" and info["fw"].startswith("micropython")
+        with pytest.raises(sp.TransferLost):
+            c.put("config", b"x")
+        c.begin()
+        with pytest.raises(sp.DeviceError) as e:
+            c.call(sp.PUT, c._name("secrets") + struct.pack(">I", 0) + b"x")
+        assert _status(e) == 2
+        with pytest.raises(sp.DeviceError) as e:
+            c.call(0x55)
+        assert _status(e) == 1
+        # PUT says "octets off.. are data": overlaps must agree, gaps are refused.
+        put = lambda off, data: struct.unpack(">I", c.call(sp.PUT, c._name("boot_user") + struct.pack(">I", off) + data))[0]
+        assert put(0, b"0123456789") == 10
+        assert put(5, b"56789abcde") == 15
+        assert put(0, b"0123") == 15
+        with pytest.raises(sp.DeviceError) as e:
+            put(5, b"XXXX")
+        assert _status(e) == sp.E_OFFSET
+        with pytest.raises(sp.DeviceError) as e:
+            put(16, b"x")
+        assert _status(e) == sp.E_OFFSET
+        assert c.hash("boot_user") == (15, hashlib.sha256(b"0123456789abcde").digest())
+        # The same request frame twice is carried out once and answered twice alike.
+        c.link.seq += 1
+        frame = sp.encode_frame(sp.T_REQ, c.link.seq, bytes((sp.PUT,)) + c._name("boot_password")
+                                + struct.pack(">I", 0) + b"pw")
+        c.link.port.write(frame + frame)
+        answers = []
+        end = time.monotonic() + 3
+        while len(answers) < 2 and time.monotonic() < end:
+            r = c.link._next(end)
+            if r is not None and r is not sp.BAD and r[0] == sp.T_RESP:
+                answers.append(r)
+        assert len(answers) == 2 and answers[0] == answers[1]
+        assert c.hash("boot_password")[0] == 2
+        # Too much data, a wrong set digest, contents that are not a usable set.
+        with pytest.raises(sp.DeviceError) as e:
+            c.put("boot_key", b"k" * 9000)
+        assert _status(e) == 5
+        c.begin()
+        files = {"config": sp.render_config({"host": "127.0.0.1", "port": server.port}),
+                 "trust": server.ca_der, "boot_user": b"u"}
+        for n in ("config", "trust", "boot_user"):
+            c.put(n, files[n])
+        with pytest.raises(sp.DeviceError) as e:
+            c.commit(b"\0" * 32)
+        assert _status(e) == 7
+        with pytest.raises(sp.DeviceError) as e:
+            c.commit(sp.set_digest(files))
+        assert _status(e) == 6 and "go together" in e.value.message
+        c.begin()
+        c.put("trust", b"\x30\x03\x02\x01\x01")
+        with pytest.raises(sp.DeviceError) as e:
+            c.commit(sp.set_digest({"trust": b"\x30\x03\x02\x01\x01"}))
+        assert _status(e) == 6
+        cert, key = server.make_idevid("someone-else")
+        _, other_key = server.make_idevid("other")
+        c.begin()
+        bad = {"trust": server.ca_der, "boot_key": other_key, "boot_chain": cert}
+        for n in ("trust", "boot_key", "boot_chain"):
+            c.put(n, bad[n])
+        with pytest.raises(sp.DeviceError) as e:
+            c.commit(sp.set_digest(bad))
+        assert _status(e) == 6 and "boot_chain" in e.value.message
+        assert dev.store().generation == 0  # nothing refused ever reached the store
+    finally:
+        port.close()
+
+
+def test_agent_keeps_a_pending_key_until_its_certificate(devices, server):
+    """GENKEY without a chain commits the key as pending; CERT later takes only a
+    certificate for that key that chains to the stored trust anchor."""
+    from tinyest.client import EstClient
+    from tinyest import csr as csrmod
+
+    dev = devices()
+    port, c = _client(dev)
+    try:
+        c.begin()
+        files = {"config": sp.render_config({"host": "127.0.0.1", "port": server.port}), "trust": server.ca_der}
+        for n in ("config", "trust"):
+            c.put(n, files[n])
+        n, digest = c.genkey(dev.id)
+        req = c.read("csr", n)
+        assert hashlib.sha256(req).digest() == digest
+        parsed = csrmod.parse(req)
+        parsed.verify()
+        c.commit(sp.set_digest(files))
+        stored = dev.store()
+        assert stored.pending is not None and stored.pending.csr == req and not stored.enrolled
+        assert c.info()["state"] == "pending"
+        est = EstClient("127.0.0.1", server.port, trust=[server.ca_der], auth=("station1", "station-secret"))
+        chain = [bytes(x) for x in est.simpleenroll(req)]
+        wrong, _ = server.make_cert("not-this-key")
+        c.begin()
+        c.put("chain", wrong)
+        with pytest.raises(sp.DeviceError) as e:
+            c.cert()
+        assert _status(e) == 6
+        c.begin()
+        c.put("chain", b"".join(chain))
+        gen = c.cert()
+        after = dev.store()
+        assert after.generation == gen and after.enrolled and after.pending is None
+        assert after.chain == chain and after.key_der == stored.pending.key_der
+        count, rb, items = c.readback(items=True)
+        assert items["key"][1] == hashlib.sha256(_spki(chain[0])).digest()
+        assert rb == sp.set_digest({"config": files["config"], "trust": files["trust"],
+                                    "chain": b"".join(chain), "key": _spki(chain[0])}, sp.ITEMS)
+        c.wipe()
+        assert dev.store().generation == 0
+    finally:
+        port.close()
+
+
+def _spki(cert):
+    from tinyest import x509
+
+    return bytes(x509.Certificate(cert).public_key_der)
+
+
+def test_reboot_ends_the_agent_on_unix(devices):
+    dev = devices()
+    port, c = _client(dev)
+    try:
+        c.reboot()
+        assert dev.proc.wait(5) == 0
+    finally:
+        port.close()
+
+
+# ---------------------------------------------------------------- tinyest-provision end to end
+
+
+def test_otp_through_the_agent_then_the_device_enrolls(devices, server, ta, tmp_path, capsys):
+    dev = devices("dev-otp-1")
+    ledger, export = tmp_path / "ledger.db", tmp_path / "otp.csv"
+    rc = provision.main(_base(dev, server, ta, "--otp", "auto", "--otp-export", export, "--ledger", ledger,
+                              "--station", "line-1"))
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "device dev-otp-1" in out and "read back 4 items from the store: match" in out
+    rows = list(__import__("csv").DictReader(export.open()))
+    assert [r["device_id"] for r in rows] == ["dev-otp-1"] and rows[0]["user"] == "dev-otp-1"
+    password = rows[0]["password"]
+    assert len(password) >= 24 and password not in out + err
+    assert os.stat(export).st_mode & 0o077 == 0
+    row = _ledger(ledger)[0]
+    assert row["result"] == "ok" and row["device_state"] == "provisioned" and row["mode"] == "agent"
+    assert row["station"] == "line-1" and row["ta_sha256"] == hashlib.sha256(server.ca_der).hexdigest()
+    assert password.encode() not in ledger.read_bytes()
+    c = dev.store()
+    assert c.boot_user == "dev-otp-1" and c.boot_password == password and c.trust == [server.ca_der]
+    assert c.config == {"host": "127.0.0.1", "port": server.port}
+    assert row["written_sha256"] == sp.set_digest(sp.render_credentials(c), sp.ITEMS).hex()
+    # The CA learns the password from the export; the device enrolls with it.
+    server.add_user(rows[0]["user"], password, one_time=True)
+    res = device_enroll(dev)
+    assert res.get("op") == "simpleenroll" and res["auth"] == "password", res
+    assert res["boot_password_left"] is False
+    assert dev.store().enrolled
+
+
+def test_password_through_the_raw_repl_then_the_device_enrolls(devices, server, ta, tmp_path, capsys):
+    dev = devices("dev-repl-1", kind="repl")
+    server.add_user("boot-repl", "repl-pass")
+    ledger = tmp_path / "ledger.db"
+    rc = provision.main(_base(dev, server, ta, "--user", "boot-repl", "--password", "repl-pass",
+                              "--ledger", ledger))
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "raw REPL" in out and "SHA-256 matched before its rename" in out
+    row = _ledger(ledger)[0]
+    assert row["mode"] == "repl" and row["result"] == "ok" and row["method"] == "password"
+    assert b"repl-pass" not in ledger.read_bytes()
+    c = dev.store()
+    assert (c.boot_user, c.boot_password, c.trust) == ("boot-repl", "repl-pass", [server.ca_der])
+    assert not os.path.exists(os.path.join(dev.root, "cred.tmp"))
+    assert dev.proc.poll() is None  # the board is back at its REPL
+    res = device_enroll(dev)
+    assert res.get("op") == "simpleenroll", res
+
+
+def test_agent_started_through_the_raw_repl_with_an_idevid(devices, server, ta, tmp_path, capsys):
+    dev = devices("dev-idev-1", kind="repl", agent_module=True)
+    cert, key = server.make_idevid(dev.id)
+    (tmp_path / "id.der").write_bytes(cert)
+    (tmp_path / "idk.der").write_bytes(key)
+    rc = provision.main(_base(dev, server, ta, "--idevid-cert", tmp_path / "id.der",
+                              "--idevid-key", tmp_path / "idk.der", "--ledger", tmp_path / "l.db"))
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "agent 1.0" in out
+    assert _ledger(tmp_path / "l.db")[0]["mode"] == "agent"
+    c = dev.store()
+    assert c.boot_key == key and c.boot_chain == [cert]
+    assert dev.proc.poll() is None  # the agent returned to the REPL, which still runs
+    res = device_enroll(dev)
+    assert res.get("op") == "simpleenroll" and res["auth"] == "idevid", res
+
+
+def test_station_enrolls_for_the_device(devices, server, ta, tmp_path, capsys):
+    dev = devices("dev-ra-1")
+    ledger = tmp_path / "l.db"
+    rc = provision.main(_base(dev, server, ta, "--station-enroll", "--station-user", "station1",
+                              "--station-password", "station-secret", "--ledger", ledger))
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    c = dev.store()
+    assert c.enrolled and c.pending is None and c.boot_password is None
+    from tinyest import x509
+
+    cert = x509.Certificate(c.chain[0])
+    assert "CN=dev-ra-1" in cert.subject
+    row = _ledger(ledger)[0]
+    assert row["cert_sha256"] == hashlib.sha256(c.chain[0]).hexdigest() and row["method"] == "station"
+    assert server.issued and server.issued[-1] == c.chain[0]
+    res = device_enroll(dev)  # renews with the certificate the station got for it
+    assert res.get("op") == "simplereenroll" and res["auth"] == "certificate", res
+
+
+def test_station_refused_by_the_est_server_leaves_the_device_untouched(devices, server, ta, tmp_path):
+    dev = devices("dev-ra-2")
+    ledger = tmp_path / "l.db"
+    rc = provision.main(_base(dev, server, ta, "--station-enroll", "--station-user", "station1",
+                              "--station-password", "wrong", "--ledger", ledger, "-q"))
+    assert rc == provision.EXIT_EST
+    row = _ledger(ledger)[0]
+    assert (row["result"], row["device_state"], row["exit_code"]) == ("failed", "untouched", 5)
+    assert dev.store().generation == 0
+
+
+def test_station_mode_needs_the_agent(devices, server, ta, tmp_path):
+    dev = devices("dev-ra-3", kind="repl")
+    rc = provision.main(_base(dev, server, ta, "--station-enroll", "--station-user", "station1",
+                              "--station-password", "station-secret", "-q"))
+    assert rc == provision.EXIT_DEVICE
+    assert dev.store().generation == 0
+
+
+@pytest.mark.parametrize("kind", ["agent", "repl"])
+def test_already_provisioned_is_refused_unless_forced(devices, server, ta, tmp_path, capsys, kind):
+    dev = devices("dev-force-" + kind, kind=kind)
+    assert provision.main(_base(dev, server, ta, "--user", "a", "--password", "first", "-q")) == 0
+    ledger = tmp_path / "l.db"
+    rc = provision.main(_base(dev, server, ta, "--user", "b", "--password", "second", "--ledger", ledger))
+    _, err = capsys.readouterr()
+    assert rc == provision.EXIT_DEVICE and "--force" in err
+    assert dev.store().boot_password == "first"
+    assert _ledger(ledger)[0]["device_state"] == "untouched"
+    assert provision.main(_base(dev, server, ta, "--user", "b", "--password", "second", "--force", "-q")) == 0
+    assert dev.store().boot_password == "second"
+    # Neither slot file still holds the replaced password.
+    for name in ("cred.a", "cred.b"):
+        p = os.path.join(dev.root, name)
+        assert not os.path.exists(p) or b"first" not in open(p, "rb").read()
+
+
+def test_identify_and_wipe(devices, server, ta, capsys):
+    dev = devices("dev-wipe")
+    assert provision.main(_base(dev, server, ta, "--user", "a", "--password", "p", "-q")) == 0
+    capsys.readouterr()
+    assert provision.main(["--port", dev.path, "--identify", "--store", dev.root]) == 0
+    assert "store bootstrap (generation 1)" in capsys.readouterr().out
+    assert provision.main(["--port", dev.path, "--wipe", "--store", dev.root]) == 0
+    assert "store wiped" in capsys.readouterr().out
+    assert dev.store().generation == 0
+
+
+def test_socket_url_reaches_the_agent(tmp_path, server, ta):
+    dev = SimDevice(tmp_path / "sock", "dev-sock")
+    bridge = TcpBridge(dev)
+    try:
+        rc = provision.main(["--port", bridge.url, "--server", server.url, "--ta", ta, "--store", dev.root,
+                             "--user", "u", "--password", "p", "--mode", "agent", "-q"])
+        assert rc == 0
+        assert dev.store().boot_user == "u"
+    finally:
+        bridge.stop()
+        dev.close()
+
+
+def test_no_device_is_a_clean_link_failure(tmp_path, server, ta, capsys):
+    rc = provision.main(["--port", str(tmp_path / "ttyUSB9"), "--server", server.url, "--ta", ta,
+                         "--user", "u", "--password", "p", "--ledger", str(tmp_path / "l.db")])
+    _, err = capsys.readouterr()
+    assert rc == provision.EXIT_LINK
+    assert err.startswith("tinyest-provision: cannot open") and "hint: check the USB cable" in err
+    # A port with nothing behind it (a terminal nobody reads).
+    m, s = os.openpty()
+    try:
+        rc = provision.main(["--port", os.ttyname(s), "--server", server.url, "--ta", ta, "--user", "u",
+                             "--password", "p", "--timeout", "1", "--ledger", str(tmp_path / "l.db")])
+        _, err = capsys.readouterr()
+        assert rc == provision.EXIT_LINK and "no answer" in err
+    finally:
+        os.close(m)
+        os.close(s)
+    rows = _ledger(tmp_path / "l.db")
+    assert [(r["result"], r["device_state"]) for r in rows] == [("failed", "untouched")] * 2
+
+
+def _run_cli(*args):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "host_tools.provision"] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=str(ROOT))
+
+
+def test_command_line_usage_and_exit_codes(tmp_path, ta):
+    r = _run_cli("--help")
+    assert r.returncode == 0 and "Exit codes:" in r.stdout and "--station-enroll" in r.stdout
+    codes = [ln.split()[0] for ln in r.stdout.splitlines() if ln[:1].isdigit()]
+    assert codes == ["0", "1", "2", "3", "4", "5", "6", "7", "130"]
+    cases = [
+        ("no port", ["--server", "https://x", "--ta", ta, "--user", "u", "--password", "p"]),
+        ("no trust anchor", ["--port", "/dev/null", "--server", "https://x", "--user", "u", "--password", "p"]),
+        ("two credentials", ["--port", "/dev/null", "--server", "https://x", "--ta", ta, "--user", "u",
+                             "--password", "p", "--otp", "auto", "--otp-export", "x.csv"]),
+        ("otp without export", ["--port", "/dev/null", "--server", "https://x", "--ta", ta, "--otp", "auto"]),
+        ("station without credentials", ["--port", "/dev/null", "--server", "https://x", "--ta", ta,
+                                         "--station-enroll"]),
+        ("not https", ["--port", "/dev/null", "--server", "http://x", "--ta", ta, "--user", "u", "--password", "p"]),
+        ("unknown option", ["--port", "/dev/null", "--frobnicate"]),
+        ("batch without devices", ["--batch", "x.toml"]),
+    ]
+    for name, args in cases:
+        r = _run_cli(*args)
+        assert r.returncode == provision.EXIT_USAGE, (name, r.stderr)
+        assert r.stderr.startswith("tinyest-provision: "), name
+        assert "Traceback" not in r.stderr, name
+    r = _run_cli("--port", "/dev/null", "--server", "https://x", "--ta", tmp_path / "missing.pem",
+                 "--user", "u", "--password", "p")
+    assert r.returncode == provision.EXIT_INPUT and r.stderr.startswith("tinyest-provision: cannot read")
+
+
+def test_station_files_toml_and_csv(tmp_path):
+    text = '# line 4\nserver = "https://est.example:8443"\nlabel = \'iot\'\ncredential = "otp"\n' \
+           'timeout = 2.5\nattempts = 4\nforce = true\notp_export = "otp.csv"  # for the CA\n'
+    small = provision.mini_toml(text)
+    assert small == {"server": "https://est.example:8443", "label": "iot", "credential": "otp", "timeout": 2.5,
+                     "attempts": 4, "force": True, "otp_export": "otp.csv"}
+    try:
+        import tomllib
+    except ImportError:
+        tomllib = None
+    if tomllib is not None:
+        assert tomllib.loads(text) == small
+    for bad in ("[station]\nx = 1\n", "x = [1, 2]\n", "x\n", 'x = "open\n', "x = 1\nx = 2\n"):
+        with pytest.raises(ValueError):
+            provision.mini_toml(bad)
+    (tmp_path / "st.toml").write_text(text)
+    (tmp_path / "st.csv").write_text("server,https://est.example:8443\nlabel,iot\ncredential,otp\ntimeout,2.5\n"
+                                     "attempts,4\nforce,true\notp_export,otp.csv\n")
+    a = provision.read_station(str(tmp_path / "st.toml"))
+    b = provision.read_station(str(tmp_path / "st.csv"))
+    assert a == b and a["otp_export"] == str(tmp_path / "otp.csv") and a["attempts"] == 4
+    (tmp_path / "bad.csv").write_text("colour,blue\n")
+    with pytest.raises(provision.UsageError):
+        provision.read_station(str(tmp_path / "bad.csv"))
+    (tmp_path / "devs.csv").write_text("port,device_id\n# spare\n/dev/ttyUSB0\n/dev/ttyUSB1,abc\n")
+    assert provision.read_devices(str(tmp_path / "devs.csv")) == [
+        ("/dev/ttyUSB0", None, None, None), ("/dev/ttyUSB1", "abc", None, None)]
+
+
+class _ScriptedPort:
+    """A pyserial stand-in: ``answer(written)`` returns the octets the board
+    sends back for what was just written."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.inbox = bytearray()
+        self.sent = bytearray()
+
+    @property
+    def in_waiting(self):
+        return len(self.inbox)
+
+    def read(self, n=1):
+        out = bytes(self.inbox[:n])
+        del self.inbox[:n]
+        return out
+
+    def write(self, data):
+        self.sent += data
+        self.inbox += self.answer(bytes(data))
+        return len(data)
+
+
+def test_raw_repl_falls_back_without_raw_paste():
+    """Firmware older than raw-paste answers Ctrl-E with "R\\x00": the code then
+    goes in the plain raw REPL (Ctrl-D, "OK", output, 0x04, errors, 0x04, ">")."""
+    code = []
+
+    def board(data):
+        if data == b"\x03\x03":
+            return b"\r\n>>> "
+        if data == b"\r\x01":
+            return b"raw REPL; CTRL-B to exit\r\n>"
+        if data == b"\x05A\x01":
+            return b"R\x00"
+        if data == b"\x04":
+            text = b"".join(code)
+            code.clear()
+            if b"raise" in text:
+                return b"OK\x04Traceback (most recent call last):\r\nValueError: no\r\n\x04>"
+            return b"OK" + text.split(b"(")[1].split(b")")[0] + b"\r\n\x04\x04>"
+        code.append(data)
+        return b""
+
+    port = _ScriptedPort(board)
+    repl = sp.RawRepl(port, timeout=1)
+    repl.enter()
+    assert repl.exec("print(42)") == b"42\r\n"
+    assert repl.use_paste is False
+    with pytest.raises(sp.ReplExecError) as e:
+        repl.exec("raise ValueError('no')")
+    assert "ValueError: no" in str(e.value)
+    assert port.sent.count(b"\x05A\x01") == 1  # asked once, then plain raw REPL only
+
+
+def test_raw_paste_follows_the_window():
+    """Raw paste: never more than the granted window in flight; each 0x01 from
+    the board grants one more window."""
+    state = {"window": 8, "outstanding": 0, "code": bytearray(), "max": 0}
+
+    def board(data):
+        if data == b"\x03\x03":
+            return b""
+        if data == b"\r\x01":
+            return b"raw REPL; CTRL-B to exit\r\n>"
+        if data == b"\x05A\x01":
+            state["outstanding"] = 0
+            return b"R\x01" + struct.pack("<H", state["window"])
+        if data == b"\x04":
+            return b"\x04" + b"done\x04\x04>"
+        state["code"] += data
+        state["outstanding"] += len(data)
+        state["max"] = max(state["max"], state["outstanding"])
+        if state["outstanding"] >= state["window"]:
+            state["outstanding"] -= state["window"]
+            return b"\x01"
+        return b""
+
+    port = _ScriptedPort(board)
+    repl = sp.RawRepl(port, timeout=1)
+    repl.enter()
+    text = "x = '%s'" % ("a" * 50)
+    assert repl.exec(text) == b"done"
+    assert bytes(state["code"]) == text.encode() and state["max"] <= state["window"]
+
+
+def test_progress_goes_to_a_terminal_only():
+    class Stream(io.StringIO):
+        def __init__(self, tty):
+            io.StringIO.__init__(self)
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    for tty in (False, True):
+        out, err = Stream(False), Stream(tty)
+        rep = provision.Reporter(out=out, err=err)
+        rep.progress("writing trust", 5, 10)
+        rep.say("wrote it")
+        rep.error("broken")
+        assert out.getvalue() == "wrote it\n"
+        assert err.getvalue().endswith("tinyest-provision: broken\n")
+        assert ("[############............]  50%" in err.getvalue()) == tty
