@@ -1017,7 +1017,7 @@ class Connection:
             raw = _port.connect(host, port, timeout)
         try:
             self.sock, self.chain = _port.tls_wrap(raw, host, trust, cert, key, bootstrap, tls12,
-                                                   system_trust)
+                                                   system_trust, timeout)
         except Exception:
             raw.close()
             raise

@@ -42,6 +42,13 @@ Reads
     read: MicroPython's ``recv_into``/``readinto`` on a blocking stream loop
     until the buffer is full, and its plain sockets have no ``recv_into``.
 
+    Total time: the socket timeout bounds each read, and a peer trickling one
+    byte just within it would stretch a TLS handshake or record read almost
+    without end. CPython's ssl module applies the timeout to each whole TLS
+    call; on MicroPython ``tls_wrap(..., timeout=)`` puts a wrapper between
+    mbedTLS and the socket that does the same (ports built without
+    ``io.IOBase``, such as ESP8266, keep the per-read bound only).
+
 Side channels: the private key of a client certificate exists as a file for
 the moment CPython's ``load_cert_chain`` reads it (private directory, 0600);
 nothing here is constant-time.
@@ -184,20 +191,109 @@ def connect(host, port, timeout):
 class _Recv:
     # MicroPython's recv_into/readinto on a blocking stream loop until the
     # buffer is full; recv(n) returns what one read gives. Reads are kept
-    # small so the temporary bytes object stays small.
-    def __init__(self, sock):
+    # small so the temporary bytes object stays small. Over TLS (``timed``
+    # given) this is the socket ``tls_wrap`` returns: every read restarts the
+    # time limit of the raw socket below (see ``_Timed``).
+    # TLS sockets have recv/send only in builds with DTLS support (ESP32, rp2
+    # and unix have it); elsewhere read(1) is the one read that cannot wait
+    # for bytes the peer never sends, and write stands in for send.
+    def __init__(self, sock, timed=None):
         self.sock = sock
+        self.timed = timed
+        self._recv = getattr(sock, "recv", None)
+        self._send = getattr(sock, "send", None) or sock.write
+
+    def recv(self, n):
+        if self.timed is not None:
+            self.timed.start()
+        try:
+            if self._recv is None:
+                return self.sock.read(1) or b""
+            return self._recv(n)
+        except OSError:
+            if self.timed is not None and self.timed.expired:
+                raise EstTimeout("timed out (io)")
+            raise
 
     def recv_into(self, mv):
-        data = self.sock.recv(min(len(mv), 512))
+        data = self.recv(min(len(mv), 512))
         n = len(data)
         mv[0:n] = data
         return n
+
+    def send(self, data):
+        return self._send(data)
+
+    def close(self):
+        self.sock.close()
+
+
+_IOBase = None
+if MICROPYTHON:
+    import io
+
+    _IOBase = getattr(io, "IOBase", None)  # absent from the smallest builds (ESP8266)
+
+if _IOBase is not None:
+
+    class _Timed(_IOBase):
+        # The raw socket as MicroPython's TLS layer sees it. mbedTLS reads a
+        # handshake flight or a record in many socket reads, each bounded only
+        # by the socket's timeout: a peer sending a byte just within it could
+        # hold one TLS call for hours. Each read here first checks a total
+        # limit, restarted before the handshake and before every TLS read, so
+        # one TLS call takes at most ``timeout`` in all, as with CPython's ssl
+        # module. Errors go back to mbedTLS as negative errno values: an
+        # exception must not unwind through it. ``expired`` tells the caller
+        # that the error mbedTLS then reports was this limit or the socket's
+        # timeout (which the unix port's recv reports as EAGAIN).
+        def __init__(self, sock, timeout):
+            self.sock = sock
+            self.ms = int(timeout * 1000)
+            self.start()
+
+        def start(self):
+            self.t0 = time.ticks_ms()
+            self.expired = False
+
+        def readinto(self, buf):
+            if time.ticks_diff(time.ticks_ms(), self.t0) > self.ms:
+                self.expired = True
+                return -_ETIMEDOUT[0]
+            try:
+                data = self.sock.recv(min(len(buf), 512))
+            except OSError as e:
+                if is_timeout(e):
+                    self.expired = True
+                    return -_ETIMEDOUT[0]
+                return -(_code(e) or 5)
+            n = len(data)
+            buf[0:n] = data
+            return n
+
+        def write(self, buf):
+            try:
+                return self.sock.send(buf)
+            except OSError as e:
+                return -(_code(e) or 5)
+
+        def ioctl(self, req, arg):
+            if req == 4:  # MP_STREAM_CLOSE, when the TLS socket is closed
+                self.sock.close()
+            return 0
+
+        def setblocking(self, flag):
+            self.sock.setblocking(flag)
+
+else:
+    _Timed = None
 
 
 def receiver(sock):
     """An object whose ``recv_into(mv)`` returns after one read (the bytes
     available, at least one), or 0 at the end of the stream."""
+    if isinstance(sock, _Recv):
+        return sock
     if MICROPYTHON or not hasattr(sock, "recv_into"):
         return _Recv(sock)
     return sock
@@ -343,26 +439,36 @@ def check_trust(trust, bootstrap=False, system_trust=False, cert=None, key=None)
 
 
 def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=False,
-             system_trust=False):
+             system_trust=False, timeout=None):
     """Wrap a connected socket in TLS and handshake.
 
     Returns ``(tls_socket, chain)``: ``chain`` is the list of server
     certificate DER captured on a bootstrap connection (leaf first on CPython;
-    in path order from the top on MicroPython), else None.
+    in path order from the top on MicroPython), else None. ``timeout`` (the
+    socket's) bounds the handshake and each later read as a whole: CPython's
+    ssl module does so itself; on MicroPython the raw socket is wrapped for it
+    and the TLS socket returned is a ``_Recv``.
     """
     check_trust(trust, bootstrap, system_trust, cert, key)
     key_der = key_der_of(key)
     chain = [] if bootstrap else None
+    timed = None
     if MICROPYTHON:
         ctx = _context_micropython(trust, cert, key_der, bootstrap, chain)
+        if timeout is not None and _Timed is not None:
+            timed = sock = _Timed(sock, timeout)
     else:
         ctx = _context_cpython(trust, cert, key_der, bootstrap, tls12, system_trust)
     try:
         s = ctx.wrap_socket(sock, server_hostname=host)
     except Exception as e:
+        if timed is not None and timed.expired:
+            raise EstTimeout("timed out (handshake)")
         raise net_error(e, "handshake")
     if bootstrap and not MICROPYTHON:
         chain.extend(_peer_chain_cpython(s))
+    if timed is not None:
+        s = _Recv(s, timed)
     return s, chain
 
 

@@ -699,3 +699,38 @@ def test_multipart_bad():
         except ProtocolError:
             continue
         raise AssertionError(name)
+
+
+class _StreamOnly:
+    # A TLS socket of a build without DTLS: read/write only, no recv/send.
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+        self.sent = b""
+
+    def read(self, n):
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += len(chunk)
+        return chunk
+
+    def write(self, b):
+        self.sent += bytes(b)
+        return len(b)
+
+    def close(self):
+        pass
+
+
+def test_receiver_without_recv_reads_byte_by_byte():
+    from tinyest import port
+
+    body = b"MAA="
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n" + body + b"NEVER-READ"
+    s = _StreamOnly(raw)
+    r = port._Recv(s)
+    assert r.send(b"GET") == 3 and s.sent == b"GET"
+    resp = http.read_response(http.Stream(r, 64, None), "GET", 1024)
+    assert resp.status == 200 and bytes(resp.body) == body
+    # Nothing beyond the body was consumed: a peer holding the connection open
+    # after the last byte cannot make the reader wait.
+    assert s.pos == len(raw) - len(b"NEVER-READ")
