@@ -55,8 +55,10 @@ Proof of possession (RFC 7030 3.5)
 Limits: response bodies of ``max_body`` bytes (default ``http.MAX_BODY``);
 at most ``MAX_ROUNDS`` requests per operation, ``MAX_WAIT_ROUNDS`` retries of a
 pending request, ``CsrAttrs.MAX_ITEMS`` csrattrs items. A 202 without a usable
-Retry-After counts as 60 seconds. Progress is reported through
-``progress(stage, detail)`` if given; the library never prints.
+Retry-After counts as 60 seconds; retries are at least ``MIN_RETRY_DELAY`` (1 s)
+apart, so ``Retry-After: 0`` cannot turn ``wait`` into a burst of requests.
+Progress is reported through ``progress(stage, detail)`` if given; the library
+never prints.
 
 Memory (MicroPython unix port, x86-64): module code aside, cacerts runs in a
 clean heap of about 40 KiB and simpleenroll in about 45 KiB (the TLS session,
@@ -84,6 +86,7 @@ except ImportError:  # CPython
 MAX_REDIRECTS = const(3)
 MAX_ROUNDS = const(8)
 MAX_WAIT_ROUNDS = const(100)
+MIN_RETRY_DELAY = const(1)  # seconds between pending attempts, whatever Retry-After says
 CLOCK_PLAUSIBLE = const(1704067200)  # 2024-01-01: an earlier clock is not set
 
 PREFIX = "/.well-known/est/"
@@ -419,6 +422,8 @@ class EstClient:
 
     After ``cacerts()``: ``ca_certs`` (validated DER list), ``ca_anchors``
     (fingerprint-matched anchors), ``rollover``, ``bootstrap_server_verified``.
+    After any response on a verified connection that carried a readable Date
+    header: ``date`` = (its seconds since 1970, ``port.ticks()`` on arrival).
     """
 
     def __init__(self, host, port=443, label=None, trust=None, auth=None, token=None, cert=None,
@@ -452,6 +457,7 @@ class EstClient:
         self.rollover = None
         self._chain = None
         self.bootstrap_server_verified = None
+        self.date = None
 
     # -- plumbing
 
@@ -549,6 +555,10 @@ class EstClient:
                 else:
                     if bootstrap:
                         self._chain = conn.chain
+                    else:
+                        d = http.parse_http_date(resp.header("date"))
+                        if d is not None:
+                            self.date = (d, port.ticks())
                     return resp
                 if not resp.keep_alive:
                     conn.close()
@@ -790,11 +800,12 @@ class EstClient:
             try:
                 return fn()
             except RetryLater as e:
+                delay = e.seconds if e.seconds > MIN_RETRY_DELAY else MIN_RETRY_DELAY
                 left = wait - port.elapsed(t0)
-                if e.seconds > left:
+                if delay > left:
                     raise
-                self._note("retry", "%d s" % e.seconds)
-                port.sleep(e.seconds)
+                self._note("retry", "%d s" % delay)
+                port.sleep(delay)
         raise ProtocolError("still pending after %d attempts" % MAX_WAIT_ROUNDS)
 
     def _enroll(self, op, csr, wait, pop):
