@@ -131,11 +131,16 @@ def is_timeout(e):
     return isinstance(e, OSError) and _code(e) in _ETIMEDOUT + _EAGAIN
 
 
+# MBEDTLS_ERR_SSL_ALLOC_FAILED, MBEDTLS_ERR_MPI_ALLOC_FAILED, MBEDTLS_ERR_PK_ALLOC_FAILED,
+# MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
+_ALLOC_FAILED = (-0x7F00, -0x0010, -0x3F80, -0x2880)
+
+
 def net_error(e, stage="io"):
     """The library error for an exception raised by a socket or TLS call.
     ``stage`` is "connect", "handshake" or "io"."""
-    if isinstance(e, EstError):
-        return e
+    if isinstance(e, (EstError, MemoryError)):
+        return e  # running out of heap is not a network fault: let it be seen
     msg = str(e) or repr(e)
     if is_timeout(e):
         return EstTimeout("timed out (%s)" % stage)
@@ -150,6 +155,8 @@ def net_error(e, stage="io"):
         if isinstance(e, ValueError):  # mbedTLS certificate verification texts
             return TlsError("TLS: " + " ".join(msg.split()))
         code = _code(e)
+        if code in _ALLOC_FAILED:
+            return MemoryError("TLS: out of memory (%d)" % code)
         if isinstance(code, int) and code < 0:  # an MBEDTLS_ERR_* code
             return TlsError("TLS: " + msg)
     if stage == "handshake":

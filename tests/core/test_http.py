@@ -734,3 +734,14 @@ def test_receiver_without_recv_reads_byte_by_byte():
     # Nothing beyond the body was consumed: a peer holding the connection open
     # after the last byte cannot make the reader wait.
     assert s.pos == len(raw) - len(b"NEVER-READ")
+
+
+def test_out_of_memory_is_not_a_network_error():
+    from tinyest import port
+
+    e = MemoryError()
+    assert port.net_error(e, "handshake") is e
+    if port.MICROPYTHON:
+        # mbedTLS reports its own failed allocation as a negative error code
+        assert isinstance(port.net_error(OSError(-0x7F00), "handshake"), MemoryError)
+        assert isinstance(port.net_error(OSError(-0x7780), "handshake"), EstError)
