@@ -1,0 +1,586 @@
+"""Device lifecycle: bootstrap, enroll, renew and follow CA rollovers, one step at a time.
+
+    from tinyest.store import Store
+    from tinyest.device import Device
+
+    dev = Device(Store("/est"), log=on_event, host="est.example.com", cn="device-0042")
+    while True:
+        seconds = dev.step()        # does what is due; returns when to call again
+        deep_sleep(seconds)         # a reboot between steps is expected and harmless
+
+Everything a step needs survives in the credential store (``tinyest.store``): a
+device may deep-sleep (reboot) between any two steps, or lose power at any instant.
+
+States (``dev.state`` after a step)
+    unprovisioned   no trust anchor (and no CA fingerprint to bootstrap one), or no
+                    server configured: nothing can be done.
+    bootstrapped    trust anchors, no certificate yet: enrolls (simpleenroll) with the
+                    bootstrap credential (a password, or a factory key and certificate).
+    enrolled        a key and certificate in use; renewal not yet due.
+    renewing        renewal due or a request in flight (simplereenroll).
+    failed          the last attempt failed for a reason that retrying will not fix
+                    (see Errors); the device waits ``hold`` seconds, then starts over.
+    The current credentials stay in use in every state until new ones are committed.
+
+Schedule
+    Renewal is due at ``notBefore + renew_fraction * lifetime`` (default 2/3) or at
+    ``notAfter - renew_margin`` (default 7 days), whichever comes first; the margin
+    never moves it before half of the lifetime (short-lived certificates).
+    /cacerts is fetched every ``cacerts_interval`` (7 days), daily once the latest
+    trust anchor is within ``cacerts_margin`` (30 days) of its expiry, and whenever
+    the clock must be learned. ``step`` returns the seconds until the next due action
+    (at least 1, at most ``max_sleep``; ``retry_min`` when an action is due but was
+    left for the next step, as each action runs at most once per step).
+
+Retries (``store.pending`` holds the state, so a reboot loses nothing)
+    Before a request is sent, its key and CSR are committed as pending; after a power
+    loss, even one after the server issued (and consumed a one-time password), the
+    same request is sent again. Retryable failures: network errors, timeouts, TLS
+    handshake failures, HTTP framing errors, 5xx, 408, 429 and 202. They are retried
+    after an exponential backoff, ``retry_min`` doubling up to ``retry_max``, with
+    jitter (uniform in the upper half), and never later than ``retry_min`` before the
+    current certificate expires. A 202's Retry-After is honoured as given, even past
+    the expiry (logged), and the same request is sent again. Every contact with the
+    server waits for the pending ``retry_at``.
+
+Errors
+    Not retryable: 401/403 (AuthError), other 4xx (a bad CSR), VerifyError (the
+    response did not verify), FormatError/DERError/CryptoError. They are surfaced:
+    state "failed", ``dev.error``, ``on_error(action, exception)``, a "failed" log
+    event; the pending request is dropped (a new key and CSR next time) and the next
+    attempt waits ``hold`` seconds (clamped before the expiry like a retry).
+    StoreError (the store is damaged or cannot be written) and errors reading the
+    stored certificates propagate out of ``step``: the application decides (wipe and
+    provision again). TLS handshake failures count as retryable: on MicroPython a
+    refused certificate and a broken handshake are not reliably told apart.
+
+Rekey and fallback
+    A renewal makes a new key (``rekey=True``, P-256 by ``tinyest.ec`` unless a
+    ``key_factory`` is given) and a CSR with the current certificate's subject and
+    subjectAltName copied byte for byte. The old key and certificate stay in use until
+    the new ones are verified (chain to the trust anchors, public key match) and
+    committed. The bootstrap password is erased by the first enrollment (unless
+    ``keep_password``). With ``fallback=True``, once the certificate has expired, on a
+    clock the server has confirmed in the same step, the device enrolls again with the
+    bootstrap credential (a factory certificate, or a kept password).
+
+Time policy
+    ``step(now)`` takes the local clock (seconds since 1970; default ``port.now()``).
+    A clock earlier than ``min_time`` (default 2024-01-01) or than a time this store
+    recorded itself (``enrolled_at``, ``cacerts_at``) is unknown: ESP32 boots at 2000,
+    rp2 at 2021. On an unknown clock the device calls the ``ntp`` hook if given, else
+    learns the time from the Date header of a response on a verified TLS connection
+    (an authenticated server): it fetches /cacerts for that when nothing else is in
+    flight. A Date that differs from a known clock by more than ``max_skew`` (300 s)
+    replaces it too. A learned time is passed to ``set_time(seconds)`` so the
+    application can set the RTC; it is used for the rest of the step, never stored.
+    An unknown clock never makes a certificate expired: nothing is renewed, retired
+    or given up on the strength of a time the device does not know; while the clock
+    is unknown, retries are timed from the attempt count alone.
+
+CA rollover (RFC 7030 4.1.3)
+    When /cacerts carries a new self-signed root together with a NewWithOld
+    certificate that verifies under a current trust anchor (``EstClient.rollover``),
+    the new root is added to the trust anchors in one commit. An anchor is retired
+    only once the time is known, it has expired and another anchor is still valid.
+    At most ``MAX_ANCHORS`` anchors are kept.
+
+Callbacks (all optional)
+    ``log(event, detail)``: progress, including the client's (connect, request,
+    response...) and the device's events: bootstrap, enrolled, renewed, cacerts,
+    rollover, retired, time, retry, failed, wait. ``on_error(action, exc)``,
+    ``set_time(seconds)``, ``ntp() -> seconds or None``. The library never prints.
+
+Settings (keyword arguments; host, port, label, fingerprint, cn and dns may also
+come from the store's config)
+    host, port=443, label: the EST server. fingerprint: SHA-256 (32 bytes or hex)
+    of the CA certificate for a first /cacerts without a trust anchor. cn, dns (a
+    name or a list): the first request's subject CN and DNS names. timeout=30.
+    renew_fraction=2/3, renew_margin=604800, retry_min=60, retry_max=21600,
+    hold=86400, cacerts_interval=604800, cacerts_margin=2592000, max_sleep=86400,
+    max_skew=300, min_time=1704067200, rekey=True, curve="P-256", fallback=False,
+    keep_password=False. Unknown names raise FormatError.
+    Hooks: ``key_factory() -> signer with to_der()``, ``make_csr(signer,
+    current_cert_der or None) -> CSR DER``, ``client(**kw) -> EstClient-like``.
+
+Limits: at most ``MAX_ACTIONS`` server operations per step, each action once.
+Memory: the step holds the store snapshot and one operation's working set; the
+client, x509 and key modules are imported only when an action needs them.
+Side channels: none of its own; keys are generated and handled by ``tinyest.ec``.
+"""
+
+from tinyest import port
+from tinyest.errors import (AuthError, ConnectError, EstError, EstTimeout, FormatError,
+                            HttpError, ProtocolError, RetryLater, TlsError)
+from tinyest.store import Pending
+
+UNPROVISIONED = "unprovisioned"
+BOOTSTRAPPED = "bootstrapped"
+ENROLLED = "enrolled"
+RENEWING = "renewing"
+FAILED = "failed"
+
+MAX_ACTIONS = 4
+MAX_ANCHORS = 8
+
+_DEFAULTS = {
+    "host": None, "port": 443, "label": None, "fingerprint": None, "cn": None, "dns": None,
+    "timeout": 30, "renew_fraction": 2 / 3, "renew_margin": 7 * 86400, "retry_min": 60,
+    "retry_max": 6 * 3600, "hold": 86400, "cacerts_interval": 7 * 86400,
+    "cacerts_margin": 30 * 86400, "max_sleep": 86400, "max_skew": 300,
+    "min_time": 1704067200, "rekey": True, "curve": "P-256", "fallback": False,
+    "keep_password": False,
+}
+_FROM_STORE = ("host", "port", "label", "fingerprint", "cn", "dns")
+_IN_FLIGHT = ("simpleenroll", "simplereenroll", "enroll")  # "enroll": a factory-made CSR
+
+
+def retryable(e):
+    """True for failures that may go away by themselves (network, server load)."""
+    if isinstance(e, (ConnectError, EstTimeout, TlsError, ProtocolError)):
+        return True
+    if isinstance(e, AuthError):
+        return False
+    if isinstance(e, HttpError):
+        return e.status >= 500 or e.status in (202, 408, 429)
+    return False
+
+
+def renew_time(not_before, not_after, fraction=2 / 3, margin=7 * 86400):
+    """When a certificate valid from ``not_before`` to ``not_after`` is due for renewal."""
+    life = not_after - not_before
+    if life <= 0:
+        return not_before
+    at = not_before + int(round(life * fraction))  # floats only for the duration
+    floor = not_before + life // 2
+    m = not_after - margin
+    if m < at:
+        at = m if m > floor else min(at, floor)
+    return at
+
+
+def _cert(der_):
+    from tinyest import x509
+
+    return x509.Certificate(der_)
+
+
+class Device:
+    """The device state machine over a ``tinyest.store.Store`` (see the module text)."""
+
+    def __init__(self, store, log=None, on_error=None, set_time=None, ntp=None,
+                 key_factory=None, make_csr=None, client=None, **settings):
+        for k in settings:
+            if k not in _DEFAULTS:
+                raise FormatError("unknown device setting %r" % k)
+        self.store = store
+        self._log = log
+        self.on_error = on_error
+        self.set_time = set_time
+        self.ntp = ntp
+        self.key_factory = key_factory
+        self.make_csr = make_csr
+        self._make_client = client
+        self._settings = settings
+        for k in _DEFAULTS:
+            if k not in _FROM_STORE:
+                setattr(self, k, settings.get(k, _DEFAULTS[k]))
+        self.state = None
+        self.error = None
+        self.wake_at = None
+        self._offset = None
+        self._confirmed = False
+        self._local = 0
+        self._t0 = port.ticks()
+        self._retry_in = None
+        self._cl = None
+
+    # -- plumbing
+
+    def log(self, event, detail=""):
+        if self._log is not None:
+            self._log(event, detail)
+
+    def _get(self, c, name):
+        v = self._settings.get(name)
+        if v is None:
+            v = c.config.get(name)
+        return _DEFAULTS[name] if v is None else v
+
+    def _client(self, c, t, trust, auth=None, cert=None, key=None):
+        make = self._make_client
+        if make is None:
+            from tinyest.client import EstClient as make
+        cl = make(host=self._get(c, "host"), port=int(self._get(c, "port")),
+                  label=self._get(c, "label"), trust=trust, auth=auth, cert=cert, key=key,
+                  timeout=self.timeout, progress=self._log, now=False if t is None else t)
+        self._cl = cl
+        return cl
+
+    # -- time
+
+    def _now(self, c=None):
+        """The trusted time now, or None while the clock is unknown."""
+        local = self._local + int(port.elapsed(self._t0))
+        if self._offset is not None:
+            return local + self._offset
+        floor = self.min_time
+        if c is not None:
+            for v in (c.enrolled_at, c.cacerts_at):
+                if v is not None and v > floor:
+                    floor = v
+        return local if local >= floor else None
+
+    def _adopt(self, t, why):
+        local = self._local + int(port.elapsed(self._t0))
+        self._offset = t - local
+        self._confirmed = True
+        self.log("time", "%d (%s, clock was %+d s off)" % (t, why, local - t))
+        if self.set_time is not None:
+            try:
+                self.set_time(t)
+            except Exception as e:  # the hook's own failure: the step keeps the time
+                self.log("time", "set_time failed: %s" % e)
+
+    def _learn(self, c):
+        """Take the time from the last verified response's Date header."""
+        d = getattr(self._cl, "date", None)
+        if not d or d[0] is None:
+            return
+        server = d[0] + int(port.elapsed(d[1]))
+        t = self._now(c)
+        if t is None or abs(server - t) > self.max_skew:
+            self._adopt(server, "server Date")
+        else:
+            self._confirmed = True
+
+    # -- planning
+
+    def renew_at(self, cert_der):
+        c = _cert(cert_der)
+        return renew_time(c.not_before, c.not_after, self.renew_fraction, self.renew_margin)
+
+    def _cacerts_due(self, c, t):
+        last = c.cacerts_at
+        if last is None or last > t:
+            return t
+        when = last + self.cacerts_interval
+        latest = None
+        for a in c.trust:
+            na = _cert(a).not_after
+            if latest is None or na > latest:
+                latest = na
+        if latest is not None and latest - self.cacerts_margin < when:
+            when = max(latest - self.cacerts_margin, last + min(self.cacerts_interval, 86400))
+        return when
+
+    def _plan(self, c, t):
+        """(action, due time or None for "now") of the next thing to do, or (None, None)."""
+        p = c.pending
+        gate = None if p is None else p.retry_at
+        if not self._get(c, "host"):
+            return None, None
+        if not c.trust:
+            return ("bootstrap", gate) if self._get(c, "fingerprint") else (None, None)
+        flight = p is not None and p.csr is not None and p.op in _IN_FLIGHT
+        boot = c.boot_password is not None or (c.boot_key is not None and c.boot_chain)
+        if not c.enrolled:
+            return ("enroll", gate) if flight or boot else (None, None)
+        if t is None:
+            return ("renew" if flight else "cacerts"), gate
+        cur = _cert(c.chain[0])
+        if t >= cur.not_after and self.fallback and boot:
+            return ("fallback" if self._confirmed else "cacerts"), gate
+        if flight:
+            return ("renew" if p.op == "simplereenroll" else "fallback"), gate
+        act = "renew"
+        when = renew_time(cur.not_before, cur.not_after, self.renew_fraction, self.renew_margin)
+        cdue = self._cacerts_due(c, t)
+        if cdue < when:
+            act, when = "cacerts", cdue
+        if gate is not None and gate > when:
+            when = gate
+        return act, when
+
+    def _state(self, c, t):
+        p = c.pending
+        if p is not None and p.op == "failed":
+            return FAILED
+        if not c.trust or not self._get(c, "host"):
+            return UNPROVISIONED
+        if not c.enrolled:
+            return BOOTSTRAPPED
+        if p is not None and p.csr is not None:
+            return RENEWING
+        if t is not None and t >= self.renew_at(c.chain[0]):
+            return RENEWING
+        return ENROLLED
+
+    # -- the step
+
+    def step(self, now=None):
+        """Do what is due; returns the seconds until the next step is due."""
+        self._t0 = port.ticks()
+        self._local = port.now() if now is None else int(now)
+        self._offset = None
+        self._confirmed = False
+        self._retry_in = None
+        c = self.store.load()
+        if self._now(c) is None and self.ntp is not None:
+            try:
+                v = self.ntp()
+            except Exception as e:  # the hook's own failure: the clock stays unknown
+                self.log("time", "ntp failed: %s" % e)
+                v = None
+            if v is not None and v >= self.min_time:
+                self._adopt(int(v), "ntp")
+        done = []
+        while len(done) < MAX_ACTIONS:
+            t = self._now(c)
+            act, when = self._plan(c, t)
+            if act is None or act in done or (when is not None and t is not None and when > t):
+                break
+            done.append(act)
+            ok = self._run(act, c, t)
+            c = self.store.load()
+            if not ok:
+                break
+        t = self._now(c)
+        self.state = self._state(c, t)
+        if self.state != FAILED and done and self._retry_in is None:
+            self.error = None
+        delay = self._delay(c, t)
+        self.wake_at = None if t is None else t + delay
+        self.log("wait", "%s, next step in %d s" % (self.state, delay))
+        return delay
+
+    def _delay(self, c, t):
+        act, when = self._plan(c, t)
+        if act is None:
+            d = self.max_sleep
+        elif t is None:
+            d = self._retry_in
+            if d is None:
+                p = c.pending
+                d = self._backoff(p.attempts if p is not None and p.attempts else 1)
+        else:
+            d = (t if when is None else when) - t
+            if d < 1:  # due, yet left undone in this step: not before retry_min
+                d = self.retry_min
+        if d < 1:
+            d = 1
+        return d if d < self.max_sleep else self.max_sleep
+
+    def _run(self, act, c, t):
+        try:
+            if act == "bootstrap":
+                self._bootstrap(c, t)
+            elif act == "cacerts":
+                self._cacerts(c, t)
+            elif act == "enroll" or act == "fallback":
+                self._enroll(c, t)
+            else:
+                self._renew(c, t)
+        except EstError as e:
+            self._learn(c)
+            self._failed(act, e)
+            return False
+        finally:
+            self._cl = None
+        return True
+
+    # -- failures
+
+    def _backoff(self, attempts):
+        d = self.retry_min
+        for _ in range(attempts - 1 if attempts < 32 else 31):
+            d *= 2
+            if d >= self.retry_max:
+                break
+        if d > self.retry_max:
+            d = self.retry_max
+        r = port.random_bytes(2)
+        return d - (d // 2) * (r[0] * 256 + r[1]) // 65535
+
+    def _clamp(self, c, t, at):
+        """No retry later than ``retry_min`` before the current certificate expires."""
+        if c.enrolled:
+            last = _cert(c.chain[0]).not_after - self.retry_min
+            if t < last < at:
+                return last
+        return at
+
+    def _failed(self, act, e):
+        c = self.store.load()
+        t = self._now(c)
+        p = c.pending
+        attempts = (0 if p is None else p.attempts or 0) + 1
+        if isinstance(e, RetryLater):
+            p = p if p is not None else Pending("wait")
+            p.attempts = attempts - 1
+            p.retry_at = None if t is None else t + e.seconds
+            self._retry_in = e.seconds
+            if c.enrolled and t is not None and p.retry_at > _cert(c.chain[0]).not_after:
+                self.log("retry", "%s: Retry-After %d s ends after the certificate expires"
+                         % (act, e.seconds))
+            else:
+                self.log("retry", "%s: pending, server asks to wait %d s" % (act, e.seconds))
+        elif retryable(e):
+            d = self._backoff(attempts)
+            if p is None or p.op == "failed":
+                p = Pending("wait")
+            p.attempts = attempts
+            p.retry_at = None if t is None else self._clamp(c, t, t + d)
+            self._retry_in = d if t is None else p.retry_at - t
+            self.log("retry", "%s: %s: %s; attempt %d, again in %d s"
+                     % (act, type(e).__name__, e, attempts, self._retry_in))
+        else:
+            self.error = e
+            d = self.hold
+            p = Pending("failed", None, None, None, attempts)
+            if t is not None:
+                p.retry_at = self._clamp(c, t, t + d)
+                d = p.retry_at - t
+            self._retry_in = d
+            self.log("failed", "%s: %s: %s; next attempt in %d s" % (act, type(e).__name__, e, d))
+            if self.on_error is not None:
+                self.on_error(act, e)
+        self.store.update(pending=p)
+
+    # -- actions
+
+    def _bootstrap(self, c, t):
+        cl = self._client(c, t, [])
+        cl.cacerts(bootstrap_fingerprint=self._get(c, "fingerprint"))
+        self.store.update(trust=list(cl.ca_anchors), cacerts_at=t, pending=None)
+        self.log("bootstrap", "trust anchor accepted by fingerprint; server chain %s"
+                 % ("verified" if cl.bootstrap_server_verified else "NOT verified"))
+
+    def _cacerts(self, c, t):
+        cl = self._client(c, t, c.trust)
+        cl.cacerts()
+        self._learn(c)
+        self._absorb(cl, "cacerts")
+
+    def _absorb(self, cl, why):
+        """Commit what /cacerts taught: a vouched-for new root, retired roots, the time."""
+        c = self.store.load()
+        t = self._now(c)
+        trust = list(c.trust)
+        ro = cl.rollover
+        if ro is not None and ro.new_with_old and ro.new_with_new:
+            new = bytes(ro.new_with_new)
+            if new not in trust:
+                if len(trust) < MAX_ANCHORS:
+                    trust.append(new)
+                    self.log("rollover", "new root %s added (NewWithOld verified)"
+                             % _cert(new).subject)
+                else:
+                    self.log("rollover", "new root not added: %d anchors kept" % MAX_ANCHORS)
+        if t is not None:
+            keep = [a for a in trust if _cert(a).not_after >= t]
+            if keep and len(keep) < len(trust):
+                for a in trust:
+                    if a not in keep:
+                        self.log("retired", "expired root %s" % _cert(a).subject)
+                trust = keep
+        p = c.pending
+        if p is not None and (p.csr is None or p.op not in _IN_FLIGHT):
+            p = None
+        self.store.update(trust=trust, cacerts_at=t if t is not None else c.cacerts_at, pending=p)
+        self.log("cacerts", "%s: %d CA certificate(s), %d trust anchor(s)"
+                 % (why, len(cl.ca_certs), len(trust)))
+
+    def _new_key(self):
+        if self.key_factory is not None:
+            return self.key_factory()
+        from tinyest import ec
+
+        return ec.generate(self.curve)
+
+    def _csr(self, c, key, cur_der):
+        if self.make_csr is not None:
+            return self.make_csr(key, cur_der)
+        if cur_der is not None:
+            return renewal_csr(cur_der, key)
+        from tinyest.csr import CsrBuilder
+
+        cn = self._get(c, "cn")
+        if not cn:
+            raise FormatError("no cn configured for the first request")
+        b = CsrBuilder().subject([("CN", cn)])
+        names = self._get(c, "dns") or ()
+        for n in [names] if isinstance(names, str) else names:
+            b = b.dns(n)
+        return b.sign(key)
+
+    def _pending(self, c, op, rekey):
+        """(csr, key_der) of the request in flight, made and committed first if none."""
+        p = c.pending
+        if p is not None and p.csr is not None and p.op in _IN_FLIGHT:
+            if p.op != op:
+                p.op = op
+                self.store.update(pending=p)
+            return p.csr, p.key_der
+        cur = c.chain[0] if c.enrolled else None
+        if rekey or cur is None:
+            key = self._new_key()
+            key_der = bytes(key.to_der())
+        else:
+            from tinyest import keys
+
+            key = keys.load_private(c.key_der)
+            key_der = None
+        csr = self._csr(c, key, cur)
+        key = None
+        p = Pending(op, csr, key_der, None, 0 if p is None else p.attempts or 0)
+        self.store.update(pending=p)  # before anything is sent
+        return csr, key_der
+
+    def _commit(self, c, cl, key_der, certs, what):
+        t = self._now(c)
+        self.store.commit_enrollment(key_der, certs, not self.keep_password, t)
+        self.error = None
+        if cl.ca_certs:
+            self._absorb(cl, what)
+        leaf = _cert(certs[0])
+        self.log(what, "%s, valid %d..%d" % (leaf.subject, leaf.not_before, leaf.not_after))
+
+    def _enroll(self, c, t):
+        csr, key_der = self._pending(c, "simpleenroll", True)
+        auth = None
+        if c.boot_password is not None:
+            auth = (c.boot_user or "", c.boot_password)
+        cert = key = None
+        if c.boot_key is not None and c.boot_chain:
+            cert, key = c.boot_chain[0], c.boot_key
+        if auth is None and cert is None:
+            raise AuthError("no bootstrap credential to enroll with", 401)
+        cl = self._client(c, t, c.trust, auth, cert, key)
+        certs = cl.simpleenroll(csr)
+        self._learn(c)
+        self._commit(c, cl, key_der if key_der is not None else c.key_der, certs, "enrolled")
+
+    def _renew(self, c, t):
+        csr, key_der = self._pending(c, "simplereenroll", self.rekey)
+        cl = self._client(c, t, c.trust, None, c.chain[0], c.key_der)
+        certs = cl.simplereenroll(csr)
+        self._learn(c)
+        self._commit(c, cl, key_der if key_der is not None else c.key_der, certs, "renewed")
+
+
+def renewal_csr(cert_der, signer):
+    """A PKCS#10 request (DER) signed by ``signer`` with the subject and the
+    subjectAltName of ``cert_der`` copied byte for byte (servers compare them)."""
+    from tinyest import csr, der, x509
+
+    cert = x509.Certificate(cert_der)
+    attrs = b""
+    san = cert.extension(x509.OID_SAN)
+    if san is not None:
+        ext = der.seq(der.oid(x509.OID_SAN), der.boolean(True) if san[0] else b"",
+                      der.octet_string(bytes(san[1])))
+        attrs = der.seq(der.oid(csr.OID_EXTENSION_REQUEST), der.set_of(der.seq(ext)))
+    info = der.seq(b"\x02\x01\x00", bytes(cert.subject_der), signer.public_key_der(),
+                   der.tlv(0xA0, attrs))
+    return csr.assemble(info, signer.algorithm_der(), signer.sign(info))
