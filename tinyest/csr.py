@@ -126,6 +126,8 @@ def _str(x, what):
         o = ord(ch)
         if o < 0x20 or o == 0x7F:
             raise FormatError("%s %r holds a control character" % (what, x))
+        if 0xD800 <= o < 0xE000:  # CPython str may hold lone surrogates; UTF-8 cannot
+            raise FormatError("%s %r holds a surrogate" % (what, x))
     return x
 
 

@@ -339,7 +339,11 @@ def decode_string(tag, v, at=-1):
             raise DERError("bad UTF-8", at)
     if tag in (PRINTABLE_STRING, IA5_STRING, NUMERIC_STRING, VISIBLE_STRING):
         for b in v:
-            if b > 0x7E or (b < 0x20 and tag != IA5_STRING):
+            if tag == IA5_STRING:
+                if b > 0x7F:  # IA5 is all of 7-bit ASCII, controls and DEL included
+                    raise DERError("bad character in IA5String", at)
+                continue
+            if b > 0x7E or b < 0x20:
                 raise DERError("bad character in string", at)
             if tag == PRINTABLE_STRING and not (_alnum(b) or b in _PRINTABLE):
                 raise DERError("bad character in PrintableString", at)
@@ -598,7 +602,11 @@ def boolean(v):
 
 
 def utf8(s):
-    return tlv(UTF8_STRING, s.encode("utf-8"))
+    try:
+        b = s.encode("utf-8")
+    except UnicodeError:  # CPython: a lone surrogate
+        raise DERError("%r is not encodable as UTF-8" % s)
+    return tlv(UTF8_STRING, b)
 
 
 def printable(s):

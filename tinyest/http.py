@@ -168,7 +168,7 @@ class Stream:
                 if len(line) > limit:
                     return False
                 return line
-            if self.end - self.start > limit:
+            if self.end - self.start > limit + 1:  # room for a CR before the LF
                 # Too long: drop what we have and keep reading to the LF.
                 skipping += self.end - self.start
                 if skipping > MAX_HEADER_BYTES:

@@ -143,6 +143,8 @@ _PENDING = (
     (12, "retry_at", False),
     (13, "attempts", False),
 )
+_INT_FIELDS = ("enrolled_at", "cacerts_at", "time_offset", "retry_at", "attempts")
+_TEXT_FIELDS = ("boot_user", "boot_password")
 _NAMES = ("config", "pending") + tuple([f[1] for f in _FIELDS])
 _PENDING_NAMES = tuple([f[1] for f in _PENDING])
 _TAGS = (_CONFIG,) + tuple([f[0] for f in _FIELDS]) + tuple([f[0] for f in _PENDING])
@@ -293,6 +295,10 @@ def _records(c):
         elif v is not None:
             if is_der and not _is_der(v):
                 raise StoreError(name + " must be DER octets")
+            if name in _INT_FIELDS and (not isinstance(v, int) or isinstance(v, bool)):
+                raise StoreError(name + " must be an int")
+            if name in _TEXT_FIELDS and not isinstance(v, (str, bytes, bytearray)):
+                raise StoreError(name + " must be str or bytes")
             t, data = _value(v)
             add(tag, t, data)
     p = c.pending
@@ -304,6 +310,8 @@ def _records(c):
             if v is not None:
                 if is_der and not _is_der(v):
                     raise StoreError("pending " + name + " must be DER octets")
+                if name in _INT_FIELDS and (not isinstance(v, int) or isinstance(v, bool)):
+                    raise StoreError("pending " + name + " must be an int")
                 t, data = _value(v)
                 add(tag, t, data)
     n = 0
@@ -459,6 +467,7 @@ class Store:
             for key in pend:
                 setattr(p, key, pend[key])
             c.pending = p
+        _records(c)  # what load returns, commit can write again: same checks both ways
         return c
 
     def commit(self, creds):

@@ -195,10 +195,12 @@ def test_strings():
         ("BMP surrogate pair", h("1e 04 d8 3d de 00"), "\U0001F600"),
         ("Universal", h("1c 04 00 01 f6 00"), "\U0001F600"),
         ("IA5", h("16 03 61 40 62"), "a@b"),
+        ("IA5 controls and DEL", h("16 03 09 7f 0a"), "\t\x7f\n"),
     ]
     for name, enc, text in cases:
         assert der.Reader(enc).read_string()[1] == text, name
-    for bad in (h("13 01 40"), h("0c 01 ff"), h("1e 01 00"), h("1e 02 dc 00"), h("1c 04 00 11 00 00"),
+    assert der.ia5("\x7f") == h("16 01 7f")
+    for bad in (h("16 01 80"), h("13 01 40"), h("0c 01 ff"), h("1e 01 00"), h("1e 02 dc 00"), h("1c 04 00 11 00 00"),
                 h("02 01 00")):
         raises(DERError, der.Reader(bad).read_string)
 

@@ -745,3 +745,13 @@ def test_out_of_memory_is_not_a_network_error():
         # mbedTLS reports its own failed allocation as a negative error code
         assert isinstance(port.net_error(OSError(-0x7F00), "handshake"), MemoryError)
         assert isinstance(port.net_error(OSError(-0x7780), "handshake"), EstError)
+
+
+def test_line_at_the_limit_does_not_depend_on_how_bytes_arrive():
+    # A 62-byte line (the limit of a 64-byte buffer) with CR LF is kept whether
+    # the CR arrives with the line or alone; 63 bytes are too long either way.
+    for n, want in ((62, b"a" * 62), (63, False)):
+        for step in (1, 2, 7, 64):
+            s = http.Stream(Fake(b"a" * n + b"\r\nnext\n", step), 64)
+            assert s.readline() == want, (n, step)
+            assert s.readline() == b"next", (n, step)
