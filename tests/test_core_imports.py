@@ -47,3 +47,56 @@ def test_micropython_import_is_guarded():
                 names = [node.module]
             if "micropython" in names:
                 assert id(node) in guarded, "%s:%d imports micropython unguarded" % (path.name, node.lineno)
+
+
+def _groups():
+    import sys
+
+    sys.path.insert(0, str(CORE.parent / "port_micropython"))
+    sys.path.insert(0, str(CORE.parent / "tests" / "core"))
+    import build
+    import test_lazy_imports
+
+    return build, test_lazy_imports
+
+
+def test_lazy_import_test_knows_the_groups_of_build_py():
+    build, lazy = _groups()
+    names = sorted(p.name for p in CORE.glob("*.py"))
+    assert sorted(n + ".py" for n in lazy.LAZY) == sorted(build.LAZY)
+    assert sorted(n + ".py" for n in lazy.CRYPTO) == sorted(build.CRYPTO)
+    assert sorted(n + ".py" for n in lazy.CPYTHON) == sorted(build.CPYTHON)
+    core = sorted(n for n in names if n not in build.OPTIONAL and n != "__init__.py")
+    assert sorted(n + ".py" for n in lazy.CORE) == core
+
+
+def test_core_modules_import_optional_ones_only_inside_functions():
+    # Module-level statements (also inside if/try blocks) of a core module never
+    # import a lazily imported, crypto or CPython-only module.
+    build, _ = _groups()
+    optional = {n[:-3] for n in build.OPTIONAL}
+    bad = []
+    for path in sorted(CORE.glob("*.py")):
+        if path.name in build.OPTIONAL:
+            continue
+        todo = list(ast.parse(path.read_text()).body)
+        while todo:
+            node = todo.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if isinstance(node, ast.ClassDef):  # a class body runs at import time
+                todo.extend(node.body)
+                continue
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module == "tinyest":
+                mods = ["tinyest." + a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mods = [node.module or ""]
+            else:
+                todo.extend(ast.iter_child_nodes(node))
+                continue
+            for m in mods:
+                if m.startswith("tinyest.") and m.split(".")[1] in optional:
+                    bad.append("%s:%d imports %s" % (path.name, node.lineno, m))
+    assert not bad, "\n".join(bad)

@@ -1,4 +1,4 @@
-"""PKCS#10 certification requests (RFC 2986): a builder and a small reader.
+"""PKCS#10 certification requests (RFC 2986): the builder.
 
 Building
     ``CsrBuilder`` is an immutable fluent builder: every method returns a new
@@ -34,27 +34,19 @@ Building
     allowed); e-mail addresses are a dot-atom '@' a host name (no quoted local
     parts); URIs need an RFC 3986 scheme and no excluded characters.
 
-Reading
-    ``parse(der)`` returns a ``Csr`` with the raw pieces (subject Name,
-    SubjectPublicKeyInfo, signature algorithm, signature, the signed
-    CertificationRequestInfo), the subject as RFC 4514 text, attributes and the
-    requested extensions; ``Csr.verify()`` checks the self-signature through
-    ``tinyest.keys``. The reader is strict DER through ``tinyest.der``, demands
-    version 0 and the ``attributes [0]`` field, refuses repeated attribute or
-    extension types and an explicit ``critical FALSE``; it does not check the
-    order of SET OF elements (the signature covers the bytes as sent).
-    Limits: ``MAX_CSR`` bytes per request.
+Loaded on first use (``csr.NAME`` still resolves these names)
+    ``tinyest.csr_ext``: the builder's ``ip``, ``uri``, ``email``,
+    ``key_usage``, ``ext_key_usage`` and ``basic_constraints`` and
+    ``ip_bytes``/``ip_text``; ``tinyest.csr_read``: the reader ``parse(der)``
+    -> ``Csr``, and ``MAX_CSR``. A device's first request (subject, DNS names)
+    and its renewals (``assemble``) need neither.
 
 Errors: the builder raises ``FormatError`` for a bad or repeated argument
-(``DERError`` for raw DER that does not parse); the reader raises ``DERError``
-with the byte offset for a malformed or non-conforming request and
-``FormatError`` for input that is not bytes or too large. Nothing else escapes.
+(``DERError`` for raw DER that does not parse). Nothing else escapes.
 """
 
 from tinyest import der
 from tinyest.errors import DERError, FormatError
-
-MAX_CSR = 32768
 
 # Pre-encoded OID contents.
 OID_CHALLENGE_PASSWORD = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x07"  # 1.2.840.113549.1.9.7
@@ -87,20 +79,6 @@ _ATTRS = (
 )
 _MAX_OTHER = 256  # characters in a value of an attribute given by OID
 
-_KEY_USAGE = (
-    "digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
-    "keyAgreement", "keyCertSign", "cRLSign",
-)
-
-_EKU = (
-    ("serverAuth", b"\x2b\x06\x01\x05\x05\x07\x03\x01"),
-    ("clientAuth", b"\x2b\x06\x01\x05\x05\x07\x03\x02"),
-    ("codeSigning", b"\x2b\x06\x01\x05\x05\x07\x03\x03"),
-    ("emailProtection", b"\x2b\x06\x01\x05\x05\x07\x03\x04"),
-    ("timeStamping", b"\x2b\x06\x01\x05\x05\x07\x03\x08"),
-    ("OCSPSigning", b"\x2b\x06\x01\x05\x05\x07\x03\x09"),
-)
-
 # GeneralName tags (RFC 5280 4.2.1.6, IMPLICIT)
 _GN_EMAIL = 0x81
 _GN_DNS = 0x82
@@ -108,9 +86,6 @@ _GN_URI = 0x86
 _GN_IP = 0x87
 
 _PRINTABLE_EXTRA = " '()+,-./:=?"
-_ATEXT_EXTRA = "!#$%&*^_`{|}~"  # atext (RFC 5322 3.2.3) beyond PrintableString
-_URI_EXCLUDED = ' "<>\\^`{|}'  # not allowed anywhere in an RFC 3986 URI
-_HEX = "0123456789abcdefABCDEF"
 _DIGITS = "0123456789"
 
 
@@ -200,108 +175,6 @@ def _hostname(name, what, wildcard=False):
             if not (0x30 <= o <= 0x39 or 0x41 <= o <= 0x5A or 0x61 <= o <= 0x7A or ch == "-"):
                 raise FormatError("%s %r: bad character %r" % (what, name, ch))
     return name
-
-
-# ---------------------------------------------------------------- IP addresses
-
-
-def _ipv4(s, text):
-    parts = s.split(".")
-    if len(parts) != 4:
-        raise FormatError("bad IPv4 address %r" % text)
-    out = bytearray()
-    for p in parts:
-        if not 1 <= len(p) <= 3 or (len(p) > 1 and p[0] == "0"):
-            raise FormatError("bad IPv4 address %r" % text)
-        for ch in p:
-            if ch not in _DIGITS:
-                raise FormatError("bad IPv4 address %r" % text)
-        v = int(p)
-        if v > 255:
-            raise FormatError("bad IPv4 address %r" % text)
-        out.append(v)
-    return bytes(out)
-
-
-def _groups(part, text):
-    if not part:
-        return []
-    out = []
-    for g in part.split(":"):
-        if not 1 <= len(g) <= 4:
-            raise FormatError("bad IPv6 address %r" % text)
-        for ch in g:
-            if ch not in _HEX:
-                raise FormatError("bad IPv6 address %r" % text)
-        out.append(int(g, 16))
-    return out
-
-
-def ip_bytes(text):
-    """The 4 or 16 octets of an IPv4 dotted-quad or IPv6 (RFC 4291 2.2) text."""
-    if not isinstance(text, str):
-        raise FormatError("IP address must be a str")
-    if ":" not in text:
-        return _ipv4(text, text)
-    if len(text) > 45:
-        raise FormatError("bad IPv6 address %r" % text)
-    s = text
-    tail = b""
-    n = 8
-    if "." in s:
-        i = s.rfind(":")
-        tail = _ipv4(s[i + 1:], text)
-        s = s[:i + 1]
-        if not s.endswith("::"):
-            s = s[:-1]
-        n = 6
-    halves = s.split("::")
-    if len(halves) > 2:
-        raise FormatError("bad IPv6 address %r" % text)
-    if len(halves) == 2:
-        a = _groups(halves[0], text)
-        b = _groups(halves[1], text)
-        if len(a) + len(b) > n - 1:
-            raise FormatError("bad IPv6 address %r" % text)
-        g = a + [0] * (n - len(a) - len(b)) + b
-    else:
-        g = _groups(s, text)
-        if len(g) != n:
-            raise FormatError("bad IPv6 address %r" % text)
-    out = bytearray()
-    for v in g:
-        out.append(v >> 8)
-        out.append(v & 0xFF)
-    return bytes(out) + tail
-
-
-def ip_text(b):
-    """Text of 4 or 16 address octets: dotted quad, or RFC 5952 IPv6 (with
-    the dotted tail for IPv4-mapped addresses, RFC 5952 5)."""
-    b = bytes(b)
-    if len(b) == 4:
-        return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
-    if len(b) != 16:
-        raise FormatError("IP address of %d octets" % len(b))
-    if b[:12] == b"\x00" * 10 + b"\xff\xff":
-        return "::ffff:" + ip_text(b[12:])
-    g = [(b[i] << 8) | b[i + 1] for i in range(0, 16, 2)]
-    best, best_len = -1, 1
-    i = 0
-    while i < 8:
-        if g[i] == 0:
-            j = i
-            while j < 8 and g[j] == 0:
-                j += 1
-            if j - i > best_len:
-                best, best_len = i, j - i
-            i = j
-        else:
-            i += 1
-    hx = ["%x" % v for v in g]
-    if best < 0:
-        return ":".join(hx)
-    return ":".join(hx[:best]) + "::" + ":".join(hx[best + best_len:])
 
 
 # ---------------------------------------------------------------- encoders
@@ -470,105 +343,44 @@ class CsrBuilder:
 
     def ip(self, text):
         """Add an iPAddress (IPv4 or IPv6 text) to the subjectAltName."""
+        from tinyest.csr_ext import ip_bytes
+
         b = ip_bytes(text)
         return self._san(_GN_IP, b, b)
 
     def uri(self, u):
         """Add a uniformResourceIdentifier (RFC 3986, with a scheme) to the
         subjectAltName."""
-        _ascii(u, "URI")
-        i = u.find(":")
-        if i < 1 or i == len(u) - 1:
-            raise FormatError("URI %r needs a scheme and a scheme-specific part" % u)
-        for j in range(i):  # RFC 3986 3.1
-            o = ord(u[j])
-            if not (0x41 <= o <= 0x5A or 0x61 <= o <= 0x7A or (j and (0x30 <= o <= 0x39 or u[j] in "+-."))):
-                raise FormatError("URI %r has a bad scheme" % u)
-        for ch in u:
-            if ch in _URI_EXCLUDED:
-                raise FormatError("URI %r holds %r" % (u, ch))
-        return self._san(_GN_URI, u.encode(), u)
+        from tinyest import csr_ext
+
+        return csr_ext.uri(self, u)
 
     def email(self, addr):
         """Add an rfc822Name to the subjectAltName: a dot-atom local part
         (RFC 5322 3.2.3, no quoted strings) '@' a host name."""
-        _ascii(addr, "email address")
-        i = addr.find("@")
-        local = addr[:i]
-        if i < 1 or local[0] == "." or local[-1] == "." or ".." in local:
-            raise FormatError("email address %r is not local@domain" % addr)
-        for ch in local:
-            if not (_is_printable(ch) or ch in _ATEXT_EXTRA) or ch in " (),:":
-                raise FormatError("email address %r: bad character %r" % (addr, ch))
-        _hostname(addr[i + 1:], "email domain")
-        return self._san(_GN_EMAIL, addr.encode(), local + "@" + addr[i + 1:].lower())
+        from tinyest import csr_ext
+
+        return csr_ext.email(self, addr)
 
     # -- other extensions
 
     def key_usage(self, *names, critical=True):
         """Request keyUsage with these bits (named BIT STRING, X.690 11.2.2)."""
-        if not names:
-            raise FormatError("key_usage needs at least one name")
-        bits = 0
-        for n in names:
-            idx = -1
-            if isinstance(n, str):
-                for i, k in enumerate(_KEY_USAGE):
-                    if k.lower() == n.lower():
-                        idx = i
-            if idx < 0:
-                raise FormatError("unknown key usage %r" % (n,))
-            if bits & (1 << idx):
-                raise FormatError("key usage %r given twice" % n)
-            bits |= 1 << idx
-        top = 0
-        for i in range(len(_KEY_USAGE)):
-            if bits & (1 << i):
-                top = i
-        nbits = top + 1
-        nbytes = (nbits + 7) // 8
-        v = 0
-        for i in range(nbits):
-            if bits & (1 << i):
-                v |= 1 << (nbytes * 8 - 1 - i)
-        value = der.bit_string(v.to_bytes(nbytes, "big"), nbytes * 8 - nbits)
-        return self._with_ext(OID_KEY_USAGE, _bool(critical, "critical"), value, "keyUsage")
+        from tinyest import csr_ext
+
+        return csr_ext.key_usage(self, names, critical)
 
     def ext_key_usage(self, *names_or_oids, critical=False):
         """Request extKeyUsage with these purposes (names or dotted OIDs), in order."""
-        if not names_or_oids:
-            raise FormatError("ext_key_usage needs at least one purpose")
-        oids = []
-        for n in names_or_oids:
-            oid = None
-            if isinstance(n, str) and n and n[0] in _DIGITS:
-                oid = _oid(n, "extended key usage OID")
-            elif isinstance(n, str):
-                for k, o in _EKU:
-                    if k.lower() == n.lower():
-                        oid = o
-            if oid is None:
-                raise FormatError("unknown extended key usage %r" % (n,))
-            if oid in oids:
-                raise FormatError("extended key usage %r given twice" % n)
-            oids.append(oid)
-        value = der.seq(*[der.oid(o) for o in oids])
-        return self._with_ext(OID_EXT_KEY_USAGE, _bool(critical, "critical"), value, "extKeyUsage")
+        from tinyest import csr_ext
+
+        return csr_ext.ext_key_usage(self, names_or_oids, critical)
 
     def basic_constraints(self, ca=False, path_len=None, critical=True):
         """Request basicConstraints; ``path_len`` only with ``ca=True``."""
-        _bool(ca, "ca")
-        parts = []
-        if ca:
-            parts.append(der.boolean(True))  # DEFAULT FALSE is omitted (X.690 11.5)
-        if path_len is not None:
-            if not ca:
-                raise FormatError("path_len needs ca=True")
-            if isinstance(path_len, bool) or not isinstance(path_len, int) or not 0 <= path_len < 0x80000000:
-                raise FormatError("path_len must be an int >= 0")
-            parts.append(der.integer(path_len))
-        value = der.seq(*parts)
-        return self._with_ext(OID_BASIC_CONSTRAINTS, _bool(critical, "critical"), value, "basicConstraints")
+        from tinyest import csr_ext
+
+        return csr_ext.basic_constraints(self, ca, path_len, critical)
 
     def extension(self, oid, value_der, critical=False):
         """Request a raw extension: extnValue is the DER element ``value_der``."""
@@ -638,213 +450,12 @@ class CsrBuilder:
         return assemble(info, signer.algorithm_der(), signer.sign(info))
 
 
-# ---------------------------------------------------------------- reader
-
-
-def _escape(v):
-    # RFC 4514 2.4
-    out = []
-    n = len(v)
-    for i in range(n):
-        ch = v[i]
-        if ch in ',+"\\<>;':
-            out.append("\\" + ch)
-        elif ch == "\x00":
-            out.append("\\00")
-        elif (i == 0 and ch in "# ") or (i == n - 1 and ch == " "):
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-_STRING_TAGS = (
-    der.UTF8_STRING, der.PRINTABLE_STRING, der.IA5_STRING, der.T61_STRING, der.BMP_STRING,
-    der.UNIVERSAL_STRING, der.NUMERIC_STRING, der.VISIBLE_STRING,
-)
-
-
-def _attr_name(oid):
-    for entry in _ATTRS:
-        if entry[1] == oid:
-            return entry[0]
-    return der.oid_str(oid)
-
-
-class Csr:
-    """A parsed certification request. Fields (bytes unless said):
-    ``der``, ``info_der`` (the signed CertificationRequestInfo), ``subject_der``,
-    ``subject_rdns`` (list of RDNs, each a list of (name, text)), ``subject``
-    (RFC 4514 text), ``public_key_der`` (SubjectPublicKeyInfo),
-    ``attributes`` (list of (dotted OID, [value DER, ...])), ``extensions``
-    (list of (dotted OID, critical, extnValue DER)), ``challenge_password``
-    (str or None), ``signature_algorithm`` (AlgorithmIdentifier DER),
-    ``signature_oid`` (dotted), ``signature``."""
-
-    def attribute(self, oid):
-        """Values of the attribute with this dotted OID, or None."""
-        for o, v in self.attributes:
-            if o == oid:
-                return v
-        return None
-
-    def extension(self, oid):
-        """(critical, extnValue DER) of the requested extension, or None."""
-        for o, c, v in self.extensions:
-            if o == oid:
-                return c, v
-        return None
-
-    def san(self):
-        """The requested subjectAltName as a list of (kind, value): kind is
-        "dns", "email", "uri" (value str), "ip" (value text) or "other"
-        (value: the GeneralName DER)."""
-        e = self.extension("2.5.29.17")
-        if e is None:
-            return []
-        out = []
-        r = der.top(e[1])
-        while not r.empty():
-            at = r.offset()
-            tag = r.peek_tag()
-            if tag in (_GN_DNS, _GN_EMAIL, _GN_URI):
-                v = der.decode_string(der.IA5_STRING, r.read(tag), at)
-                out.append(({_GN_DNS: "dns", _GN_EMAIL: "email", _GN_URI: "uri"}[tag], v))
-            elif tag == _GN_IP:
-                v = r.read(tag)
-                if len(v) not in (4, 16):
-                    raise FormatError("iPAddress of %d octets in subjectAltName" % len(v))
-                out.append(("ip", ip_text(v)))
-            else:
-                out.append(("other", bytes(r.read_element())))
-        return out
-
-    def verify(self):
-        """Check the self-signature; raises VerifyError (FormatError for an
-        unsupported algorithm)."""
-        from tinyest import keys
-
-        keys.verify(self.public_key_der, self.signature_algorithm, self.info_der, self.signature)
-
-
-def _enter(r, tag):
-    """(child Reader, whole element bytes) of r's next element."""
-    p = r.offset()
-    child = r.enter(tag)
-    return child, bytes(r.buf[p:r.offset()])
-
-
-def _parse_name(r):
-    """(RDNs, RFC 4514 text) of a Name; each RDN a list of (name, text), where
-    a value that is not a string is '#' and the hex of its DER."""
-    rdns = []
-    texts = []
-    while not r.empty():
-        at = r.offset()
-        s = r.enter(der.SET)
-        rdn = []
-        text = []
-        while not s.empty():
-            a = s.enter(der.SEQUENCE)
-            name = _attr_name(bytes(a.read_oid()))
-            if a.peek_tag() in _STRING_TAGS:
-                v = a.read_string()[1]
-                text.append(name + "=" + _escape(v))
-            else:
-                v = "#" + bytes(a.read_element()).hex()
-                text.append(name + "=" + v)
-            a.done()
-            rdn.append((name, v))
-        if not rdn:
-            raise DERError("empty RDN", at)
-        rdns.append(rdn)
-        texts.append("+".join(text))
-    texts.reverse()
-    return rdns, ",".join(texts)
-
-
-def parse(data):
-    """Parse a DER CertificationRequest into a ``Csr`` (no signature check).
-    DERError offsets count from the start of ``data``."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise FormatError("CSR must be DER bytes")
-    if len(data) > MAX_CSR:
-        raise FormatError("CSR larger than %d bytes" % MAX_CSR)
-    c = Csr()
-    c.der = bytes(data)
-    outer = der.top(c.der)
-    r, c.info_der = _enter(outer, der.SEQUENCE)
-    alg, c.signature_algorithm = _enter(outer, der.SEQUENCE)
-    c.signature_oid = der.oid_str(alg.read_oid())
-    c.signature = bytes(outer.read_bits())
-    outer.done()
-
-    at = r.offset()
-    if r.read_int() != 0:
-        raise DERError("CertificationRequest version is not 0", at)
-    name, c.subject_der = _enter(r, der.SEQUENCE)
-    c.subject_rdns, c.subject = _parse_name(name)
-    spki, c.public_key_der = _enter(r, der.SEQUENCE)
-    spki.enter(der.SEQUENCE).read_oid()
-    spki.read_bits()
-    spki.done()
-    at = r.offset()
-    if r.peek_tag() != 0xA0:
-        raise DERError("attributes [0] missing", at)
-    attrs = r.enter(0xA0)
-    r.done()
-    c.attributes = []
-    c.extensions = []
-    c.challenge_password = None
-    seen = []
-    while not attrs.empty():
-        a = attrs.enter(der.SEQUENCE)
-        at = a.offset()
-        oid = bytes(a.read_oid())
-        if oid in seen:
-            raise DERError("attribute %s repeated" % der.oid_str(oid), at)
-        seen.append(oid)
-        vs = a.enter(der.SET)
-        a.done()
-        values = []
-        while not vs.empty():
-            if oid == OID_CHALLENGE_PASSWORD and values:
-                raise DERError("challengePassword with several values", at)
-            if oid == OID_EXTENSION_REQUEST:
-                if values:
-                    raise DERError("extensionRequest with several values", at)
-                er, v = _enter(vs, der.SEQUENCE)
-                c.extensions = _parse_extensions(er)
-            else:
-                p = vs.offset()
-                if oid == OID_CHALLENGE_PASSWORD:
-                    c.challenge_password = vs.read_string()[1]
-                else:
-                    vs.skip()
-                v = bytes(vs.buf[p:vs.offset()])
-            values.append(v)
-        if not values:
-            raise DERError("attribute with no values", at)
-        c.attributes.append((der.oid_str(oid), values))
-    return c
-
-
-def _parse_extensions(r):
-    out = []
-    seen = []
-    while not r.empty():
-        e = r.enter(der.SEQUENCE)
-        at = e.offset()
-        oid = bytes(e.read_oid())
-        critical = False
-        if e.peek_tag() == der.BOOLEAN:
-            critical = e.read_bool()
-            if not critical:
-                raise DERError("critical FALSE must be omitted (DEFAULT)", at)
-        v = bytes(e.read_octets())
-        e.done()
-        if oid in seen:
-            raise DERError("extension %s requested twice" % der.oid_str(oid), at)
-        seen.append(oid)
-        out.append((der.oid_str(oid), critical, v))
-    return out
+def __getattr__(name):
+    # The reader and the IP address helpers are imported on first use.
+    if name in ("parse", "Csr", "MAX_CSR"):
+        from tinyest import csr_read as m
+    elif name in ("ip_bytes", "ip_text"):
+        from tinyest import csr_ext as m
+    else:
+        raise AttributeError(name)
+    return getattr(m, name)

@@ -31,6 +31,11 @@ Time
     pure arithmetic, so certificate dates never depend on the port's epoch
     (2000 on ESP32).
 
+Loaded on first use (``der.NAME`` still resolves these names)
+    ``tinyest.der_extra`` holds what only a host writes: ``implicit``, ``uint``,
+    ``printable``, ``ia5``, ``utc_time``, ``generalized_time``, ``time`` and
+    ``gmtime``.
+
 Errors are ``DERError`` with the absolute byte offset of the fault.
 """
 
@@ -416,23 +421,6 @@ def timegm(y, mo, d, h=0, mi=0, s=0):
     return ((days * 24 + h) * 60 + mi) * 60 + s
 
 
-def gmtime(t):
-    """(year, month, day, hour, minute, second) of seconds since 1970, UTC."""
-    days, rem = divmod(t, 86400)
-    h, rem = divmod(rem, 3600)
-    mi, s = divmod(rem, 60)
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    mo = mp + 3 if mp < 10 else mp - 9
-    y = yoe + era * 400 + (mo <= 2)
-    return y, mo, d, h, mi, s
-
-
 def parse_time(v, generalized, at=-1):
     n = 15 if generalized else 13
     if len(v) != n or v[n - 1] != 0x5A:  # 'Z'
@@ -507,11 +495,6 @@ def explicit(n, *parts):
     return tlv(0xA0 | n, *parts)
 
 
-def implicit(n, data, constructed=False):
-    """[n] IMPLICIT contents."""
-    return tlv((0xA0 if constructed else 0x80) | n, data)
-
-
 def integer(x):
     """A signed INTEGER of any size, minimal."""
     if x >= 0:
@@ -523,18 +506,6 @@ def integer(x):
     while -x > (1 << (8 * n - 1)):
         n += 1
     return tlv(INTEGER, ((1 << (8 * n)) + x).to_bytes(n, "big"))
-
-
-def uint(b):
-    """A non-negative INTEGER from big-endian bytes."""
-    b = bytes(b)
-    i = 0
-    while i < len(b) - 1 and b[i] == 0:
-        i += 1
-    b = b[i:] or b"\x00"
-    if b[0] & 0x80:
-        b = b"\x00" + b
-    return tlv(INTEGER, b)
 
 
 def encode_oid(dotted):
@@ -609,46 +580,11 @@ def utf8(s):
     return tlv(UTF8_STRING, b)
 
 
-def printable(s):
-    b = s.encode("utf-8")
-    for c in b:
-        if not (_alnum(c) or c in _PRINTABLE):
-            raise DERError("%r is not a PrintableString" % s)
-    return tlv(PRINTABLE_STRING, b)
+def __getattr__(name):
+    # Writers and date conversion a device never needs, imported on first use.
+    if name in ("implicit", "uint", "printable", "ia5", "utc_time", "generalized_time", "time",
+                "gmtime"):
+        from tinyest import der_extra
 
-
-def ia5(s):
-    b = s.encode("utf-8")
-    for c in b:
-        if c > 0x7F:
-            raise DERError("%r is not an IA5String" % s)
-    return tlv(IA5_STRING, b)
-
-
-def _digits(v, n):
-    s = str(v)
-    return "0" * (n - len(s)) + s
-
-
-def utc_time(t):
-    y, mo, d, h, mi, s = gmtime(t)
-    if not 1950 <= y <= 2049:
-        raise DERError("year %d outside UTCTime" % y)
-    txt = _digits(y % 100, 2) + "".join([_digits(v, 2) for v in (mo, d, h, mi, s)]) + "Z"
-    return tlv(UTC_TIME, txt.encode())
-
-
-def generalized_time(t):
-    y, mo, d, h, mi, s = gmtime(t)
-    if not 0 <= y <= 9999:
-        raise DERError("year %d outside GeneralizedTime" % y)
-    txt = _digits(y, 4) + "".join([_digits(v, 2) for v in (mo, d, h, mi, s)]) + "Z"
-    return tlv(GENERALIZED_TIME, txt.encode())
-
-
-def time(t):
-    """RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050."""
-    y = gmtime(t)[0]
-    if 1950 <= y <= 2049:
-        return utc_time(t)
-    return generalized_time(t)
+        return getattr(der_extra, name)
+    raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""HTTP/1.1 client side for EST (RFC 7230-7235 subset, RFC 7616, RFC 8951).
+"""HTTP/1.1 client side for EST (RFC 7230-7235 subset, RFC 8951).
 
 Reading
     ``read_response`` parses one response from a ``Stream``: the status line
@@ -23,34 +23,36 @@ Bodies
     which base64 text can never start with); any other character outside the
     base64 alphabet is refused (RFC 8951: the Content-Transfer-Encoding header
     is ignored). ``b64encode_lines`` writes 64 columns with a final LF.
-    ``parse_multipart`` splits a ``multipart/mixed`` body (RFC 2046) into
-    ``(headers, data)`` parts, with CRLF or LF line ends, at most ``MAX_PARTS``.
 
-Authentication
-    ``parse_challenges`` reads WWW-Authenticate values (several challenges per
-    value, quoted strings with escapes, token68). ``choose_challenge`` prefers
-    Digest SHA-256, then Digest MD5 (plain or -sess, qop=auth or none), then
-    Basic. ``digest_authorization`` answers a Digest challenge (RFC 7616,
-    ``userhash`` supported, ``auth-int`` not).
+Dates
+    ``parse_http_date`` reads the three HTTP-date forms (the client keeps the
+    Date of every verified response: a device learns the time from it).
+    ``retry_after`` reads delta-seconds or an HTTP-date, using the response's
+    Date header as the clock when present.
 
-Other
-    ``retry_after`` reads delta-seconds and the three HTTP-date forms, using the
-    response's Date header as the clock when present. ``Connection`` opens
-    TCP (optionally through an HTTP CONNECT proxy) and TLS via
-    ``tinyest.port`` and exchanges requests; it never sends an Authorization
-    header on a connection whose server certificate was not verified.
+Connections
+    ``Connection`` opens TCP and TLS via ``tinyest.port`` and exchanges
+    requests; it never sends an Authorization header on a connection whose
+    server certificate was not verified.
+
+Loaded on first use (``http.NAME`` still resolves these names)
+    ``tinyest.http_auth``: WWW-Authenticate, Basic and Digest
+    (``parse_challenges``, ``choose_challenge``, ``basic_authorization``,
+    ``digest_authorization``); ``tinyest.serverkeygen``: media types and
+    multipart/mixed bodies (``parse_media_type``, ``parse_multipart``,
+    ``part_header``, ``MAX_PARTS``); ``tinyest.proxy``: HTTP CONNECT, when a
+    ``proxy`` is given.
 
 Every failure is a ``ProtocolError`` (framing), ``HttpError`` (status) or an
 error of ``tinyest.port``; every loop is bounded by a count or by the cap.
 
-Side channels: passwords are only hashed (Digest) or base64-encoded (Basic)
-here; nothing is constant-time, and nothing needs to be: no secret is compared.
+Side channels: no secret is compared or computed here (see ``tinyest.http_auth``
+for passwords); nothing is constant-time.
 """
 
 import binascii
 
-from tinyest.errors import (ConnectError, EstError, EstTimeout, FormatError, HttpError,
-                            ProtocolError)
+from tinyest.errors import ConnectError, EstError, EstTimeout, ProtocolError
 
 try:
     from micropython import const
@@ -65,7 +67,6 @@ MAX_LINE = const(2048)
 MAX_HEADERS = const(64)
 MAX_HEADER_BYTES = const(16384)
 MAX_INFORMATIONAL = const(8)
-MAX_PARTS = const(8)
 BUFSIZE = const(2048)
 USER_AGENT = "tinyest"
 
@@ -231,7 +232,9 @@ class Response:
         v = self.header("content-type")
         if v is None:
             return "", {}
-        return parse_media_type(v)
+        from tinyest import serverkeygen
+
+        return serverkeygen.parse_media_type(v)
 
     def snippet(self, n=200):
         """The start of the body as text, for error messages."""
@@ -449,59 +452,6 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
     return resp
 
 
-# ---------------------------------------------------------------- media types
-
-
-def _unquote(s):
-    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
-        out = []
-        i = 1
-        while i < len(s) - 1:
-            c = s[i]
-            if c == "\\" and i + 1 < len(s) - 1:
-                i += 1
-                c = s[i]
-            out.append(c)
-            i += 1
-        return "".join(out)
-    return s
-
-
-def parse_media_type(value):
-    """``type/subtype; a=b; c="d"`` -> ("type/subtype", {"a": "b", "c": "d"})."""
-    parts = _split_outside_quotes(value, ";")
-    mtype = parts[0].strip().lower()
-    params = {}
-    for p in parts[1:16]:
-        i = p.find("=")
-        if i <= 0:
-            continue
-        k = p[:i].strip().lower()
-        if k not in params:
-            params[k] = _unquote(p[i + 1:].strip())
-    return mtype, params
-
-
-def _split_outside_quotes(s, sep):
-    out = []
-    cur = 0
-    q = False
-    i = 0
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c == '"':
-            q = not q
-        elif c == "\\" and q:
-            i += 1
-        elif c == sep and not q:
-            out.append(s[cur:i])
-            cur = i + 1
-        i += 1
-    out.append(s[cur:])
-    return out
-
-
 # ---------------------------------------------------------------- base64
 
 
@@ -572,95 +522,6 @@ def b64encode_lines(data):
     for i in range(0, len(data), 48):
         out += binascii.b2a_base64(mv[i:i + 48])
     return out
-
-
-# ---------------------------------------------------------------- multipart
-
-
-def parse_multipart(content_type, body, max_parts=MAX_PARTS):
-    """Parts of a multipart/mixed body as a list of (headers, data): headers
-    as (lower name, value) pairs, data a memoryview into ``body``."""
-    mtype, params = parse_media_type(content_type)
-    if mtype != "multipart/mixed":
-        raise ProtocolError("expected multipart/mixed, got %r" % mtype[:40])
-    b = params.get("boundary", "")
-    if not 1 <= len(b) <= 70:
-        raise ProtocolError("bad multipart boundary")
-    delim = b"--" + b.encode()
-    if not isinstance(body, (bytes, bytearray)):
-        body = bytes(body)
-    mv = memoryview(body)
-    n = len(body)
-    pos = 0
-    # The first delimiter: at the start or after a line end.
-    while True:
-        pos = body.find(delim, pos)
-        if pos < 0:
-            raise ProtocolError("multipart boundary not found")
-        if pos == 0 or body[pos - 1] == 0x0A:
-            break
-        pos += 1
-    parts = []
-    while True:
-        p = pos + len(delim)
-        if body[p:p + 2] == b"--":
-            return parts
-        while p < n and body[p] in b" \t":
-            p += 1
-        if body[p:p + 2] == b"\r\n":
-            p += 2
-        elif body[p:p + 1] == b"\n":
-            p += 1
-        else:
-            raise ProtocolError("bad multipart delimiter line")
-        if len(parts) >= max_parts:
-            raise ProtocolError("more than %d multipart parts" % max_parts)
-        nxt = p
-        while True:
-            nxt = body.find(b"\n" + delim, nxt)
-            if nxt < 0:
-                raise ProtocolError("unterminated multipart body")
-            after = body[nxt + 1 + len(delim):nxt + 3 + len(delim)]
-            if after[:2] == b"--" or after[:1] in (b"\r", b"\n", b" ", b"\t"):
-                break
-            nxt += 1
-        end = nxt - 1 if nxt > p and body[nxt - 1] == 0x0D else nxt
-        headers, start = _part_headers(body, p, end)
-        parts.append((headers, mv[start:end]))
-        pos = nxt + 1
-
-
-def _part_headers(body, p, end):
-    headers = []
-    for _ in range(MAX_HEADERS):
-        i = body.find(b"\n", p, end)
-        if i < 0:
-            if p >= end:  # a part with headers and no blank line
-                return headers, end
-            line = body[p:end]
-            nxt = end
-        else:
-            line = body[p:i]
-            nxt = i + 1
-        if line[-1:] == b"\r":
-            line = line[:-1]
-        if not line:
-            return headers, nxt
-        j = line.find(b":")
-        if j <= 0:
-            raise ProtocolError("bad multipart header %r" % bytes(line[:40]))
-        headers.append((_text(line[:j]).strip().lower(), _text(line[j + 1:]).strip()))
-        p = nxt
-        if i < 0:
-            return headers, end
-    raise ProtocolError("too many multipart headers")
-
-
-def part_header(headers, name):
-    for k, v in headers:
-        if k == name:
-            return v
-    return None
 
 
 # ---------------------------------------------------------------- dates
@@ -746,202 +607,6 @@ def retry_after(value, date=None, now=None, default=60):
     return t - ref if t > ref else 0
 
 
-# ---------------------------------------------------------------- auth
-
-
-def _skip(s, i, chars):
-    n = len(s)
-    while i < n and s[i] in chars:
-        i += 1
-    return i
-
-
-def _token_end(s, i):
-    n = len(s)
-    while i < n and ord(s[i]) < 0x80 and _is_tchar(ord(s[i])):
-        i += 1
-    return i
-
-
-def _quoted(s, i):
-    # s[i] == '"'; returns (value, index after the closing quote)
-    out = []
-    i += 1
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c == '"':
-            return "".join(out), i + 1
-        if c == "\\":
-            i += 1
-            if i >= n:
-                break
-            c = s[i]
-        out.append(c)
-        i += 1
-    raise ProtocolError("unterminated quoted string in WWW-Authenticate")
-
-
-def _token68_end(s, i):
-    # End of a token68 (RFC 7235 2.1) starting at i, or -1 if none stands there
-    # alone (followed by the end or a comma).
-    n = len(s)
-    j = i
-    while j < n and (_is_alnum(ord(s[j])) or s[j] in "-._~+/"):
-        j += 1
-    if j == i:
-        return -1
-    while j < n and s[j] == "=":
-        j += 1
-    k = _skip(s, j, " \t")
-    if k < n and s[k] != ",":
-        return -1
-    return j
-
-
-def _is_alnum(c):
-    return 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
-
-
-def parse_challenges(values):
-    """WWW-Authenticate values -> list of (scheme lower, params dict, token68).
-    Parameter names are lower-cased; values unquoted."""
-    out = []
-    for s in values:
-        if len(s) > MAX_LINE:
-            raise ProtocolError("WWW-Authenticate too long")
-        i = 0
-        n = len(s)
-        cur = None
-        for _ in range(n + 1):  # every round consumes at least one character
-            i = _skip(s, i, " \t,")
-            if i >= n:
-                break
-            j = _token_end(s, i)
-            if j == i:
-                raise ProtocolError("bad WWW-Authenticate at %d: %r" % (i, s[i:i + 20]))
-            tok = s[i:j]
-            k = _skip(s, j, " \t")
-            if cur is not None and k < n and s[k] == "=":
-                k = _skip(s, k + 1, " \t")
-                if k < n and s[k] == '"':
-                    val, i = _quoted(s, k)
-                else:
-                    e = _token_end(s, k)
-                    val, i = s[k:e], e
-                name = tok.lower()
-                if name not in cur[1]:
-                    cur[1][name] = val
-                i = _skip(s, i, " \t")
-                if i < n and s[i] != ",":
-                    raise ProtocolError("bad WWW-Authenticate at %d: %r" % (i, s[i:i + 20]))
-                continue
-            cur = (tok.lower(), {}, None)
-            i = k
-            if i < n and s[i] != "," and j < i:
-                e = _token68_end(s, i)
-                if e > 0:
-                    cur = (cur[0], cur[1], s[i:e])
-                    i = e
-            out.append(cur)
-            if len(out) > 16:
-                raise ProtocolError("too many WWW-Authenticate challenges")
-    return out
-
-
-def _hash_name(alg):
-    a = alg.upper()
-    sess = a.endswith("-SESS")
-    if sess:
-        a = a[:-5]
-    if a == "MD5":
-        return "md5", sess
-    if a == "SHA-256":
-        return "sha256", sess
-    return None, sess
-
-
-def _hasher(name):
-    import hashlib
-
-    return getattr(hashlib, name, None)
-
-
-def choose_challenge(challenges):
-    """The best challenge we can answer: (scheme, params) or None."""
-    best = None
-    rank = 0
-    for scheme, params, _ in challenges:
-        r = 0
-        if scheme == "digest":
-            name, _s = _hash_name(params.get("algorithm", "MD5"))
-            qop = [q.strip().lower() for q in params.get("qop", "auth").split(",")]
-            if name and _hasher(name) and "auth" in qop and "nonce" in params and "realm" in params:
-                r = 3 if name == "sha256" else 2
-        elif scheme == "basic":
-            r = 1
-        if r > rank:
-            best = (scheme, params)
-            rank = r
-    return best
-
-
-def _hex(hname, text):
-    return binascii.hexlify(_hasher(hname)(text.encode()).digest()).decode()
-
-
-def _q(s):
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def basic_authorization(user, password):
-    raw = (user + ":" + password).encode()
-    return "Basic " + binascii.b2a_base64(raw).decode().strip()
-
-
-def digest_authorization(params, user, password, method, uri, cnonce, nc=1):
-    """The Authorization value answering a Digest challenge (RFC 7616 3.4)."""
-    alg = params.get("algorithm", "MD5")
-    hname, sess = _hash_name(alg)
-    if hname is None or _hasher(hname) is None:
-        raise ProtocolError("unsupported Digest algorithm %r" % alg[:20])
-    realm = params.get("realm", "")
-    nonce = params.get("nonce", "")
-    qops = [q.strip().lower() for q in params.get("qop", "").split(",") if q.strip()]
-    if qops and "auth" not in qops:
-        raise ProtocolError("Digest challenge without qop=auth")
-    ha1 = _hex(hname, user + ":" + realm + ":" + password)
-    if sess:
-        ha1 = _hex(hname, ha1 + ":" + nonce + ":" + cnonce)
-    ha2 = _hex(hname, method + ":" + uri)
-    ncs = "%08x" % nc
-    if qops:
-        resp = _hex(hname, ":".join((ha1, nonce, ncs, cnonce, "auth", ha2)))
-    else:
-        resp = _hex(hname, ha1 + ":" + nonce + ":" + ha2)
-    name = user
-    userhash = params.get("userhash", "").lower() == "true"
-    if userhash:
-        name = _hex(hname, user + ":" + realm)
-    out = [
-        "username=" + _q(name),
-        "realm=" + _q(realm),
-        "nonce=" + _q(nonce),
-        "uri=" + _q(uri),
-        "algorithm=" + alg,
-        "response=" + _q(resp),
-    ]
-    if qops:
-        out.append("qop=auth")
-        out.append("nc=" + ncs)
-        out.append("cnonce=" + _q(cnonce))
-    if "opaque" in params:
-        out.append("opaque=" + _q(params["opaque"]))
-    if userhash:
-        out.append("userhash=true")
-    return "Digest " + ", ".join(out)
-
-
 # ---------------------------------------------------------------- requests
 
 
@@ -1006,10 +671,12 @@ class Connection:
         self.peer_closed = False
         _port.check_trust(trust, bootstrap, system_trust, cert, key)
         if proxy is not None:
-            phost, pport = _proxy_address(proxy)
+            from tinyest import proxy as _proxy
+
+            phost, pport = _proxy.proxy_address(proxy)
             raw = _port.connect(phost, pport, timeout)
             try:
-                _connect_tunnel(raw, host, port, self.deadline)
+                _proxy.tunnel(raw, host, port, self.deadline)
             except Exception:
                 raw.close()
                 raise
@@ -1055,39 +722,14 @@ class Connection:
                 pass
 
 
-def _proxy_address(proxy):
-    if isinstance(proxy, str):
-        p = proxy
-        if p.startswith("http://"):
-            p = p[7:]
-        p = p.rstrip("/")
-        i = p.rfind(":")
-        if i <= 0 or "@" in p:
-            raise FormatError("proxy must be host:port")
-        host = p[:i].strip("[]")
-        try:
-            return host, int(p[i + 1:])
-        except ValueError:
-            raise FormatError("bad proxy port")
-    return proxy[0], int(proxy[1])
 
-
-def _connect_tunnel(raw, host, port, deadline):
-    target = ("[" + host + "]" if ":" in host else host) + ":%d" % port
-    send_all(raw, build_request("CONNECT", target, target, [("User-Agent", USER_AGENT)]))
-    # Byte-wise reads: nothing after the proxy's header may be consumed.
-    stream = Stream(_OneByte(raw), 512, deadline)
-    minor, status, reason = _status_line(stream)
-    read_headers(stream)
-    if status // 100 != 2:
-        raise HttpError("proxy refused CONNECT: %d %s" % (status, reason), status)
-
-
-class _OneByte:
-    def __init__(self, sock):
-        self.sock = sock
-
-    def recv_into(self, mv):
-        b = self.sock.recv(1)
-        mv[0:len(b)] = b
-        return len(b)
+def __getattr__(name):
+    # Names whose code moved to modules imported on first use.
+    if name in ("parse_challenges", "choose_challenge", "basic_authorization",
+                "digest_authorization"):
+        from tinyest import http_auth as m
+    elif name in ("parse_multipart", "part_header", "parse_media_type", "MAX_PARTS"):
+        from tinyest import serverkeygen as m
+    else:
+        raise AttributeError(name)
+    return getattr(m, name)

@@ -28,14 +28,15 @@
     RFC 4055) i.e. PKCS#1 v1.5; Ed25519 (parameters absent, RFC 8410).
     No SHA-1, no MD5, no RSASSA-PSS.
 
-The key type modules are imported when first needed, so a device can leave out
-those it does not use. Only tinyest.errors classes escape.
+The key type modules (and ``tinyest.pem``, for PEM input) are imported when
+first needed, so a device can leave out those it does not use. Only
+tinyest.errors classes escape.
 
 Side channels: this module parses and dispatches; the secret arithmetic and
 its stance are in tinyest.ec, tinyest.rsa and tinyest.ed25519.
 """
 
-from tinyest import der, pem
+from tinyest import der
 from tinyest.errors import DERError, FormatError, VerifyError
 
 OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"  # 1.2.840.10045.2.1
@@ -81,6 +82,8 @@ def _oid_text(oid):
 def load_private(data):
     """The key object of one private key, DER or PEM (see the module text)."""
     if isinstance(data, str) or (len(data) and data[0] != der.SEQUENCE):
+        from tinyest import pem
+
         blocks = [b for b in pem.decode_all(data) if b[0] != "EC PARAMETERS"]
         if len(blocks) != 1:
             raise FormatError("expected one private key PEM block, found %d" % len(blocks))

@@ -13,7 +13,8 @@ TCP and TLS
     taken as DER: MicroPython's ``load_cert_chain`` takes them as bytes; for
     CPython's, which reads files, they are written as PEM into a private
     directory (mode 0700, files 0600) and removed at once. Only ``http/1.1`` is
-    offered by ALPN (CPython; MicroPython sends no ALPN).
+    offered by ALPN (CPython; MicroPython sends no ALPN). The CPython contexts
+    are built in ``tinyest.port_cpython``, which MicroPython never imports.
 
     The one exception is the provisional connection of RFC 7030 section 4.1.1
     (``bootstrap=True``): it is not trusted, it carries only ``GET /cacerts``,
@@ -330,82 +331,6 @@ def key_der_of(key):
     return bytes(to_der())
 
 
-def _key_label(der):
-    # PKCS#8: SEQUENCE { INTEGER 0, SEQUENCE AlgorithmIdentifier, ... }
-    # SEC1:   SEQUENCE { INTEGER 1, OCTET STRING, ... }
-    # PKCS#1: SEQUENCE { INTEGER 0, INTEGER n, ... }
-    from tinyest import der as _der
-
-    try:
-        r = _der.top(der)
-        v = r.read_int()
-        tag = r.peek_tag()
-    except EstError:
-        raise TlsError("TLS client key is not a DER private key")
-    if v == 1 and tag == _der.OCTET_STRING:
-        return "EC PRIVATE KEY"
-    if v == 0 and tag == _der.INTEGER:
-        return "RSA PRIVATE KEY"
-    return "PRIVATE KEY"
-
-
-def _load_client_cert_cpython(ctx, cert_der, key_der):
-    from tinyest import pem
-
-    base = os.environ.get("TMPDIR") or os.environ.get("TEMP") or "/tmp"
-    d = "%s/tinyest-%s" % (base.rstrip("/"), random_bytes(8).hex())
-    os.mkdir(d, 0o700)
-    cpath = d + "/cert.pem"
-    kpath = d + "/key.pem"
-    try:
-        for path, text in (
-            (cpath, pem.encode(cert_der, "CERTIFICATE")),
-            (kpath, pem.encode(key_der, _key_label(key_der))),
-        ):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with open(fd, "w") as f:
-                f.write(text)
-        ctx.load_cert_chain(cpath, kpath)
-    except _ssl.SSLError as e:
-        raise TlsError("client certificate or key refused: %s" % e)
-    finally:
-        for path in (cpath, kpath):
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-        os.rmdir(d)
-
-
-def _context_cpython(trust, cert_der, key_der, bootstrap, tls12, system_trust):
-    ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = _ssl.TLSVersion.TLSv1_2
-    if tls12:
-        ctx.maximum_version = _ssl.TLSVersion.TLSv1_2
-    try:
-        ctx.set_alpn_protocols(["http/1.1"])
-    except (NotImplementedError, AttributeError):
-        pass
-    if bootstrap:
-        ctx.check_hostname = False
-        ctx.verify_mode = _ssl.CERT_NONE
-    else:
-        ctx.verify_mode = _ssl.CERT_REQUIRED
-        ctx.check_hostname = True
-        # An explicit trust anchor need not be a self-signed root (RFC 5280 6.1.1).
-        ctx.verify_flags |= _ssl.VERIFY_X509_PARTIAL_CHAIN
-        for ta in trust:
-            try:
-                ctx.load_verify_locations(cadata=bytes(ta))
-            except _ssl.SSLError as e:
-                raise TlsError("trust anchor refused: %s" % e)
-        if system_trust:
-            ctx.load_default_certs()
-    if cert_der is not None:
-        _load_client_cert_cpython(ctx, cert_der, key_der)
-    return ctx
-
-
 def _context_micropython(trust, cert_der, key_der, bootstrap, chain):
     ctx = _tls.SSLContext(_tls.PROTOCOL_TLS_CLIENT)
     if bootstrap:
@@ -465,7 +390,9 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
         if timeout is not None and _Timed is not None:
             timed = sock = _Timed(sock, timeout)
     else:
-        ctx = _context_cpython(trust, cert, key_der, bootstrap, tls12, system_trust)
+        from tinyest import port_cpython
+
+        ctx = port_cpython.context(trust, cert, key_der, bootstrap, tls12, system_trust)
     try:
         s = ctx.wrap_socket(sock, server_hostname=host)
     except Exception as e:
@@ -473,27 +400,10 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
             raise EstTimeout("timed out (handshake)")
         raise net_error(e, "handshake")
     if bootstrap and not MICROPYTHON:
-        chain.extend(_peer_chain_cpython(s))
+        chain.extend(port_cpython.peer_chain(s))
     if timed is not None:
         s = _Recv(s, timed)
     return s, chain
-
-
-def _peer_chain_cpython(s):
-    try:
-        got = s.get_unverified_chain()  # 3.13+: a list of DER
-        if got:
-            return [bytes(c) for c in got]
-    except AttributeError:
-        pass
-    obj = getattr(s, "_sslobj", None)
-    fn = getattr(obj, "get_unverified_chain", None)  # 3.10-3.12
-    if fn is not None:
-        got = fn()
-        if got:
-            return [c.public_bytes(_ssl._ssl.ENCODING_DER) for c in got]
-    leaf = s.getpeercert(True)
-    return [leaf] if leaf else []
 
 
 def tls_version(s):
@@ -506,9 +416,6 @@ def channel_binding(s):
     """tls-unique of an open TLS 1.2 connection (RFC 5929, RFC 7030 3.5)."""
     if MICROPYTHON:
         raise TlsError("tls-unique channel binding is not available on MicroPython")
-    if tls_version(s) != "TLSv1.2":
-        raise TlsError("tls-unique is defined for TLS 1.2 only (negotiated %s)" % tls_version(s))
-    cb = s.get_channel_binding("tls-unique")
-    if not cb:
-        raise TlsError("no tls-unique value on this connection")
-    return cb
+    from tinyest import port_cpython
+
+    return port_cpython.channel_binding(s)

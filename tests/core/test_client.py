@@ -6,7 +6,8 @@ import binascii
 from _t import raises, vector
 
 from tinyest import client, der
-from tinyest.client import CsrAttrs, EstClient, apply_csrattrs
+from tinyest.client import EstClient
+from tinyest.csrattrs import CsrAttrs, apply_csrattrs
 from tinyest.errors import DERError, EstError, FormatError, TlsError
 
 # RFC 7030 section 4.5.2's example response body.

@@ -25,8 +25,10 @@ import build  # noqa: E402
 from host_tools import find_micropython  # noqa: E402
 
 SOURCES = sorted(p.name for p in (ROOT / "tinyest").glob("*.py"))
-CRYPTO = sorted(build.OPTIONAL)
-CORE = [n for n in SOURCES if n not in build.OPTIONAL]
+CRYPTO = sorted(build.CRYPTO)
+# What package-core.json installs: the core and its lazily imported modules.
+CORE = [n for n in SOURCES if n not in build.CRYPTO and n not in build.CPYTHON]
+DEVICE = sorted(CORE + CRYPTO)  # everything MicroPython can import
 
 USE = r"""
 import sys
@@ -34,6 +36,9 @@ from tinyest.device import Device
 from tinyest.client import EstClient
 from tinyest.store import Store
 import tinyest.x509, tinyest.csr, tinyest.pkcs7
+from tinyest.client import CsrAttrs  # lazily imported modules are installed too
+from tinyest.http import parse_challenges
+assert CsrAttrs().empty() and parse_challenges(["Basic realm=x"])[0][0] == "basic"
 print("CORE OK")
 try:
     from tinyest import ec, keys
@@ -120,7 +125,7 @@ def test_mip_core_and_crypto_parts_are_separable(tmp_path, serve):
     rc, out = _mp(tmp_path, USE, tmp_path / "lib")
     assert rc == 0 and "CORE OK" in out and "NO CRYPTO" in out, out
     _install(tmp_path, base + "/port_micropython/package-crypto.json")
-    assert _installed(tmp_path / "lib") == SOURCES
+    assert _installed(tmp_path / "lib") == DEVICE
     rc, out = _mp(tmp_path, USE, tmp_path / "lib")
     assert rc == 0 and "CRYPTO OK" in out, out
 
@@ -166,5 +171,9 @@ def _run_manifest(**kwargs):
 
 
 def test_manifest_freezes_the_core_and_optionally_the_crypto():
-    assert _run_manifest() == ["tinyest/" + n for n in SOURCES]
+    assert _run_manifest() == ["tinyest/" + n for n in DEVICE]
     assert _run_manifest(crypto=False) == ["tinyest/" + n for n in CORE]
+    # extras=False keeps what bootstrap, enroll (with a password) and renew import.
+    basic = [n for n in CORE if n not in build.LAZY] + ["http_auth.py"]
+    assert _run_manifest(extras=False, crypto=False) == sorted("tinyest/" + n for n in basic)
+    assert _run_manifest(extras=False) == sorted("tinyest/" + n for n in basic + CRYPTO)

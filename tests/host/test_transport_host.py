@@ -360,7 +360,9 @@ def test_cpython_client_key_files_removed(pki, tmp_path, monkeypatch):
 
 
 def test_cpython_context_is_strict(pki):
-    ctx = port._context_cpython([der_bytes(pki.ca)], None, None, False, False, False)
+    from tinyest import port_cpython
+
+    ctx = port_cpython.context([der_bytes(pki.ca)], None, None, False, False, False)
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
     with pytest.raises(TlsError):
