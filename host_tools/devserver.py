@@ -115,6 +115,8 @@ pop                "off" | "check" (a challengePassword present must be the
 request_body       "lenient" (base64 any wrapping, or raw DER) | "strict" (400
                    for raw DER or a body without a final newline)
 cert_lifetime      365 * 86400 (seconds of validity of issued certificates)
+backdate           0 (issued certificates start at the second of issuance, as
+                   many CAs do) | N (notBefore N seconds before issuance)
 issue_wrong_key    False | True (issue for a fresh key, not the CSR's)
 issue_foreign_ca   False | True (issue from a CA that /cacerts does not name)
 huge_body          0 | N (pad every base64 body with spaces to N bytes)
@@ -186,6 +188,7 @@ HABITS = {
     "pop": "off",
     "request_body": "lenient",
     "cert_lifetime": 365 * 86400,
+    "backdate": 0,
     "issue_wrong_key": False,
     "issue_foreign_ca": False,
     "huge_body": 0,
@@ -424,9 +427,11 @@ class Ca:
         """Certificates whose key may have signed a valid client certificate."""
         return [self.issuing] + [c for c in self.retired if _is_ca(c)]
 
-    def issue(self, subject, public_key, sans=None, lifetime=365 * 86400, eku=None):
+    def issue(self, subject, public_key, sans=None, lifetime=365 * 86400, eku=None,
+              backdate=300):
+        nb = _now() - datetime.timedelta(seconds=backdate)
         return build_cert(subject, self.issuing.subject, public_key, self.issuing_key,
-                          sans=sans, lifetime=lifetime, eku=eku)
+                          sans=sans, lifetime=lifetime, eku=eku, not_before=nb)
 
     def rollover(self):
         """Replace the root (and issuing) keys; keep OldWithNew and NewWithOld."""
@@ -1337,7 +1342,7 @@ class DevServer:
             issuer = self._foreign
         try:
             cert = issuer.issue(csr.subject, public, sans, h["cert_lifetime"],
-                                eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+                                eku=[ExtendedKeyUsageOID.CLIENT_AUTH], backdate=h["backdate"])
         except (ValueError, TypeError) as e:
             raise _HttpError(400, "cannot issue: %s" % e)
         with self._lock:

@@ -13,7 +13,11 @@ Trust
     certificates must chain to the anchors through the response and the
     validated /cacerts certificates. Validity dates are checked against
     ``now`` (seconds since 1970; by default the clock, when it reads a date
-    after 2024, else dates are not checked).
+    after 2024, else dates are not checked), give or take ``max_skew``
+    seconds. The notBefore of the certificate just issued for our key is
+    not checked: many CAs start it at the second of issuance, and a device
+    clock a little slow must not throw away what the server issued (the
+    caller compares it with its clock). One already expired is refused.
 
 Bootstrap (RFC 7030 4.1.1)
     ``cacerts(bootstrap_fingerprint=sha256)`` with no trust anchor opens a
@@ -173,6 +177,7 @@ class EstClient:
     "host:port" of an HTTP CONNECT proxy; max_body: response cap in bytes;
     progress: ``progress(stage, detail)``; now: seconds since 1970 for
     validity checks (None: the clock if set, False: no date checks);
+    max_skew: seconds a validity date may be off the clock (default 300);
     system_trust: also trust the system store (CPython only).
 
     After ``cacerts()``: ``ca_certs`` (validated DER list), ``ca_anchors``
@@ -183,7 +188,7 @@ class EstClient:
 
     def __init__(self, host, port=443, label=None, trust=None, auth=None, token=None, cert=None,
                  key=None, timeout=30, proxy=None, max_body=http.MAX_BODY, progress=None,
-                 now=None, system_trust=False, deadline=None):
+                 now=None, system_trust=False, deadline=None, max_skew=300):
         if not host or "/" in host:
             raise FormatError("host must be a name or an address, not a URL")
         if label is not None and (not label or "/" in label or "?" in label or " " in label):
@@ -207,6 +212,7 @@ class EstClient:
         self.now = now
         self.system_trust = system_trust
         self.deadline = deadline
+        self.max_skew = max_skew
         self.ca_certs = []
         self.ca_anchors = []
         self.rollover = None
@@ -387,7 +393,8 @@ class EstClient:
             if not anchors:
                 raise VerifyError("%s: no trust anchor to verify the certificate" % op)
             try:
-                x509.verify_chain(mine, pool, anchors, self._time())
+                x509.verify_chain(mine, pool, anchors, self._time(), skew=self.max_skew,
+                                  fresh=True)
                 break
             except VerifyError:
                 if attempt or self.ca_certs:
@@ -434,7 +441,7 @@ class EstClient:
                 except VerifyError:
                     pass
             try:
-                x509.verify_chain(c, certs, anchors, now)
+                x509.verify_chain(c, certs, anchors, now, skew=self.max_skew)
             except VerifyError:
                 continue
             if c.is_self_issued() and not self_signed and not self._is_link(c, certs):
@@ -509,7 +516,7 @@ class EstClient:
             if bc is not None and bc[0]:
                 continue
             try:
-                x509.verify_chain(leaf, captured + good, anchors, now)
+                x509.verify_chain(leaf, captured + good, anchors, now, skew=self.max_skew)
                 return True
             except VerifyError:
                 pass

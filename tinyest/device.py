@@ -77,6 +77,12 @@ Time policy
     An unknown clock never makes a certificate expired: nothing is renewed, retired
     or given up on the strength of a time the device does not know; while the clock
     is unknown, retries are timed from the attempt count alone.
+    Validity dates are checked give or take ``max_skew``, and the certificate just
+    issued for our key is never refused for its dates (CAs often start it at the
+    second of issuance). If it starts more than ``max_skew`` after the local clock
+    (and no server Date confirmed that clock), it is committed all the same, the
+    clock is unknown for the rest of the step, and ``enrolled_at`` records its
+    notBefore, so that later boots learn the time before relying on it.
 
 CA rollover (RFC 7030 4.1.3)
     When /cacerts carries a new self-signed root together with a NewWithOld
@@ -190,6 +196,7 @@ class Device:
         self.wake_at = None
         self._offset = None
         self._confirmed = False
+        self._distrust = False
         self._local = 0
         self._t0 = port.ticks()
         self._retry_in = None
@@ -213,7 +220,8 @@ class Device:
             from tinyest.client import EstClient as make
         cl = make(host=self._get(c, "host"), port=int(self._get(c, "port")),
                   label=self._get(c, "label"), trust=trust, auth=auth, cert=cert, key=key,
-                  timeout=self.timeout, progress=self._log, now=False if t is None else t)
+                  timeout=self.timeout, progress=self._log, now=False if t is None else t,
+                  max_skew=self.max_skew)
         self._cl = cl
         return cl
 
@@ -224,6 +232,8 @@ class Device:
         local = self._local + int(port.elapsed(self._t0))
         if self._offset is not None:
             return local + self._offset
+        if self._distrust:
+            return None
         floor = self.min_time
         if c is not None:
             for v in (c.enrolled_at, c.cacerts_at):
@@ -324,6 +334,7 @@ class Device:
         self._local = port.now() if now is None else int(now)
         self._offset = None
         self._confirmed = False
+        self._distrust = False
         self._retry_in = None
         c = self.store.load()
         if self._now(c) is None and self.ntp is not None:
@@ -539,11 +550,20 @@ class Device:
 
     def _commit(self, c, cl, key_der, certs, what):
         t = self._now(c)
+        leaf = _cert(certs[0])
+        nb = leaf.not_before
+        if t is not None and nb > t + self.max_skew and not self._confirmed:
+            # Issued for our key, so kept; but our clock runs behind the CA's. Until a
+            # verified Date or NTP settles it, the time is unknown, and the store
+            # records notBefore as a time it has seen (a floor for later boots).
+            self.log("time", "clock %d s behind the new certificate: distrusted" % (nb - t))
+            self._offset = None
+            self._distrust = True
+            t = nb
         self.store.commit_enrollment(key_der, certs, not self.keep_password, t)
         self.error = None
         if cl.ca_certs:
             self._absorb(cl, what)
-        leaf = _cert(certs[0])
         self.log(what, "%s, valid %d..%d" % (leaf.subject, leaf.not_before, leaf.not_after))
 
     def _enroll(self, c, t):

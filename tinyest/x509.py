@@ -556,12 +556,13 @@ def _as_cert(c):
     return c if isinstance(c, Certificate) else Certificate(c)
 
 
-def _own_checks(c, now):
-    # Checks every certificate of a path gets, except the trust anchor.
+def _own_checks(c, now, skew=0, fresh=False):
+    # Checks every certificate of a path gets, except the trust anchor. A clock
+    # within ``skew`` seconds of a validity bound is given the benefit of the doubt.
     if now is not None:
-        if now < c.not_before:
+        if now + skew < c.not_before and not fresh:
             return "%s is not valid yet" % c.subject
-        if now > c.not_after:
+        if now - skew > c.not_after:
             return "%s has expired" % c.subject
     if c.unknown_critical:
         return "%s has an unsupported critical extension %s" % (
@@ -570,10 +571,11 @@ def _own_checks(c, now):
 
 
 class _Search:
-    def __init__(self, pool, anchors, now, max_depth):
+    def __init__(self, pool, anchors, now, max_depth, skew):
         self.pool = pool
         self.anchors = anchors
         self.now = now
+        self.skew = skew
         self.max_depth = max_depth
         self.steps = 0
         self.reason = None
@@ -586,7 +588,7 @@ class _Search:
     def issuer_ok(self, c, path, anchor):
         # c would sign path[-1]; path[1:] are the intermediates below c.
         if not anchor:
-            err = _own_checks(c, self.now)
+            err = _own_checks(c, self.now, self.skew)
             if err:
                 self.fail(err)
                 return False
@@ -663,15 +665,18 @@ class _Search:
         return None
 
 
-def verify_chain(leaf, others, anchors, now=None, max_depth=8):
+def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=False):
     """Build and check a path from ``leaf`` through ``others`` (untrusted
     certificates, any order) to one of ``anchors``; return it as a list of
     Certificates, leaf first, anchor last. Items may be Certificates or DER.
 
     Checked: issuer/subject name chaining (DER bytes), every signature,
     basicConstraints cA and pathLenConstraint, keyUsage keyCertSign where
-    present, validity at ``now`` (seconds since 1970 UTC; skipped if None),
-    no unknown critical extension, v3 for intermediates. A trust anchor is
+    present, validity at ``now`` (seconds since 1970 UTC; skipped if None)
+    give or take ``skew`` seconds, no unknown critical extension, v3 for
+    intermediates. ``fresh``: the leaf was just issued, so its notBefore is
+    not held against ``now`` (CAs start it at the second of issuance; a
+    slow clock must not refuse it); its notAfter still is. A trust anchor is
     trusted as given: its signature, validity and extensions are not checked,
     except that a basicConstraints or keyUsage it carries is honoured. A leaf
     equal to an anchor is accepted as the path [anchor]. Raises VerifyError
@@ -696,10 +701,10 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8):
     for a in anchors:
         if a.der == leaf.der:
             return [a]
-    err = _own_checks(leaf, now)
+    err = _own_checks(leaf, now, skew, fresh)
     if err:
         raise VerifyError(err)
-    s = _Search(pool, anchors, now, max_depth)
+    s = _Search(pool, anchors, now, max_depth, skew)
     path = s.extend([leaf])
     if path is None:
         raise VerifyError(s.reason or "no path to a trust anchor")

@@ -539,6 +539,31 @@ def test_skewed_clock_is_corrected():
         r.close()
 
 
+def test_certificate_ahead_of_a_slow_clock_is_kept_and_the_clock_distrusted():
+    # The CA's clock is an hour ahead and sends no Date: the certificate issued for
+    # our key starts in our future. It is committed (the one-time password is spent),
+    # and the clock is not believed until a server Date settles it.
+    r = Rig()
+    try:
+        r.provision()
+        r.srv.t = T0 + 3600 + 300  # Server.issue backdates notBefore by 300 s
+        r.srv.date = False
+        d, delay = r.step(T0)
+        assert d.state == ENROLLED and r.errors == [], (d.state, r.errors)
+        c = r.store.load()
+        assert c.boot_password is None
+        nb = x509.Certificate(c.chain[0]).not_before
+        assert nb == T0 + 3600 and c.enrolled_at == nb, (nb, c.enrolled_at)
+        assert [e for e in r.events if e[0] == "time" and "distrusted" in e[1]], r.events
+        assert d.wake_at is None  # the time is unknown for the rest of the step
+        # The next boot, on the same slow clock, learns the time before anything else.
+        r.srv.date = True
+        d, delay = r.step(T0 + 60)
+        assert r.srv.ops()[-1] == "cacerts" and r.times and abs(r.times[-1] - r.srv.t) <= 2
+    finally:
+        r.close()
+
+
 def test_ntp_hook_sets_an_unknown_clock():
     r = Rig()
     try:

@@ -465,6 +465,26 @@ def test_chain_failures():
         raise AssertionError("%s: accepted" % name)
 
 
+def test_chain_clock_skew():
+    # A clock a little off either validity bound is given the benefit of the doubt
+    # with skew; without it, or beyond it, the strict answer stands.
+    leaf, inter, root = cert("ec_leaf"), cert("ec_int"), cert("ec_root")
+    for now in (NB - 2, NB - 300, NA_EE + 300):
+        assert len(x509.verify_chain(leaf, [inter], [root], now, skew=300)) == 3
+        raises(VerifyError, x509.verify_chain, leaf, [inter], [root], now)
+    for now in (NB - 301, NA_EE + 301):
+        raises(VerifyError, x509.verify_chain, leaf, [inter], [root], now, skew=300)
+    # fresh=True (just issued): the leaf's notBefore is not checked, its notAfter and
+    # the issuers' dates still are.
+    e = raises(VerifyError, x509.verify_chain, leaf, [inter], [root], NB - 3600, fresh=True)
+    assert "Issuing CA" in str(e) and "not valid yet" in str(e), e
+    e = raises(VerifyError, x509.verify_chain, leaf, [inter], [root], NA_EE + 1, fresh=True)
+    assert "dev-1" in str(e) and "expired" in str(e)
+    e = raises(VerifyError, x509.verify_chain, cert("forever"), [inter], [root],
+               2335219200 + 1, fresh=True)
+    assert "Issuing CA" in str(e) and "expired" in str(e)
+
+
 def test_chain_cross_signed():
     leaf, a, b = cert("cross_leaf"), cert("cross_a"), cert("cross_b")
     path = x509.verify_chain(leaf, [a, b], [cert("cross_b_root")], now=NOW)

@@ -283,3 +283,33 @@ def test_client_reports_the_date_of_verified_responses_only(tmp_path):
             assert cl.date is not None and abs(cl.date[0] - clock.now()) <= 2
         finally:
             srv.stop()
+
+
+@pytest.mark.parametrize("skew", [-300, -2, -1, 0, 2, 300])
+def test_device_clock_off_by_up_to_max_skew_enrolls_and_renews(tmp_path, lib, skew):
+    """A CA that starts certificates at the second of issuance (the dev server's
+    default, backdate=0) and a device clock up to max_skew (300 s) off in either
+    direction: the device keeps what was issued, then renews, never failing."""
+    clock = sim.SimClock(sim.time.time() - 3 * DAY)
+    with sim.fake_time(clock):
+        srv = DevServer(port=sim.free_port(), workdir=str(tmp_path / "srv"), cert_lifetime=LIFETIME)
+        assert srv.habits["backdate"] == 0
+        srv.add_user("device-1", "one-time-pw", one_time=True)
+        srv.start()
+        try:
+            flash = sim.Flash(tmp_path / "flash").install(lib)
+            flash.configure(_device_config(srv))
+            life = Life(flash, clock, srv)
+            b = life.boot(local_offset=clock.offset + skew)
+            assert b.state == "enrolled" and not b.events("failed"), b
+            assert life.ops(0) == [("cacerts", 200), ("simpleenroll", 401),
+                                   ("simpleenroll", 200)], b
+            nb = _cert(flash.store().chain[0]).not_valid_before_utc.timestamp()
+            assert abs(nb - clock.now()) <= 5, "the server backdated the certificate"
+            clock.advance(b.seconds)  # wake_at is on the device's clock
+            n = len(srv.requests)
+            b = life.boot(local_offset=clock.offset + skew)
+            assert life.ops(n) == [("simplereenroll", 200)] and b.state == "enrolled", b
+            assert len(life.serials) == 2
+        finally:
+            srv.stop()
