@@ -57,6 +57,8 @@ Proof of possession (RFC 7030 3.5)
     MicroPython exposes no channel binding: ``pop=True`` raises TlsError.
 
 Limits: response bodies of ``max_body`` bytes (default ``http.MAX_BODY``);
+/cacerts answers of ``MAX_CACERTS`` (16) certificates, all checked within one
+budget of ``x509.MAX_SIGS`` signature checks;
 at most ``MAX_ROUNDS`` requests per operation, ``MAX_WAIT_ROUNDS`` retries of a
 pending request, ``CsrAttrs.MAX_ITEMS`` csrattrs items (``tinyest.csrattrs``).
 A 202 without a usable Retry-After counts as 60 seconds; retries are at least
@@ -97,6 +99,7 @@ except ImportError:  # CPython
 MAX_REDIRECTS = const(3)
 MAX_ROUNDS = const(8)
 MAX_WAIT_ROUNDS = const(100)
+MAX_CACERTS = const(16)
 MIN_RETRY_DELAY = const(1)  # seconds between pending attempts, whatever Retry-After says
 CLOCK_PLAUSIBLE = const(1704067200)  # 2024-01-01: an earlier clock is not set
 
@@ -408,8 +411,6 @@ class EstClient:
 
     def cacerts(self, bootstrap_fingerprint=None):
         """The CA certificates (DER list) that chain to the trust anchors."""
-        from tinyest import pkcs7, x509
-
         fp = None if bootstrap_fingerprint is None else _fingerprint(bootstrap_fingerprint)
         bootstrap = fp is not None and not self.trust and not self.system_trust
         resp = self._exchange("GET", "cacerts", bootstrap=bootstrap)
@@ -417,7 +418,18 @@ class EstClient:
             raise _status_error(resp, "cacerts")
         data = self._b64(resp, "cacerts")
         resp = None
-        certs = [x509.Certificate(bytes(c)) for c in pkcs7.certificates(data)]
+        return self.accept_cacerts(data, fp, bootstrap)
+
+    def accept_cacerts(self, data, fp=None, bootstrap=False):
+        """Validate a /cacerts answer (certs-only CMS DER) as ``cacerts()`` does,
+        and keep what it teaches. At most ``MAX_CACERTS`` certificates, and one
+        ``x509.Checks`` budget of signature checks for the whole answer."""
+        from tinyest import pkcs7, x509
+
+        certs = pkcs7.certificates(data)
+        if len(certs) > MAX_CACERTS:
+            raise VerifyError("cacerts: %d certificates (limit %d)" % (len(certs), MAX_CACERTS))
+        certs = [x509.Certificate(bytes(c)) for c in certs]
         data = None
         if not certs:
             raise VerifyError("cacerts: no certificate in the response")
@@ -431,57 +443,47 @@ class EstClient:
             if not anchors:
                 raise VerifyError("cacerts: no trust anchor to verify the certificates")
         now = self._time()
+        checks = x509.Checks()
         good = []
         for c in certs:
-            self_signed = False
-            if c.is_self_issued():
-                try:
-                    c.verify_signed_by(c)
-                    self_signed = True
-                except VerifyError:
-                    pass
+            self_signed = c.is_self_issued() and checks.signed(c, c) is True
             try:
-                x509.verify_chain(c, certs, anchors, now, skew=self.max_skew)
-            except VerifyError:
+                x509.verify_chain(c, certs, anchors, now, skew=self.max_skew, checks=checks)
+            except VerifyError as e:
+                if checks.left <= 0:
+                    raise VerifyError("cacerts: %s" % e)
                 continue
-            if c.is_self_issued() and not self_signed and not self._is_link(c, certs):
+            if c.is_self_issued() and not self_signed and not self._is_link(c, certs, checks):
                 raise VerifyError("cacerts: self-issued %s has a bad signature" % c.subject)
             good.append(c)
         if not good:
             raise VerifyError("cacerts: no certificate chains to a trust anchor")
-        self.rollover = self._find_rollover(good, anchors)
+        self.rollover = self._find_rollover(good, anchors, checks)
         out = [bytes(c.der) for c in good]
         if fp is not None:
             self.ca_anchors = [bytes(a.der) for a in anchors]
         if bootstrap:
             self.trust = list(self.ca_anchors)
-            self.bootstrap_server_verified = self._check_bootstrap_chain(anchors, good, now)
+            self.bootstrap_server_verified = self._check_bootstrap_chain(anchors, good, now, checks)
             self._note("bootstrap", "server chain %s" % (
                 "verified" if self.bootstrap_server_verified else "NOT verified"))
         self.ca_certs = out
         return out
 
-    def _is_link(self, c, certs):
+    def _is_link(self, c, certs, checks):
         # A self-issued certificate signed by another key of the same name.
         for o in certs:
-            if o is not c and o.subject_der == c.issuer_der:
-                try:
-                    c.verify_signed_by(o)
-                    return True
-                except VerifyError:
-                    pass
+            if o is not c and o.subject_der == c.issuer_der and checks.signed(c, o) is True:
+                return True
         return False
 
-    def _find_rollover(self, good, anchors):
+    def _find_rollover(self, good, anchors, checks):
         anchor_keys = [bytes(a.public_key_der) for a in anchors]
         roots = []
         for c in good:
-            if c.is_self_issued() and bytes(c.public_key_der) not in anchor_keys:
-                try:
-                    c.verify_signed_by(c)
-                    roots.append(c)
-                except VerifyError:
-                    pass
+            if (c.is_self_issued() and bytes(c.public_key_der) not in anchor_keys
+                    and checks.signed(c, c) is True):
+                roots.append(c)
         ro = Rollover()
         for new in roots:
             nk = bytes(new.public_key_der)
@@ -491,16 +493,17 @@ class EstClient:
                 ck = bytes(c.public_key_der)
                 if ck == nk and c.subject_der == new.subject_der:
                     for a in anchors:
-                        if c.issuer_der == a.subject_der and _signed(c, a.public_key_der):
+                        if c.issuer_der == a.subject_der and checks.signed(c, a) is True:
                             ro.new_with_old = bytes(c.der)
-                elif ck in anchor_keys and c.issuer_der == new.subject_der and _signed(c, nk):
+                elif (ck in anchor_keys and c.issuer_der == new.subject_der
+                      and checks.signed(c, new) is True):
                     ro.old_with_new = bytes(c.der)
             if ro.new_with_old or ro.old_with_new:
                 ro.new_with_new = bytes(new.der)
                 return ro
         return None
 
-    def _check_bootstrap_chain(self, anchors, good, now):
+    def _check_bootstrap_chain(self, anchors, good, now, checks):
         """True if the TLS chain captured on the provisional connection leads
         from a non-CA certificate to the accepted anchors."""
         from tinyest import x509
@@ -516,10 +519,12 @@ class EstClient:
             if bc is not None and bc[0]:
                 continue
             try:
-                x509.verify_chain(leaf, captured + good, anchors, now, skew=self.max_skew)
+                x509.verify_chain(leaf, captured + good, anchors, now, skew=self.max_skew,
+                                  checks=checks)
                 return True
             except VerifyError:
-                pass
+                if checks.left <= 0:
+                    return False
         return False
 
     def csrattrs(self):
@@ -604,14 +609,6 @@ class EstClient:
         from tinyest import serverkeygen
 
         return serverkeygen.serverkeygen(self, csr, wait)
-
-
-def _signed(cert, spki):
-    try:
-        cert.verify_signed_by(spki)
-        return True
-    except VerifyError:
-        return False
 
 
 def __getattr__(name):

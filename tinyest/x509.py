@@ -50,7 +50,10 @@ Limits (each a module constant)
     (``MAX_EKU``). ``verify_chain`` takes at most 64 untrusted certificates
     (``MAX_POOL``) and 32 anchors (``MAX_ANCHORS``), builds paths of at most
     ``max_depth`` (default 8, at most ``MAX_DEPTH`` = 16) certificates and
-    tries at most 256 issuer candidates (``MAX_STEPS``) before giving up.
+    tries at most 256 issuer candidates (``MAX_STEPS``) before giving up. A
+    ``Checks`` object checks each (certificate, issuer) signature once and at
+    most ``MAX_SIGS`` (48) signatures in all; one is shared by every check of
+    a response, so that no answer can cost more than that many.
 
 Side channels: nothing here handles secrets.
 Errors: ``DERError`` (encoding), ``FormatError`` (structure), ``VerifyError``
@@ -72,6 +75,7 @@ MAX_POOL = 64
 MAX_ANCHORS = 32
 MAX_DEPTH = 16
 MAX_STEPS = 256
+MAX_SIGS = 48
 
 # Algorithm and curve OIDs (contents octets).
 OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"
@@ -570,8 +574,35 @@ def _own_checks(c, now, skew=0, fresh=False):
     return None
 
 
+class Checks:
+    """Signature checks, each (certificate, issuer) pair once, at most ``n`` in
+    all: share one between the path searches and checks of one response."""
+
+    def __init__(self, n=MAX_SIGS):
+        self.left = n
+        self.done = {}
+
+    def signed(self, child, issuer):
+        """True if ``issuer`` (a Certificate) signed ``child``, else the reason."""
+        key = (id(child), id(issuer))
+        r = self.done.get(key)
+        if r is None:
+            if self.left <= 0:
+                raise VerifyError("gave up after %d signature checks" % MAX_SIGS)
+            self.left -= 1
+            try:
+                child.verify_signed_by(issuer)
+                r = True
+            except VerifyError as e:
+                r = str(e)
+            # The pair is kept alive with its result, so no id is reused meanwhile.
+            self.done[key] = (r, child, issuer)
+            return r
+        return r[0]
+
+
 class _Search:
-    def __init__(self, pool, anchors, now, max_depth, skew):
+    def __init__(self, pool, anchors, now, max_depth, skew, checks):
         self.pool = pool
         self.anchors = anchors
         self.now = now
@@ -579,7 +610,7 @@ class _Search:
         self.max_depth = max_depth
         self.steps = 0
         self.reason = None
-        self.sigs = {}
+        self.checks = checks
 
     def fail(self, msg):
         if self.reason is None:
@@ -614,17 +645,11 @@ class _Search:
         return True
 
     def signed(self, child, issuer):
-        key = (id(child), id(issuer))
-        ok = self.sigs.get(key)
-        if ok is None:
-            try:
-                child.verify_signed_by(issuer)
-                ok = True
-            except VerifyError as e:
-                ok = False
-                self.fail("signature on %s by %s: %s" % (child.subject, issuer.subject, e))
-            self.sigs[key] = ok
-        return ok
+        r = self.checks.signed(child, issuer)
+        if r is True:
+            return True
+        self.fail("signature on %s by %s: %s" % (child.subject, issuer.subject, r))
+        return False
 
     def step(self):
         self.steps += 1
@@ -665,7 +690,8 @@ class _Search:
         return None
 
 
-def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=False):
+def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=False,
+                 checks=None):
     """Build and check a path from ``leaf`` through ``others`` (untrusted
     certificates, any order) to one of ``anchors``; return it as a list of
     Certificates, leaf first, anchor last. Items may be Certificates or DER.
@@ -676,7 +702,8 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     give or take ``skew`` seconds, no unknown critical extension, v3 for
     intermediates. ``fresh``: the leaf was just issued, so its notBefore is
     not held against ``now`` (CAs start it at the second of issuance; a
-    slow clock must not refuse it); its notAfter still is. A trust anchor is
+    slow clock must not refuse it); its notAfter still is. ``checks``: a
+    ``Checks`` shared with other calls (default: a new one). A trust anchor is
     trusted as given: its signature, validity and extensions are not checked,
     except that a basicConstraints or keyUsage it carries is honoured. A leaf
     equal to an anchor is accepted as the path [anchor]. Raises VerifyError
@@ -704,7 +731,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     err = _own_checks(leaf, now, skew, fresh)
     if err:
         raise VerifyError(err)
-    s = _Search(pool, anchors, now, max_depth, skew)
+    s = _Search(pool, anchors, now, max_depth, skew, checks or Checks())
     path = s.extend([leaf])
     if path is None:
         raise VerifyError(s.reason or "no path to a trust anchor")

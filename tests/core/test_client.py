@@ -8,7 +8,7 @@ from _t import raises, vector
 from tinyest import client, der
 from tinyest.client import EstClient
 from tinyest.csrattrs import CsrAttrs, apply_csrattrs
-from tinyest.errors import DERError, EstError, FormatError, TlsError
+from tinyest.errors import DERError, EstError, FormatError, TlsError, VerifyError
 
 # RFC 7030 section 4.5.2's example response body.
 RFC7030_CSRATTRS = binascii.a2b_base64(
@@ -211,3 +211,46 @@ def test_no_trust_anchor_refused_before_connecting():
     c = EstClient("127.0.0.1", 9, trust=[], timeout=0.1)
     e = raises(EstError, c.simpleenroll, vector("csr_p256_cryptography.der"))
     assert isinstance(e, TlsError), e
+
+
+def _count_signature_checks():
+    from tinyest import keys
+
+    real = keys.verify
+    calls = [0]
+
+    def counting(*a):
+        calls[0] += 1
+        return real(*a)
+
+    keys.verify = counting
+    return calls, lambda: setattr(keys, "verify", real)
+
+
+def test_hostile_cacerts_loop_costs_a_bounded_number_of_signature_checks():
+    # The genuine root (its fingerprint matches) plus 15 P-384 CA certificates of
+    # the root's name signing each other in a loop (tests/vectors/make_cacerts_loop.py).
+    from tinyest import pkcs7, x509
+
+    data = vector("cacerts_loop.der")
+    certs = [bytes(c) for c in pkcs7.certificates(data)]
+    root = x509.Certificate(certs[0])
+    calls, restore = _count_signature_checks()
+    try:
+        cl = EstClient("127.0.0.1", trust=[], now=False)
+        e = raises(VerifyError, cl.accept_cacerts, data, root.fingerprint(), True)
+        assert "signature checks" in str(e), e
+        assert calls[0] <= x509.MAX_SIGS, calls[0]
+        assert cl.trust == [] and cl.ca_certs == []
+        # Too many certificates: refused before any signature is checked.
+        calls[0] = 0
+        big = pkcs7.encode_certs_only(certs * 4)
+        e = raises(VerifyError, cl.accept_cacerts, big, root.fingerprint(), True)
+        assert "limit" in str(e) and calls[0] == 0, (e, calls[0])
+        # The genuine root alone is accepted, with one self-signature check.
+        calls[0] = 0
+        assert cl.accept_cacerts(pkcs7.encode_certs_only(certs[:1]), root.fingerprint(),
+                                 True) == certs[:1]
+        assert calls[0] == 1 and cl.trust == certs[:1], calls[0]
+    finally:
+        restore()
