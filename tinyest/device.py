@@ -242,9 +242,10 @@ class Device:
         return local if local >= floor else None
 
     def _adopt(self, t, why):
+        # Only a server Date, on a verified connection, confirms the time; NTP sets it.
         local = self._local + int(port.elapsed(self._t0))
         self._offset = t - local
-        self._confirmed = True
+        self._confirmed = why != "ntp"
         self.log("time", "%d (%s, clock was %+d s off)" % (t, why, local - t))
         if self.set_time is not None:
             try:

@@ -587,6 +587,33 @@ def test_ntp_hook_sets_an_unknown_clock():
         r.close()
 
 
+def test_ntp_time_is_not_a_server_confirmed_clock():
+    # A wrong NTP answer past the certificate's expiry: the device first confirms the
+    # time with the server (/cacerts and its Date), as the time policy says, rather
+    # than going straight to the fallback enrollment.
+    r = Rig(fallback=True)
+    try:
+        r.provision()
+        c = r.store.load()
+        boot_key = new_key()
+        c.boot_key = boot_key.to_der()
+        c.boot_chain = [make_cert(boot_key.public_key_der(), "idevid", T0 - DAY, T0 + 3650 * DAY)]
+        r.store.commit(c)
+        r.srv.t = T0
+        r.step(T0)
+        late = r.cert().not_after + DAY
+        n = len(r.srv.calls)
+        d = r.device()
+        d.ntp = lambda: late  # NTP is wrong; the server still says T0 + 10
+        r.srv.t = T0 + 10
+        d.step(ESP32_BOOT)
+        assert r.srv.ops()[n:][:1] == ["cacerts"], r.srv.ops()[n:]
+        assert "simpleenroll" not in r.srv.ops()[n:], r.srv.ops()[n:]
+        assert d.state == ENROLLED, d.state
+    finally:
+        r.close()
+
+
 # ---------------------------------------------------------------- /cacerts and rollover
 
 
