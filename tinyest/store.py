@@ -1,23 +1,31 @@
 """Power-fail safe credential store on a file system (device flash or a host folder).
 
 What it keeps (``Credentials``)
-    config          dict of small settings: str keys (at most 255 UTF-8 octets), values
-                    str, bytes, int (64-bit signed) or bool. By convention "host",
-                    "port" and "label" name the EST server.
+    config          dict of small settings: str names (1 to 255 UTF-8 octets), values
+                    str, bytes, int (64-bit signed) or bool. The names the device reads
+                    have a fixed type: "host", "label", "cn", "dns" str, "port" int,
+                    "fingerprint" str or bytes.
     trust           list of trust anchor certificates (DER).
     boot_user, boot_password
-                    the one-time bootstrap credential (str or bytes), or None.
+                    the one-time bootstrap credential (str), or None.
     boot_key, boot_chain
                     a factory key (DER) and certificate chain (list of DER), or None / [].
     key_der, chain  the current private key (DER) and certificate chain (list of DER,
                     our certificate first), or None / [].
-    pending         a deferred request (``Pending``: op, csr, key_der, retry_at,
-                    attempts) or None.
+    pending         a deferred request (``Pending``: op str, csr and key_der DER or
+                    None, retry_at int or None, attempts int) or None.
     enrolled_at, cacerts_at, time_offset
                     int timestamps (seconds, the caller's epoch) and the learned server
                     time offset, or None.
     generation      read only: the sequence number of the generation loaded (0: nothing
-                    stored yet).
+                    stored yet). It counts 1, 2, ... 2**32 - 1, then 1 again.
+
+Types are checked at both ends: ``commit`` refuses, and ``load`` reports, a set with a
+field of another type with a StoreError naming the field, so that nothing of the wrong
+type reaches the device. DER fields (trust, chains, keys, the pending CSR) hold one
+DER SEQUENCE each (its outer header checked); PEM given instead, as text or octets, is
+decoded to DER at the store boundary (a list item may hold several PEM blocks), and
+anything else is refused.
 
 API
     ``Store(root, fs=None)``: ``root`` is a directory that holds only the store (made by
@@ -25,9 +33,14 @@ API
     ``stat``, ``mkdir`` and optionally ``fsync(file)`` and ``syncdir(path)``; default
     ``OsFs()``. A MicroPython ``VfsFat``/``VfsLfs2`` object works as ``fs`` directly.
     ``load()`` -> Credentials (the unprovisioned state when nothing is stored);
-    ``commit(creds)`` writes them as a new generation; ``update(**fields)`` loads,
-    changes, commits and returns the new snapshot; ``commit_enrollment(key_der, chain,
-    erase_bootstrap=True, now=None)``; ``wipe()``.
+    ``commit(creds)`` writes them as a new generation (normalising their DER fields in
+    place); ``update(**fields)`` loads, changes, commits and returns the new snapshot;
+    ``commit_enrollment(key_der, chain, erase_bootstrap=True, now=None)``; ``wipe()``.
+    ``Credentials.check()`` raises StoreError unless ``key_der`` is the private key of
+    ``chain[0]`` and ``boot_key`` that of ``boot_chain[0]`` (each key with its chain or
+    neither); ``key_matches(key_der, cert_der)`` compares one pair. Both parse the key
+    (tinyest.keys, imported when called): a device calls ``check`` once after start-up,
+    not on every load.
 
     Nothing here verifies certificates. The caller commits a new key and chain only
     after it has checked the chain against the trust anchors. ``commit_enrollment``
@@ -50,10 +63,15 @@ Format (version 1)
     starts with u8 name length and the UTF-8 name before its type octet. Lists are
     repeated records in order. Absent fields (None, empty list) have no record.
     Unknown tags are skipped (and dropped by the next commit). The body is at most
-    ``MAX_BODY`` octets, a record at most 65535.
+    ``MAX_BODY`` octets, a record at most 65535. Tags: 1 config, 2 trust, 3 boot_user,
+    4 boot_password, 5 boot_key, 6 boot_chain, 7 key_der, 8 chain, 9 to 13 pending op,
+    csr, key_der, retry_at, attempts, 14 enrolled_at, 15 cacerts_at, 16 time_offset;
+    written in that order, config sorted by name, pending last.
 
     A slot is intact when its size is exactly 48 + body length, its magic is right and
-    the hash matches. ``load`` takes the intact slot with the highest sequence number;
+    the hash matches. ``load`` takes the intact slot with the newest sequence number:
+    ``a`` is newer than ``b`` when ``(a - b) mod 2**32`` is between 1 and 2**31 - 1 (two
+    slots hold consecutive numbers, so the counter's wrap loses nothing).
     ``cred.tmp`` is never read. No intact slot but a slot file present raises
     StoreError: the data was damaged, and the application decides (``wipe()`` and
     provision again). An intact newest slot of another version raises StoreError too,
@@ -92,94 +110,68 @@ Guarantees
 Tested
     tests/core/test_store.py, on CPython and MicroPython: a power loss before every
     open, write (leaving half of it or none), flush, fsync, close, remove and rename of
-    an enrollment, a renewal, a trust anchor update, a pending state update and a wipe,
-    with atomic and with remove-then-rename renames; and, on MicroPython, its own
-    VfsFat and VfsLfs2 drivers on a RAM block device rebuilt after every prefix of the
-    block writes, the last one torn in half.
+    an enrollment, a renewal, a trust anchor update, a pending state update, a wipe
+    and a commit across the counter's wrap, with atomic and with remove-then-rename
+    renames; and, on MicroPython, its own VfsFat and VfsLfs2 drivers on a RAM block
+    device rebuilt after every prefix of the block writes, the last one torn in half.
 
 Heap
     ``load`` first checks both slots by streaming them through a 256-octet buffer, then
     reads the chosen one record by record: every value is read once, into the object
-    returned. ``commit`` writes the values it is given without joining them.
+    returned. ``commit`` writes the values it is given without joining them. PEM is
+    decoded (tinyest.pem imported) only when some is given.
 
-Only tinyest.errors classes escape (StoreError for I/O errors too); ``fs`` exceptions
-that are not OSError (e.g. a test's simulated power loss) pass through untouched.
+Only tinyest.errors classes escape (StoreError for I/O errors and for bad contents);
+``fs`` exceptions that are not OSError (e.g. a test's simulated power loss) pass
+through untouched.
 """
 
 import hashlib
 import os
 import struct
 
-from tinyest.errors import StoreError
+from tinyest.errors import EstError, StoreError
 
-VERSION = 1
 MAX_BODY = 65536
-_MAGIC = b"tEST"
-_HDR = ">4sHHII"
-_HDR_LEN = 16
-_HASH_LEN = 32
-_REC = ">BH"
 _SLOTS = ("cred.a", "cred.b")
 _TMP = "cred.tmp"
+_HDR = ">4sHHII"
+_TOP = 0xFFFFFFFF
 
-_CONFIG = 1
-# (tag, attribute, is a list of DER, must be DER)
-_FIELDS = (
-    (2, "trust", True, True),
-    (3, "boot_user", False, False),
-    (4, "boot_password", False, False),
-    (5, "boot_key", False, True),
-    (6, "boot_chain", True, True),
-    (7, "key_der", False, True),
-    (8, "chain", True, True),
-    (14, "enrolled_at", False, False),
-    (15, "cacerts_at", False, False),
-    (16, "time_offset", False, False),
-)
-_PENDING = (
-    (9, "op", False),
-    (10, "csr", True),
-    (11, "key_der", True),
-    (12, "retry_at", False),
-    (13, "attempts", False),
-)
-_INT_FIELDS = ("enrolled_at", "cacerts_at", "time_offset", "retry_at", "attempts")
-_TEXT_FIELDS = ("boot_user", "boot_password")
-_NAMES = ("config", "pending") + tuple([f[1] for f in _FIELDS])
-_PENDING_NAMES = tuple([f[1] for f in _PENDING])
-_TAGS = (_CONFIG,) + tuple([f[0] for f in _FIELDS]) + tuple([f[0] for f in _PENDING])
+# (tag, name, kind): "L" a list of DER, "D" DER, "s" text, "i" an integer. Tags 9 to
+# 13 are the fields of ``pending``. The order is the order of the records.
+_FIELDS = ((2, "trust", "L"), (3, "boot_user", "s"), (4, "boot_password", "s"), (5, "boot_key", "D"),
+           (6, "boot_chain", "L"), (7, "key_der", "D"), (8, "chain", "L"), (14, "enrolled_at", "i"),
+           (15, "cacerts_at", "i"), (16, "time_offset", "i"), (9, "op", "s"), (10, "csr", "D"),
+           (11, "key_der", "D"), (12, "retry_at", "i"), (13, "attempts", "i"))
+_NAMES = ("config", "pending") + tuple([f[1] for f in _FIELDS[:10]])
+_PNAMES = tuple([f[1] for f in _FIELDS[10:]])
+# The config names the device reads, and their kind ("x": text or octets).
+_CONFIG = {"host": "s", "port": "i", "label": "s", "fingerprint": "x", "cn": "s", "dns": "s"}
+_BYTES = (bytes, bytearray, memoryview)
+_TEXT = (str,) + _BYTES
 
 _fsync = getattr(os, "fsync", None)
 _sync = getattr(os, "sync", None)
-_replace = getattr(os, "replace", None) or os.rename
 
 
 class OsFs:
     """The running system's files: builtin open and the os module."""
 
-    def open(self, path, mode):
-        return open(path, mode)
-
-    def rename(self, src, dst):
-        _replace(src, dst)
-
-    def remove(self, path):
-        os.remove(path)
-
-    def stat(self, path):
-        return os.stat(path)
-
-    def mkdir(self, path):
-        os.mkdir(path)
+    open = staticmethod(open)
+    rename = staticmethod(getattr(os, "replace", os.rename))
+    remove = staticmethod(os.remove)
+    stat = staticmethod(os.stat)
+    mkdir = staticmethod(os.mkdir)
 
     def fsync(self, f):
-        if _fsync is not None and hasattr(f, "fileno"):
+        if _fsync and hasattr(f, "fileno"):
             _fsync(f.fileno())
-        elif _sync is not None:
+        elif _sync:
             _sync()
 
     def syncdir(self, path):
-        if _fsync is not None and hasattr(os, "O_RDONLY"):  # CPython on POSIX
+        if hasattr(os, "O_RDONLY"):  # CPython
             try:
                 fd = os.open(path, os.O_RDONLY)
                 try:
@@ -190,13 +182,8 @@ class OsFs:
                 pass  # a system that cannot sync a directory (Windows)
 
 
-def _same(a, b, names):
-    if type(a) is not type(b):
-        return False
-    for name in names:
-        if getattr(a, name) != getattr(b, name):
-            return False
-    return True
+def _eq(a, b, names):
+    return type(a) is type(b) and [getattr(a, n) for n in names] == [getattr(b, n) for n in names]
 
 
 class Pending:
@@ -211,17 +198,17 @@ class Pending:
         self.attempts = attempts
 
     def __eq__(self, other):
-        return _same(self, other, _PENDING_NAMES)
+        return _eq(self, other, _PNAMES)
 
 
 class Credentials:
-    """One snapshot of the store (see the module text for the fields)."""
+    """One snapshot of the store (see the module text)."""
 
     def __init__(self):
         self.config = {}
         self.pending = None
-        for _, name, many, _ in _FIELDS:
-            setattr(self, name, [] if many else None)
+        for _, name, kind in _FIELDS[:10]:
+            setattr(self, name, [] if kind == "L" else None)
         self.generation = 0
 
     @property
@@ -230,7 +217,22 @@ class Credentials:
         return self.key_der is not None and len(self.chain) > 0
 
     def __eq__(self, other):
-        return _same(self, other, _NAMES)
+        return _eq(self, other, _NAMES)
+
+    def check(self):
+        """StoreError unless key_der is the key of chain[0] and boot_key that of
+        boot_chain[0], each key present with its chain or neither."""
+        _pair("key_der", self.key_der, self.chain)
+        _pair("boot_key", self.boot_key, self.boot_chain)
+
+
+def _pair(name, key, chain):
+    try:
+        ok = (key is None) == (not chain) and (key is None or key_matches(key, chain[0]))
+    except EstError:  # a key or certificate that does not parse matches nothing
+        ok = False
+    if not ok:
+        raise StoreError(name + " does not match its certificate")
 
 
 def key_matches(key_der, cert_der):
@@ -240,110 +242,125 @@ def key_matches(key_der, cert_der):
     return bytes(x509.Certificate(cert_der).public_key_der) == bytes(keys.load_private(key_der).public_key_der())
 
 
-def _is_der(v):
-    return isinstance(v, (bytes, bytearray, memoryview)) and len(v) > 0
+def _der(name, v):
+    """[v] for DER octets, the DER of every block of PEM (text or octets);
+    StoreError naming the field for anything else."""
+    if isinstance(v, _TEXT) and len(v):
+        try:
+            if v[0] == 0x30:
+                from tinyest import der
+
+                der.top(v)
+                return [v]
+            from tinyest import pem
+
+            out = []
+            for _, b in pem.decode_all(v):
+                out += _der(name, b)
+            if out:
+                return out
+        except EstError:
+            pass
+    raise StoreError("bad " + name)
 
 
-def _value(v):
-    """(type octet, data) of a stored value."""
-    if v is True:
-        return b"T", b""
-    if v is False:
-        return b"F", b""
-    if isinstance(v, int):
-        if v < -(1 << 63) or v >= (1 << 63):
-            raise StoreError("integer out of range")
-        return b"i", struct.pack(">q", v)
-    if isinstance(v, str):
-        return b"s", v.encode()
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return b"b", v
-    raise StoreError("cannot store a %s" % type(v).__name__)
+def _value(name, v, kind):
+    """(type octet, data) of a value of ``kind`` ("s", "i", "b" octets, "x" text or
+    octets, "" any of these or a bool); StoreError naming the field if it is not."""
+    if isinstance(v, bool):
+        if not kind:
+            return b"T" if v else b"F", b""
+    elif isinstance(v, int):
+        if kind in "i" and -(1 << 63) <= v < (1 << 63):
+            return b"i", struct.pack(">q", v)
+    elif isinstance(v, str):
+        if kind in "sx":
+            return b"s", v.encode()
+    elif isinstance(v, _BYTES):
+        if kind in "bx":
+            return b"b", v
+    raise StoreError("bad " + name)
 
 
 def _records(c):
-    """The records of a snapshot as (tag, prefix, data), checked; and the body length."""
+    """The records of ``c`` as ([(tag, prefix, data)], body length), every field
+    checked and its DER fields normalised in ``c`` (PEM decoded)."""
     out = []
-
-    def add(tag, prefix, data):
-        if len(prefix) + len(data) > 0xFFFF:
-            raise StoreError("record of %d octets (tag %d)" % (len(prefix) + len(data), tag))
-        out.append((tag, prefix, data))
-
-    if not isinstance(c.config, dict):
-        raise StoreError("config must be a dict")
-    for k in sorted(c.config):
-        if not isinstance(k, str) or not k:
-            raise StoreError("config names are non-empty str")
-        name = k.encode()
-        if len(name) > 255:
-            raise StoreError("config name too long")
-        v = c.config[k]
-        if v is None:
-            raise StoreError("config value None for " + k)
-        t, data = _value(v)
-        add(_CONFIG, bytes([len(name)]) + name + t, data)
-    for tag, name, many, is_der in _FIELDS:
-        v = getattr(c, name)
-        if many:
-            if not isinstance(v, (list, tuple)):
-                raise StoreError(name + " must be a list")
-            for item in v:
-                if not _is_der(item):
-                    raise StoreError(name + " holds a non-DER item")
-                add(tag, b"b", item)
-        elif v is not None:
-            if is_der and not _is_der(v):
-                raise StoreError(name + " must be DER octets")
-            if name in _INT_FIELDS and (not isinstance(v, int) or isinstance(v, bool)):
-                raise StoreError(name + " must be an int")
-            if name in _TEXT_FIELDS and not isinstance(v, (str, bytes, bytearray)):
-                raise StoreError(name + " must be str or bytes")
-            t, data = _value(v)
-            add(tag, t, data)
-    p = c.pending
-    if p is not None:
-        if not isinstance(p, Pending) or not isinstance(p.op, str):
-            raise StoreError("pending must be a Pending with a str op")
-        for tag, name, is_der in _PENDING:
-            v = getattr(p, name)
-            if v is not None:
-                if is_der and not _is_der(v):
-                    raise StoreError("pending " + name + " must be DER octets")
-                if name in _INT_FIELDS and (not isinstance(v, int) or isinstance(v, bool)):
-                    raise StoreError("pending " + name + " must be an int")
-                t, data = _value(v)
-                add(tag, t, data)
     n = 0
-    for _, prefix, data in out:
-        n += 3 + len(prefix) + len(data)
+
+    def add(tag, prefix, name, v, kind):
+        t, data = _value(name, v, kind)
+        prefix += t
+        k = len(prefix) + len(data)
+        if k > 0xFFFF:
+            raise StoreError(name + " too long")
+        out.append((tag, prefix, data))
+        return k + 3
+
+    cfg = c.config
+    if not isinstance(cfg, dict):
+        raise StoreError("bad config")
+    for k in cfg:
+        if not isinstance(k, str) or not 0 < len(k.encode()) < 256:
+            raise StoreError("bad config name")
+    for k in sorted(cfg):
+        b = k.encode()
+        n += add(1, bytes([len(b)]) + b, "config " + k, cfg[k], _CONFIG.get(k, ""))
+    p = c.pending
+    if p is not None and not isinstance(p, Pending):
+        raise StoreError("bad pending")
+    for tag, a, kind in _FIELDS:
+        o = c
+        name = a
+        if 8 < tag < 14:
+            o = p
+            name = "pending " + a
+            if p is None:
+                continue
+        v = getattr(o, a)
+        items = [v]
+        if kind == "L":
+            if not isinstance(v, (list, tuple)):
+                raise StoreError("bad " + name)
+            items = []
+            for x in v:
+                items += _der(name, x)
+            setattr(o, a, items)
+        elif v is None:
+            if tag != 9:  # op is the one field a pending request cannot lack
+                continue
+        elif kind == "D":
+            items = _der(name, v)
+            if len(items) != 1:
+                raise StoreError("bad " + name)
+            setattr(o, a, items[0])
+        for x in items:
+            n += add(tag, b"", name, x, "b" if kind in "LD" else kind)
     if n > MAX_BODY:
-        raise StoreError("store body of %d octets (limit %d)" % (n, MAX_BODY))
+        raise StoreError("store too large")
     return out, n
 
 
-def _read_exact(f, n):
+def _read(f, n):
     b = f.read(n)
     if b is None or len(b) != n:
-        raise StoreError("store file shorter than its header says")
+        raise StoreError("store file too short")
     return b
 
 
-def _decode(t, data):
+def _decode(name, t, data):
     if t == b"b":
         return data
     if t == b"s":
         try:
             return str(data, "utf-8")
         except UnicodeError:
-            raise StoreError("stored text is not UTF-8")
-    if t == b"i" and len(data) == 8:
+            pass
+    elif t == b"i" and len(data) == 8:
         return struct.unpack(">q", data)[0]
-    if t == b"T" and not data:
-        return True
-    if t == b"F" and not data:
-        return False
-    raise StoreError("bad stored value type")
+    elif (t == b"T" or t == b"F") and not data:
+        return t == b"T"
+    raise StoreError("bad stored " + name)
 
 
 class Store:
@@ -351,73 +368,66 @@ class Store:
 
     def __init__(self, root, fs=None):
         if not root:
-            raise StoreError("empty store directory name")
+            raise StoreError("no store directory")
         self._root = root if root == "/" else root.rstrip("/")
+        self._pre = self._root if root == "/" else self._root + "/"
         self._fs = OsFs() if fs is None else fs
 
-    def _path(self, name):
-        return self._root + name if self._root.endswith("/") else self._root + "/" + name
-
-    def _check(self, name):
+    def _slot(self, name):
         """(sequence, version) of an intact slot; None if absent; False if damaged."""
         fs = self._fs
-        path = self._path(name)
+        path = self._pre + name
         try:
             size = fs.stat(path)[6]
         except OSError:
             return None
-        if size < _HDR_LEN + _HASH_LEN or size > _HDR_LEN + MAX_BODY + _HASH_LEN:
+        if not 48 <= size <= 48 + MAX_BODY:
             return False
         f = fs.open(path, "rb")
         try:
-            hdr = f.read(_HDR_LEN)
-            if hdr is None or len(hdr) != _HDR_LEN:
+            hdr = f.read(16)
+            if hdr is None or len(hdr) != 16:
                 return False
             magic, version, _, seq, n = struct.unpack(_HDR, hdr)
-            if magic != _MAGIC or size != _HDR_LEN + n + _HASH_LEN:
+            if magic != b"tEST" or size != 48 + n:
                 return False
             h = hashlib.sha256(hdr)
-            buf = bytearray(256)
-            mv = memoryview(buf)
+            mv = memoryview(bytearray(256))
             while n:
                 k = f.readinto(mv[:n if n < 256 else 256])
                 if not k:
                     return False
                 h.update(mv[:k])
                 n -= k
-            tail = f.read(_HASH_LEN)
-            if tail != h.digest():
-                return False
-            return seq, version
+            return f.read(32) == h.digest() and (seq, version)
         finally:
             f.close()
 
     def _scan(self):
-        """(slot index, sequence, version) of the newest intact slot, or (-1, 0, 0) with
-        a flag telling whether any slot file exists."""
+        """(slot index, sequence, version) of the newest intact slot: sequence numbers
+        compare modulo 2**32. Index -1 when no slot file exists, -2 when none is intact."""
         best = (-1, 0, 0)
-        seen = False
-        for i in range(2):
-            r = self._check(_SLOTS[i])
-            if r is not None:
-                seen = True
-            if r and (best[0] < 0 or r[0] > best[1]):
+        for i in (0, 1):
+            r = self._slot(_SLOTS[i])
+            if r is False and best[0] == -1:
+                best = (-2, 0, 0)
+            if r and (best[0] < 0 or 0 < (r[0] - best[1]) & _TOP < 0x80000000):
                 best = (i, r[0], r[1])
-        return best, seen
+        return best
 
     def load(self):
         """The newest intact generation, or the unprovisioned state when none is stored."""
         try:
-            (slot, seq, version), seen = self._scan()
-            if slot < 0:
-                if seen:
-                    raise StoreError("no intact generation in " + self._root)
+            slot, seq, version = self._scan()
+            if slot == -1:
                 return Credentials()
-            if version != VERSION:
-                raise StoreError("store version %d (this library reads %d)" % (version, VERSION))
-            f = self._fs.open(self._path(_SLOTS[slot]), "rb")
+            if slot < 0:
+                raise StoreError("no intact generation in " + self._root)
+            if version != 1:
+                raise StoreError("store version %d" % version)
+            f = self._fs.open(self._pre + _SLOTS[slot], "rb")
             try:
-                c = self._parse(f)
+                c = _parse(f)
             finally:
                 f.close()
         except OSError as e:
@@ -425,70 +435,25 @@ class Store:
         c.generation = seq
         return c
 
-    def _parse(self, f):
-        n = struct.unpack(_HDR, _read_exact(f, _HDR_LEN))[4]
-        c = Credentials()
-        pend = {}
-        while n:
-            if n < 4:
-                raise StoreError("truncated store record")
-            tag, k = struct.unpack(_REC, _read_exact(f, 3))
-            n -= 3
-            if k < 1 or k > n:
-                raise StoreError("bad store record length")
-            n -= k
-            if tag not in _TAGS:
-                _read_exact(f, k)  # a field of a later revision
-                continue
-            name = None
-            if tag == _CONFIG:
-                nl = _read_exact(f, 1)[0]
-                if nl + 2 > k:
-                    raise StoreError("bad config record")
-                name = _decode(b"s", _read_exact(f, nl))
-                k -= nl + 1
-            v = _decode(_read_exact(f, 1), _read_exact(f, k - 1))
-            if name is not None:
-                c.config[name] = v
-                continue
-            for ftag, fname, many, _ in _FIELDS:
-                if ftag == tag:
-                    if many:
-                        getattr(c, fname).append(v)
-                    else:
-                        setattr(c, fname, v)
-            for ftag, fname, _ in _PENDING:
-                if ftag == tag:
-                    pend[fname] = v
-        if pend:
-            if "op" not in pend:
-                raise StoreError("pending state without op")
-            p = Pending(pend["op"])
-            for key in pend:
-                setattr(p, key, pend[key])
-            c.pending = p
-        _records(c)  # what load returns, commit can write again: same checks both ways
-        return c
-
     def commit(self, creds):
         """Write ``creds`` as the new newest generation; returns its sequence number."""
         records, n = _records(creds)
         fs = self._fs
         try:
-            (slot, seq, _), _ = self._scan()
+            slot, seq, _ = self._scan()
             try:
                 fs.stat(self._root)
             except OSError:
                 fs.mkdir(self._root)
-            seq = seq + 1 if slot >= 0 else 1
-            hdr = struct.pack(_HDR, _MAGIC, VERSION, 0, seq, n)
+            seq = seq % _TOP + 1  # after 2**32 - 1 comes 1: 0 means "nothing stored"
+            hdr = struct.pack(_HDR, b"tEST", 1, 0, seq, n)
             h = hashlib.sha256(hdr)
-            tmp = self._path(_TMP)
+            tmp = self._pre + _TMP
             f = fs.open(tmp, "wb")
             try:
                 f.write(hdr)
                 for tag, prefix, data in records:
-                    head = struct.pack(_REC, tag, len(prefix) + len(data)) + prefix
+                    head = struct.pack(">BH", tag, len(prefix) + len(data)) + prefix
                     h.update(head)
                     f.write(head)
                     if len(data):
@@ -497,13 +462,13 @@ class Store:
                 f.write(h.digest())
                 f.flush()
                 sync = getattr(fs, "fsync", None)
-                if sync is not None:
+                if sync:
                     sync(f)
             finally:
                 f.close()
-            fs.rename(tmp, self._path(_SLOTS[1 if slot == 0 else 0]))
+            fs.rename(tmp, self._pre + _SLOTS[slot == 0])
             sync = getattr(fs, "syncdir", None)
-            if sync is not None:
+            if sync:
                 sync(self._root)
         except OSError as e:
             raise StoreError("store write failed: %s" % e)
@@ -523,36 +488,73 @@ class Store:
     def commit_enrollment(self, key_der, chain, erase_bootstrap=True, now=None):
         """Store a new key and certificate chain (already verified by the caller) as the
         current credentials; clears ``pending``; sets ``enrolled_at`` to ``now`` when given.
-        Refuses a chain whose first certificate does not hold the key's public key."""
-        if not _is_der(key_der) or not chain:
-            raise StoreError("a key and at least one certificate are needed")
-        if not key_matches(key_der, chain[0]):
-            raise StoreError("the certificate does not match the key")
+        Refuses (StoreError) a key that is not the key of the chain's first certificate."""
         c = self.load()
-        had_password = c.boot_password is not None
+        pw = c.boot_password is not None
         c.key_der = key_der
-        c.chain = list(chain)
+        c.chain = chain
         c.pending = None
         if now is not None:
             c.enrolled_at = now
         if erase_bootstrap:
-            c.boot_user = None
-            c.boot_password = None
+            c.boot_user = c.boot_password = None
+        _records(c)  # checked and normalised (PEM decoded) before the keys are compared
+        if not c.enrolled:
+            raise StoreError("no key or certificate")
+        _pair("key_der", c.key_der, c.chain)
         self.commit(c)
-        if erase_bootstrap and had_password:
+        if erase_bootstrap and pw:
             self.commit(c)  # the older slot still held the password: overwrite it too
         return c
 
     def wipe(self):
         """Remove every store file: the temporary one, the older slot, the newest."""
+        fs = self._fs
         try:
-            (slot, _, _), _ = self._scan()
-            order = (_TMP, _SLOTS[0], _SLOTS[1]) if slot == 1 else (_TMP, _SLOTS[1], _SLOTS[0])
-            for name in order:
+            new = self._scan()[0] == 1
+            for name in (_TMP, _SLOTS[not new], _SLOTS[new]):
                 try:
-                    self._fs.stat(self._path(name))
+                    fs.stat(self._pre + name)
                 except OSError:
                     continue
-                self._fs.remove(self._path(name))
+                fs.remove(self._pre + name)
         except OSError as e:
             raise StoreError("store wipe failed: %s" % e)
+
+
+def _parse(f):
+    n = struct.unpack(_HDR, _read(f, 16))[4]
+    c = Credentials()
+    p = Pending(None)
+    seen = False
+    while n:
+        if n < 4:
+            raise StoreError("bad store record")
+        tag, k = struct.unpack(">BH", _read(f, 3))
+        n -= 3 + k
+        if k < 1 or n < 0:
+            raise StoreError("bad store record")
+        if tag == 1:
+            m = _read(f, 1)[0]
+            if m + 2 > k:
+                raise StoreError("bad config record")
+            name = _decode("config", b"s", _read(f, m))
+            c.config[name] = _decode(name, _read(f, 1), _read(f, k - m - 2))
+            continue
+        for ftag, name, kind in _FIELDS:
+            if ftag == tag:
+                v = _decode(name, _read(f, 1), _read(f, k - 1))
+                if kind == "L":
+                    getattr(c, name).append(v)
+                elif 8 < tag < 14:
+                    setattr(p, name, v)
+                    seen = True
+                else:
+                    setattr(c, name, v)
+                break
+        else:
+            _read(f, k)  # a field of a later revision
+    if seen:
+        c.pending = p
+    _records(c)  # what load returns, commit can write again: the same checks both ways
+    return c

@@ -5,8 +5,8 @@ import hashlib
 import os
 import struct
 
-from tinyest import store
-from tinyest.errors import StoreError
+from tinyest import pem, store
+from tinyest.errors import EstError, StoreError
 from tinyest.store import Credentials, Pending, Store
 from store_crash import CrashFs, PowerLoss, clear_dir, make_cert, sweep_files, sweep_flash, temp_dir
 from _t import raises, vector
@@ -75,8 +75,8 @@ def test_round_trip_every_field():
         assert (p.op, p.csr, p.key_der, p.retry_at, p.attempts) == \
             ("simplereenroll", b"\x30\x03\x02\x01\x05", KEY_B, 1700000000, 3)
         assert (got.enrolled_at, got.cacerts_at, got.time_offset) == (1690000000, 1690000100, -946684800)
-        # bytes password, bytearray/memoryview DER, a pending with only op, cleared fields
-        got.boot_password = b"\x00\x01raw"
+        # bytearray/memoryview DER, a pending with only op, cleared fields
+        got.boot_password = "\x00\x01raw"
         got.trust = [bytearray(CA_2), memoryview(CA_1)]
         got.pending = Pending("cacerts")
         got.chain = []
@@ -84,7 +84,7 @@ def test_round_trip_every_field():
         got.time_offset = None
         assert Store(root).commit(got) == 2
         again = Store(root).load()
-        assert again.boot_password == b"\x00\x01raw" and again.trust == [CA_2, CA_1]
+        assert again.boot_password == "\x00\x01raw" and again.trust == [CA_2, CA_1]
         assert again.pending == Pending("cacerts") and again.pending.attempts == 0
         assert again.pending.csr is None and again.pending.retry_at is None
         assert again.key_der is None and again.chain == [] and again.time_offset is None and not again.enrolled
@@ -415,3 +415,276 @@ def test_mp_crash_points_flash_fat_and_littlefs():
             assert writes >= 2 and n_old >= 1 and n_new >= 1, name
             total += checked
     print("store flash images checked: %d" % total)
+
+
+# ---- field readiness: types, key/certificate pairs, the counter's wrap, PEM ---------
+
+
+def _i(v):
+    return b"i" + struct.pack(">q", v)
+
+
+# (field, a value of the wrong type, the record that stores such a value). Every field,
+# and every config name the device reads.
+WRONG_TYPES = [
+    ("boot_password", b"pw", (4, b"bpw")),
+    ("boot_password", 7, (4, _i(7))),
+    ("boot_user", b"dev", (3, b"bdev")),
+    ("boot_user", True, (3, b"T")),
+    ("trust", [7], (2, _i(7))),
+    ("trust", [b"\x04\x01x"], (2, b"b\x04\x01x")),  # octets, not a DER SEQUENCE
+    ("trust", [b"\x30\x05\x02\x01"], (2, b"b\x30\x05\x02\x01")),  # truncated DER
+    ("trust", [CA_1 + b"\x00"], (2, b"b" + CA_1 + b"\x00")),  # trailing octets
+    ("boot_key", 5, (5, _i(5))),
+    ("boot_chain", [True], (6, b"T")),
+    ("key_der", "key", (7, b"skey")),
+    ("chain", [-1], (8, _i(-1))),
+    ("enrolled_at", "1690000000", (14, b"s1690000000")),
+    ("cacerts_at", True, (15, b"T")),
+    ("time_offset", b"\x00", (16, b"b\x00")),
+    ("config port", {"port": "8443"}, (1, b"\x04port" + b"s8443")),
+    ("config port", {"port": True}, (1, b"\x04portT")),
+    ("config dns", {"dns": 5}, (1, b"\x03dns" + _i(5))),
+    ("config host", {"host": b"est"}, (1, b"\x04host" + b"best")),
+    ("config label", {"label": 1}, (1, b"\x05label" + _i(1))),
+    ("config cn", {"cn": b"dev"}, (1, b"\x02cn" + b"bdev")),
+    ("config fingerprint", {"fingerprint": 1}, (1, b"\x0bfingerprint" + _i(1))),
+    ("pending op", Pending(b"simpleenroll"), (9, b"bsimpleenroll")),
+    ("pending csr", Pending("simpleenroll", 5), (10, _i(5))),
+    ("pending key_der", Pending("simpleenroll", None, "key"), (11, b"skey")),
+    ("pending retry_at", Pending("simpleenroll", None, None, "later"), (12, b"slater")),
+    ("pending attempts", Pending("simpleenroll", None, None, None, b"\x01"), (13, b"b\x01")),
+]
+
+
+def test_wrong_types_are_refused_at_commit_and_at_load():
+    root = temp_dir()
+    try:
+        s = Store(root)
+        s.commit(full())
+        for field, value, record in WRONG_TYPES:
+            c = full()
+            name = field.split(" ")[-1]
+            if field.startswith("config"):
+                c.config.update(value)
+            elif field.startswith("pending"):
+                c.pending = value
+            else:
+                setattr(c, field, value)
+            e = raises(StoreError, s.commit, c)
+            assert name in str(e), (field, str(e))
+            assert s.load() == full() and s.load().generation == 1, field
+        # stored by an older or a foreign writer: load says which field, with a StoreError
+        other = temp_dir("typed")
+        try:
+            for field, value, record in WRONG_TYPES:
+                recs = [(9, b"ssimpleenroll")] if field.startswith("pending") and record[0] != 9 else []
+                with open(other + "/cred.a", "wb") as f:
+                    f.write(_hand_made(1, 3, recs + [record]))
+                try:
+                    Store(other).load()
+                except StoreError as e:
+                    assert field.split(" ")[-1] in str(e), (field, str(e))
+                else:
+                    raise AssertionError("loaded a %s of the wrong type" % field)
+        finally:
+            clear_dir(other, True)
+        # the right types of the names the device reads are taken
+        c = full()
+        c.config.update({"port": 443, "dns": "dev.example.com", "cn": "dev", "fingerprint": b"\x01" * 32})
+        s.commit(c)
+        assert s.load() == c
+        c.config["fingerprint"] = "ab" * 32
+        s.commit(c)
+        assert s.load().config["fingerprint"] == "ab" * 32
+    finally:
+        clear_dir(root, True)
+
+
+def test_config_names_of_mixed_types_are_a_store_error():
+    # sorting {1: .., "a": ..} is a TypeError on CPython: names are checked first
+    c = full()
+    c.config = {"a": 1, 2: "b"}
+    raises(StoreError, Store("/nonexistent-store").commit, c)
+
+
+def test_key_and_certificate_check():
+    ok = full()
+    ok.check()
+    cases = [("key_der", KEY_A, [CERT_B]), ("key_der", KEY_B, [CERT_A, CA_1]), ("key_der", KEY_A, []),
+             ("key_der", None, [CERT_A]), ("key_der", CA_1, [CERT_A]),  # a certificate is no key
+             ("key_der", KEY_A, [b"\x30\x03\x02\x01\x05"]),  # nor is that a certificate
+             ("boot_key", KEY_A, [CERT_B]), ("boot_key", None, [CERT_B]), ("boot_key", KEY_B, [])]
+    for name, key, chain in cases:
+        c = full()
+        if name == "key_der":
+            c.key_der, c.chain = key, chain
+        else:
+            c.boot_key, c.boot_chain = key, chain
+        e = raises(StoreError, c.check)
+        assert name in str(e), (name, str(e))
+    c = Credentials()
+    c.check()  # nothing stored: nothing to compare
+    c.key_der, c.chain = KEY_B, [CERT_B]
+    c.check()
+    # a stored mismatch loads (the data is intact) and check() tells the device
+    root = temp_dir()
+    try:
+        bad = full()
+        bad.chain = [CERT_B]
+        Store(root).commit(bad)
+        raises(StoreError, Store(root).load().check)
+        # commit_enrollment compares after PEM is decoded
+        got = Store(root).commit_enrollment(KEY_A, [pem.encode(CERT_A, "CERTIFICATE")])
+        assert got.chain == [CERT_A] and Store(root).load().chain == [CERT_A]
+        raises(StoreError, Store(root).commit_enrollment, KEY_A, [pem.encode(CERT_B, "CERTIFICATE")])
+        assert Store(root).load() == got
+    finally:
+        clear_dir(root, True)
+
+
+def _at_generation(root, older, newer, seq):
+    """A store whose slots hold ``older`` at ``seq - 1`` and ``newer`` at ``seq``
+    (sequence numbers modulo 2**32, 0 skipped), as the counter's wrap leaves them."""
+    clear_dir(root)
+    s = Store(root)
+    s.commit(older)
+    s.commit(newer)
+    for name, n in (("/cred.a", (seq - 2) % 0xFFFFFFFF + 1), ("/cred.b", seq)):
+        with open(root + name, "rb") as f:
+            data = f.read()
+        head = data[:8] + struct.pack(">I", n) + data[12:16]
+        body = data[16:-32]
+        with open(root + name, "wb") as f:
+            f.write(head + body + hashlib.sha256(head + body).digest())
+    assert s.load() == newer and s.load().generation == seq
+
+
+def test_generation_counter_wraps_without_losing_a_commit():
+    root = temp_dir()
+    try:
+        top = 0xFFFFFFFF
+        for seq in (top - 1, top, 1):
+            _at_generation(root, _enrolled(), full(), seq)
+            s = Store(root)
+            gens = []
+            for i in range(3):
+                c = s.load()
+                c.config["step"] = i
+                gens.append(s.commit(c))
+                got = Store(root).load()
+                assert got == c and got.generation == gens[-1], (seq, i)
+            assert gens == [(seq + k - 1) % top + 1 for k in (1, 2, 3)], gens
+        # the newer of two slots across the wrap, whichever file holds it
+        _at_generation(root, _enrolled(), full(), 1)
+        assert Store(root).load() == full()
+        os.rename(root + "/cred.a", root + "/cred.tmp")
+        os.rename(root + "/cred.b", root + "/cred.a")
+        os.rename(root + "/cred.tmp", root + "/cred.b")
+        assert Store(root).load() == full() and Store(root).load().generation == 1
+    finally:
+        clear_dir(root, True)
+
+
+def test_crash_points_across_the_counter_wrap():
+    root = temp_dir("wrap")
+    try:
+        def setup(s):
+            _at_generation(root, _enrolled(), _enrolled("pw"), 0xFFFFFFFF)
+
+        total = 0
+        for fat in (False, True):
+            # two commits (the password erased): 2**32 - 1 -> 1 -> 2
+            n, n_old, n_new = sweep_files(root, setup, lambda s: s.commit_enrollment(KEY_B, [CERT_B], now=7),
+                                          pair_ok, fat=fat)
+            assert n_old >= 1 and n_new >= 1
+            total += n
+        setup(None)
+        Store(root).commit_enrollment(KEY_B, [CERT_B], now=7)
+        assert Store(root).load().generation == 2
+        print("store crash points across the counter wrap: %d" % total)
+    finally:
+        clear_dir(root, True)
+
+
+def test_pem_is_stored_as_der():
+    root = temp_dir()
+    try:
+        s = Store(root)
+        text = pem.encode(CA_1, "CERTIFICATE")
+        both = (text + pem.encode(CA_2, "CERTIFICATE")).encode()  # a ca file read as octets
+        c = full()
+        c.trust = [text]
+        c.chain = [pem.encode(CERT_A, "CERTIFICATE").encode(), CA_1]
+        c.key_der = pem.encode(KEY_A, "RSA PRIVATE KEY")
+        s.commit(c)
+        assert c.trust == [CA_1] and c.chain == [CERT_A, CA_1] and c.key_der == KEY_A  # normalised in place
+        got = s.load()
+        assert got.trust == [CA_1] and got.chain == [CERT_A, CA_1] and got.key_der == KEY_A
+        assert s.update(trust=[both]).trust == [CA_1, CA_2] and s.load().trust == [CA_1, CA_2]
+        assert s.update(trust=[CA_2, bytearray(text.encode())]).trust == [CA_2, CA_1]
+        for name, value in [("trust", ["-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"]),
+                            ("trust", ["no armor here"]), ("trust", [b"\xff\xfe"]), ("trust", [""]),
+                            ("trust", [pem.encode(b"\x04\x01x", "CERTIFICATE")]),  # not DER inside
+                            ("trust", ["-----BEGIN CERTIFICATE-----\nMAA=\n"]),  # no END line
+                            ("key_der", pem.encode(KEY_A, "RSA PRIVATE KEY") * 2),  # one key, not two
+                            ("pending", Pending("simpleenroll", "not a CSR"))]:
+            e = raises(StoreError, s.update, **{name: value})
+            assert name in str(e) or name == "pending", (name, str(e))
+            assert s.load().trust == [CA_2, CA_1], name
+        # a PEM trust anchor stored by the earlier code is read as DER, and rewritten so
+        with open(root + "/cred.a", "wb") as f:
+            f.write(_hand_made(1, 9, [(1, b"\x04host" + b"sest"), (2, b"b" + text.encode())]))
+        with open(root + "/cred.b", "wb") as f:
+            f.write(_hand_made(1, 8, [(1, b"\x04host" + b"sest")]))
+        got = Store(root).load()
+        assert got.trust == [CA_1] and got.generation == 9
+        Store(root).commit(got)
+        with open(root + "/cred.b", "rb") as f:
+            assert b"BEGIN" not in f.read() and Store(root).load().trust == [CA_1]
+    finally:
+        clear_dir(root, True)
+
+
+def test_version_1_file_of_the_first_release_loads():
+    # tests/vectors/store_v1_full.bin: full() committed twice by the store's first
+    # revision (generation 2). It loads as full(), and the store writes it again
+    # byte for byte: the format has not moved.
+    data = vector("store_v1_full.bin")
+    root = temp_dir()
+    try:
+        with open(root + "/cred.b", "wb") as f:
+            f.write(data)
+        got = Store(root).load()
+        assert got == full() and got.generation == 2
+        got.check()
+        clear_dir(root)
+        Store(root).commit(full())
+        Store(root).commit(full())
+        with open(root + "/cred.b", "rb") as f:
+            assert f.read() == data
+    finally:
+        clear_dir(root, True)
+
+
+def test_load_raises_only_store_errors():
+    # every prefix and every single-octet change of a record, rehashed so the slot is intact
+    recs = [(1, b"\x04port" + _i(443)), (2, b"b" + CA_1[:40]), (9, b"sop"), (13, _i(1))]
+    body = b""
+    for tag, value in recs:
+        body += struct.pack(">BH", tag, len(value)) + value
+    root = temp_dir()
+    try:
+        for i in range(len(body)):
+            for b in (body[:i], body[:i] + bytes([body[i] ^ 0x41]) + body[i + 1:]):
+                head = b"tEST" + struct.pack(">HHII", 1, 0, 1, len(b))
+                with open(root + "/cred.a", "wb") as f:
+                    f.write(head + b + hashlib.sha256(head + b).digest())
+                try:
+                    Store(root).load()
+                except StoreError:
+                    pass
+                except EstError as e:
+                    raise AssertionError("%d: %r" % (i, e))
+    finally:
+        clear_dir(root, True)

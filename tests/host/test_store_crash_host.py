@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from store_crash import CrashFs, PowerLoss, clear_dir, sweep_files
-from tinyest import store
+from tinyest import der, store
 from tinyest.errors import StoreError
 from tinyest.store import Credentials, OsFs, Pending, Store
 
@@ -141,13 +141,13 @@ def _random_change(rng, pki, c):
         trust = rng.choice([[pki["ca1"]], [pki["ca1"], pki["ca2"]], [pki["ca2"]]])
         return "trust", lambda s: s.update(trust=trust, cacerts_at=rng.randrange(1 << 32))
     if kind == 3:
-        p = rng.choice([None, Pending("simplereenroll", os.urandom(rng.randrange(1, 600)), pki["keys"][1],
+        p = rng.choice([None, Pending("simplereenroll", der.seq(os.urandom(rng.randrange(1, 600))), pki["keys"][1],
                                       rng.randrange(1 << 32), rng.randrange(10))])
         return "pending", lambda s: s.update(pending=p)
     cfg = dict(c.config)
     cfg["n%d" % rng.randrange(8)] = rng.choice([rng.randrange(-1000, 1000), "x" * rng.randrange(40), True,
                                                 os.urandom(rng.randrange(20))])
-    return "config", lambda s: s.update(config=cfg, boot_password=rng.choice([None, "pw", b"\x00pw"]))
+    return "config", lambda s: s.update(config=cfg, boot_password=rng.choice([None, "pw", "\x00pw"]))
 
 
 @pytest.mark.parametrize("fat", [False, True], ids=["atomic-rename", "fat-remove-then-rename"])
