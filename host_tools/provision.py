@@ -81,12 +81,14 @@ Errors are printed once, as ``tinyest-provision: message``, on standard error.
 import argparse
 import csv
 import datetime
+import errno
 import getpass
 import hashlib
 import os
 import secrets
 import socket
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -534,28 +536,51 @@ class Ledger:
 
 
 class OtpExport:
-    """One-time passwords for the CA: CSV device_id,user,password,time (mode 0600)."""
+    """One-time passwords for the CA: CSV device_id,user,password,time. The file is
+    mode 0600 whatever it was before (a file made by someone else is refused, as is
+    anything but a regular file), and a symbolic link there is never followed."""
 
     def __init__(self, path):
         self.path = path
         self.lock = threading.Lock()
+        with self._open() as f:
+            if f.tell() == 0:
+                self._write(f, ["device_id", "user", "password", "time"])
+
+    def _open(self):
+        path = self.path
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", newline="") as f:
-                if f.tell() == 0:
-                    csv.writer(f).writerow(["device_id", "user", "password", "time"])
+            if os.path.islink(path):  # O_NOFOLLOW says so too, where it exists
+                raise OSError(errno.ELOOP, "it is a symbolic link")
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except OSError as e:
+            why = "it is a symbolic link" if e.errno == errno.ELOOP else (e.strerror or e)
+            raise Fail(EXIT_INPUT, "cannot write OTP export %s: %s" % (path, why))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            if hasattr(os, "fchmod"):
+                if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                    raise OSError(errno.EPERM, "owned by another user")
+                os.fchmod(fd, 0o600)
+            return os.fdopen(fd, "a", newline="")
+        except OSError as e:
+            os.close(fd)
             raise Fail(EXIT_INPUT, "cannot write OTP export %s: %s" % (path, e.strerror or e))
+
+    def _write(self, f, row):
+        try:
+            csv.writer(f).writerow(row)
+            f.flush()
+            os.fsync(f.fileno())
+        except OSError as e:
+            raise Fail(EXIT_INPUT, "cannot write OTP export %s: %s" % (self.path, e.strerror or e))
 
     def add(self, dev_id, user, password):
         with self.lock:
-            try:
-                with open(self.path, "a", newline="") as f:
-                    csv.writer(f).writerow([dev_id, user, password, _now()])
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError as e:
-                raise Fail(EXIT_INPUT, "cannot write OTP export %s: %s" % (self.path, e.strerror or e))
+            with self._open() as f:
+                self._write(f, [dev_id, user, password, _now()])
 
 
 def _now():

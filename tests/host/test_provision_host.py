@@ -493,6 +493,25 @@ def test_identify_and_wipe(devices, server, ta, capsys):
     assert dev.store().generation == 0
 
 
+def test_otp_export_is_private_even_when_it_exists(tmp_path):
+    p = tmp_path / "otp.csv"
+    p.write_text("")
+    os.chmod(p, 0o644)
+    e = provision.OtpExport(str(p))
+    e.add("d1", "u1", "secret-1")
+    assert os.stat(p).st_mode & 0o777 == 0o600
+    assert "secret-1" in p.read_text()
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("x\n")
+    os.chmod(target, 0o644)
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    with pytest.raises(provision.Fail) as exc:
+        provision.OtpExport(str(link))
+    assert exc.value.code == provision.EXIT_INPUT and "symbolic link" in exc.value.message
+    assert target.read_text() == "x\n" and os.stat(target).st_mode & 0o777 == 0o644
+
+
 def test_socket_url_reaches_the_agent(tmp_path, server, ta):
     dev = SimDevice(tmp_path / "sock", "dev-sock")
     bridge = TcpBridge(dev)
