@@ -10,16 +10,24 @@ CREDENTIAL is one of
     --user NAME --password PW       a bootstrap user and password (PW "-": prompt)
     --otp auto                      a one-time password made here for each device
                                     (``secrets``), user name from --otp-user
-                                    (default "{id}"), written to --otp-export FILE
-                                    (CSV, mode 0600) for the CA; never printed
+                                    (default "{device_id}"), written to --otp-export
+                                    FILE (CSV, mode 0600 even when the file existed;
+                                    a symbolic link there is refused) for the CA;
+                                    never printed
     --idevid-cert F --idevid-key F  a factory certificate (chain) and its key
     --station-enroll                this station is the registration authority: the
-                                    device makes its key and a CSR (CN from --cn,
-                                    default "{id}"), the station enrolls it with the
+                                    device makes its key and a CSR (CN from --cn),
+                                    the station enrolls it with the
                                     EST server using its own credentials
                                     (--station-user/--station-password or
                                     --station-cert/--station-key) and writes the
                                     certificate back; the key never leaves the device
+
+Every mode also gives the device its identity, the subject of its first
+certificate request: --cn TEMPLATE (default "{device_id}") and optionally
+--dns TEMPLATE (one DNS name), where {device_id} (or {id}) is the device's id.
+They are stored in the store's config as "cn" and "dns", committed with the rest,
+and read there by the device (``tinyest.device.Device``); --identify shows them.
 
 A batch::
 
@@ -27,12 +35,15 @@ A batch::
 
 The station file holds the same settings as the options (names with "_" for
 "-": server, label, ta, credential = password|otp|idevid|station, user,
-password, otp_export, otp_user, cn, station_user, station_password,
+password, otp_export, otp_user, cn, dns, station_user, station_password,
 station_cert, station_key, station, ledger, mode, store, force, reboot, timeout,
 frame_timeout, baud, attempts, wait, jobs); options given on the command line
 win. TOML needs Python 3.11 (tomllib) or stays within the flat subset read
 here (key = "text" | number | true | false, comments); CSV is "key,value" rows.
-DEVICES.csv has one device per row: port[,device_id[,idevid_cert,idevid_key]].
+DEVICES.csv has one device per row: port[,device_id[,idevid_cert,idevid_key[,cn]]],
+or, with a header row naming them, any of the columns port (required), device_id,
+idevid_cert, idevid_key, cn, dns in any order. A row's cn or dns (a template
+like --cn) replaces the station's for that device; an empty cell keeps it.
 For each row the tool waits (--wait seconds) until a device answers on the port
 that it has not provisioned in this batch (and, if given, with that id),
 provisions it and moves on.
@@ -44,10 +55,12 @@ CRC and retransmission; started through the raw REPL when it is on the board),
 or is a stock MicroPython board: then the credential store is written through
 the raw REPL (raw-paste mode) with the store's own commit protocol.
 
-What is written: the store's config (host, port, label of the EST server), the
-trust anchors (--ta, PEM or DER, all certificates of the file) and the
-credential. Every file's SHA-256 is read back after writing; after the one
-atomic commit the store is read back and compared. A device that fails is left
+What is written: the store's config (host, port, label of the EST server, and
+the device's cn and dns), the trust anchors (--ta, PEM or DER, all certificates
+of the file) and the credential. Every file is checked after writing and, after
+the one atomic commit, the store is read back and compared; neither check brings
+a secret back over the line, nor a plain digest of one: the device answers with
+HMAC-SHA256 under a key this tool chooses afresh for each check. A device that fails is left
 untouched (nothing committed) or wiped, never half-provisioned. A device that
 already holds credentials is refused unless --force.
 
@@ -117,7 +130,7 @@ SLOW_FACTOR = 8  # key generation, commit, wipe: this many --timeout after the a
 
 DEFAULTS = {
     "label": None, "ta": None, "server": None, "credential": None, "user": None, "password": None,
-    "otp_export": None, "otp_user": "{id}", "cn": "{id}", "station_user": None,
+    "otp_export": None, "otp_user": "{device_id}", "cn": "{device_id}", "dns": None, "station_user": None,
     "station_password": None, "station_cert": None, "station_key": None, "station": None,
     "ledger": None, "mode": "auto", "store": "/est", "force": False, "reboot": False,
     "timeout": 8.0, "frame_timeout": 0.5, "baud": 115200, "attempts": 3, "wait": 120.0,
@@ -293,8 +306,12 @@ def _typed(k, v, where):
         raise UsageError("%s: bad value %r for %s" % (where, v, k))
 
 
+DEVICE_COLUMNS = ("port", "device_id", "idevid_cert", "idevid_key", "cn", "dns")
+
+
 def read_devices(path):
-    """[(port, device_id or None, idevid_cert or None, idevid_key or None)]."""
+    """[(port, device_id, idevid_cert, idevid_key, cn, dns)], None for each cell not
+    given (see the module text for the columns)."""
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
@@ -302,17 +319,38 @@ def read_devices(path):
         raise Fail(EXIT_INPUT, "cannot read device list %s: %s" % (path, e))
     base = os.path.dirname(os.path.abspath(path))
     out = []
+    columns = None
     for row in rows:
         row = [c.strip() for c in row]
-        if not row or not row[0] or row[0].startswith("#"):
+        if not any(row) or row[0].startswith("#"):
             continue
-        if row[0].lower() == "port":
-            continue  # header
-        if len(row) > 4 or len(row) == 3:
-            raise UsageError("device list %s: rows are port[,device_id[,idevid_cert,idevid_key]]" % path)
-        row += [""] * (4 - len(row))
-        files = [None if not c else (c if os.path.isabs(c) else os.path.join(base, c)) for c in row[2:]]
-        out.append((row[0], row[1] or None, files[0], files[1]))
+        if columns is None and "port" in [c.lower() for c in row]:
+            columns = [c.lower() for c in row]
+            unknown = [c for c in columns if c not in DEVICE_COLUMNS]
+            if unknown or len(set(columns)) != len(columns):
+                raise UsageError("device list %s: the header names columns from %s, each once"
+                                 % (path, ", ".join(DEVICE_COLUMNS)))
+            continue
+        if columns is None:
+            if len(row) > 5 or len(row) == 3:
+                raise UsageError("device list %s: rows are port[,device_id[,idevid_cert,idevid_key[,cn]]]"
+                                 % path)
+            cells = dict(zip(DEVICE_COLUMNS, row))
+        else:
+            if len(row) > len(columns):
+                raise UsageError("device list %s: a row has more cells than the header" % path)
+            cells = dict(zip(columns, row))
+        if not cells.get("port"):
+            raise UsageError("device list %s: a row without a port" % path)
+        files = [cells.get(k) or None for k in ("idevid_cert", "idevid_key")]
+        if (files[0] is None) != (files[1] is None):
+            raise UsageError("device list %s: idevid_cert and idevid_key go together" % path)
+        files = [c if c is None or os.path.isabs(c) else os.path.join(base, c) for c in files]
+        for k in ("cn", "dns"):
+            if cells.get(k):
+                check_template(cells[k], "device list %s: %s" % (path, k))
+        out.append((cells["port"], cells.get("device_id") or None, files[0], files[1],
+                    cells.get("cn") or None, cells.get("dns") or None))
     if not out:
         raise UsageError("device list %s names no device" % path)
     return out
@@ -342,10 +380,6 @@ class Plan:
             except EstError as e:
                 raise Fail(EXIT_INPUT, "trust anchor file %s: %s" % (o["ta"], e))
         self.ta_fingerprint = hashlib.sha256(self.trust[0]).hexdigest()
-        cfg = {"host": self.host, "port": self.port}
-        if self.label:
-            cfg["label"] = self.label
-        self.config = sp.render_config(cfg)
         self.idevid = None
         if self.method == "idevid" and o.get("idevid_cert"):
             self.idevid = self.load_idevid(o["idevid_cert"], o["idevid_key"])
@@ -356,12 +390,9 @@ class Plan:
             else:
                 self.station_auth["cert"] = load_certs(o["station_cert"], "station certificate file")[0]
                 self.station_auth["key"] = load_key(o["station_key"], "station key file")
-        for k in ("otp_user", "cn"):
-            try:
-                if not self.o[k].format(id="x"):
-                    raise ValueError
-            except (KeyError, IndexError, ValueError):
-                raise UsageError("--%s: a non-empty text that may use {id} only" % k.replace("_", "-"))
+        for k in ("otp_user", "cn", "dns"):
+            if k != "dns" or self.o[k]:
+                check_template(self.o[k], "--" + k.replace("_", "-"))
 
     @staticmethod
     def load_idevid(cert_path, key_path):
@@ -378,16 +409,27 @@ class Plan:
             raise Fail(EXIT_INPUT, "IDevID key %s does not belong to certificate %s" % (key_path, cert_path))
         return key, chain
 
-    def files_for(self, dev_id, idevid=None):
+    def config_for(self, dev_id, cn=None, dns=None):
+        """The store config of a device: the EST server and the device's identity
+        (``cn``/``dns``: the device's own templates, else the plan's)."""
+        cfg = {"host": self.host, "port": self.port}
+        if self.label:
+            cfg["label"] = self.label
+        cfg["cn"] = identity(cn or self.o["cn"], dev_id, "cn")
+        if dns or self.o["dns"]:
+            cfg["dns"] = identity(dns or self.o["dns"], dev_id, "dns")
+        return cfg
+
+    def files_for(self, dev_id, config, idevid=None):
         """(files, secret): the files to write and an OTP (user, password) or None."""
-        files = {"config": self.config, "trust": b"".join(self.trust)}
+        files = {"config": sp.render_config(config), "trust": b"".join(self.trust)}
         secret = None
         o = self.o
         if self.method == "password":
             files["boot_user"] = o["user"].encode()
             files["boot_password"] = o["password"].encode()
         elif self.method == "otp":
-            user = o["otp_user"].format(id=dev_id)
+            user = fill(o["otp_user"], dev_id)
             secret = (user, secrets.token_urlsafe(18))
             files["boot_user"] = user.encode()
             files["boot_password"] = secret[1].encode()
@@ -397,14 +439,12 @@ class Plan:
             files["boot_chain"] = b"".join(chain)
         return files, secret
 
-    def credentials(self, files):
+    def credentials(self, files, config):
         """The tinyest.store Credentials of a file set (raw REPL path)."""
         from tinyest.store import Credentials
 
         c = Credentials()
-        c.config = {"host": self.host, "port": self.port}
-        if self.label:
-            c.config["label"] = self.label
+        c.config = dict(config)
         c.trust = list(self.trust)
         if "boot_user" in files:
             c.boot_user = files["boot_user"].decode()
@@ -435,6 +475,36 @@ class Plan:
             except EstError:
                 continue
         raise Fail(EXIT_EST, "the issued certificate does not chain to the trust anchor")
+
+
+def fill(template, dev_id):
+    """A template with the device id filled in ({device_id}, or {id})."""
+    return template.format(device_id=dev_id, id=dev_id)
+
+
+def check_template(template, what):
+    try:
+        if not fill(template, "x"):
+            raise ValueError
+    except (KeyError, IndexError, ValueError):
+        raise UsageError("%s: a non-empty text that may use {device_id} only" % what)
+
+
+def identity(template, dev_id, what):
+    """The cn or dns of a device; Fail when it cannot be a subject CN (1 to 64
+    characters, no control character) or a DNS name."""
+    v = fill(template, dev_id)
+    if what == "cn":
+        ok = 0 < len(v) <= 64 and all(ord(ch) >= 0x20 and ord(ch) != 0x7F for ch in v)
+    else:
+        labels = v[:-1].split(".") if v.endswith(".") else v.split(".")
+        ok = len(v) <= 253 and all(
+            0 < len(x) <= 63 and x[0] != "-" and x[-1] != "-"
+            and all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in x) for x in labels)
+    if not ok:
+        raise Fail(EXIT_USAGE, "device %s: %r is not a usable %s" % (dev_id, v, "subject CN (1 to 64 characters)"
+                                                                    if what == "cn" else "DNS name"), "untouched")
+    return v
 
 
 def _split_der(data):
@@ -623,7 +693,7 @@ class AgentDevice:
         i = self.client.info()
         return {"id": i.get("id", ""), "fw": i.get("fw", "?"), "free": int(i.get("free", -1)),
                 "state": i.get("state", "?"), "gen": int(i.get("gen", 0)),
-                "agent": i.get("agent", "?")}
+                "agent": i.get("agent", "?"), "cn": i.get("cn", ""), "dns": i.get("dns", "")}
 
     def wipe(self):
         self.client.wipe()
@@ -635,7 +705,7 @@ class AgentDevice:
             self.client.quit()  # the agent returns to the raw REPL ...
             self.repl.leave()  # ... and this goes back to the friendly one
 
-    def provision(self, plan, files, out, rep, o):
+    def provision(self, plan, files, config, out, rep, o):
         c = self.client
         commit_sent = False
         last = None
@@ -656,7 +726,7 @@ class AgentDevice:
                         self._put(name, files[name], rep)
                 if plan.method == "station":
                     rep.progress("making the device key")
-                    n, digest = c.genkey(o["cn"].format(id=out["device_id"]), o["curve"])
+                    n, digest = c.genkey(config["cn"], o["curve"])
                     csr = c.read("csr", n)
                     if hashlib.sha256(csr).digest() != digest:
                         raise Fail(EXIT_DEVICE, "the CSR read from the device is damaged")
@@ -671,15 +741,17 @@ class AgentDevice:
                 out["state"] = "unknown"  # until the store is read back (or cleaned)
                 gen = c.commit(sp.set_digest(written))
                 want = sp.set_digest(expected, sp.ITEMS)
-                count, digest, _ = c.readback()
-                if count != len(expected) or digest != want:
-                    _, _, items = c.readback(items=True)
+                key = sp.fresh_key()
+                count, proof, _ = c.readback(key)
+                if count != len(expected) or proof != sp.keyed(key, want):
+                    key = sp.fresh_key()
+                    _, _, items = c.readback(key, items=True)
                     bad = sorted(n for n in set(items) | set(expected)
-                                 if items.get(n, (0, b""))[1] != sp.item_digest(expected.get(n, b"\0")))
+                                 if items.get(n, (0, b""))[1] != sp.keyed(key, expected.get(n, b"\0")))
                     raise Fail(EXIT_DEVICE, "the store read back differs in %s" % ", ".join(bad), "wipe")
                 out["written_sha256"] = want.hex()
                 out["state"] = "provisioned"
-                rep.say("  wrote %s; SHA-256 of each read back: match"
+                rep.say("  wrote %s; HMAC of each read back: match"
                         % ", ".join("%s (%d B)" % (n, len(written[n])) for n in sp.FILES if n in written))
                 rep.say("  committed generation %d; read back %d items from the store: match" % (gen, count))
                 return
@@ -716,9 +788,10 @@ class AgentDevice:
             rep.progress("writing %s" % n, done, total)
 
         self.client.put(name, data, progress)
-        n, digest = self.client.hash(name)
-        if n != len(data) or digest != sp.item_digest(data):
-            raise Fail(EXIT_DEVICE, "%s arrived damaged on the device (SHA-256 differs)" % name)
+        key = sp.fresh_key()
+        n, proof = self.client.hash(name, key)
+        if n != len(data) or proof != sp.keyed(key, data):
+            raise Fail(EXIT_DEVICE, "%s arrived damaged on the device (its HMAC differs)" % name)
 
 
 class ReplDevice:
@@ -734,18 +807,14 @@ class ReplDevice:
         self.store = Store(root, self.fs)
 
     def identify(self):
-        from tinyest.errors import EstError
-
         try:
-            c = self.store.load()
-            state, gen = sp.state_of(c), c.generation
-        except EstError:
-            state, gen = "damaged", 0
-        if self.fs.broken:
-            raise sp.ReplError("the raw REPL stopped answering")
-        self.info["gen"] = gen
+            s = self.fs.summary(self.root)  # read on the board: no value crosses the line
+        except OSError as e:
+            raise sp.ReplError("the raw REPL stopped answering (%s)" % e)
+        self.info["gen"] = gen = s.get("gen", 0)
         return {"id": self.info.get("id") or "", "fw": self.info.get("fw", "?"),
-                "free": self.info.get("free", -1), "state": state, "gen": gen, "agent": "none (raw REPL)"}
+                "free": self.info.get("free", -1), "state": s.get("state", "?"), "gen": gen,
+                "agent": "none (raw REPL)", "cn": s.get("cn", ""), "dns": s.get("dns", "")}
 
     def wipe(self):
         self.store.wipe()
@@ -761,14 +830,13 @@ class ReplDevice:
         else:
             self.repl.leave()
 
-    def provision(self, plan, files, out, rep, o):
+    def provision(self, plan, files, config, out, rep, o):
         from tinyest.errors import EstError
-        from tinyest.store import Store
 
         if plan.method == "station":
             raise Fail(EXIT_DEVICE, "station enrollment needs the provisioning agent on the device "
                        "(the key is made there)", "untouched")
-        creds = plan.credentials(files)
+        creds = plan.credentials(files, config)
         old = self.info.get("gen", 0)
         last = None
         for attempt in range(1, o["attempts"] + 1):
@@ -778,14 +846,17 @@ class ReplDevice:
                     self._reconnect(out, o)
                 rep.progress("writing the store through the raw REPL")
                 out["state"] = "unknown"  # until the store is read back (or cleaned)
-                self.store.commit(creds)
+                gen = self.store.commit(creds)
                 if old:
-                    self.store.commit(creds)  # the older slot held the replaced set
-                loaded = Store(self.root, self.fs).load()
-                if self.fs.broken:  # a read that failed looks like a missing file to the store
-                    raise sp.ReplError("the link broke while reading the store back")
+                    gen = self.store.commit(creds)  # the older slot held the replaced set
+                # Read back on the board: the newest intact slot, its generation, and
+                # the HMAC of its octets under a fresh key against what was written.
+                s = self.fs.summary(self.root)
+                path = self.root.rstrip("/") + "/" + str(s.get("slot"))
+                data = self.fs.landed.get(path)
+                same = s.get("gen") == gen and data is not None and self.fs.same(path, data)
                 break
-            except (EstError, sp.ReplError) as e:
+            except (EstError, OSError, sp.ReplError) as e:
                 if isinstance(e, sp.ReplError) or self.fs.broken:
                     last = "the raw REPL stopped answering (%s)" % e
                     continue
@@ -799,17 +870,17 @@ class ReplDevice:
                            "new set, never a mix" % last, "unknown", hint=True)
             raise Fail(EXIT_LINK, "%s; %s" % (last, "the store was wiped" if committed else "nothing was committed"),
                        out["state"], hint=True)
-        items = sp.render_credentials(loaded)
+        items = sp.render_credentials(creds)
         want = sp.set_digest(files, sp.ITEMS)
-        if loaded != creds or sp.set_digest(items, sp.ITEMS) != want:
+        if not same or sp.set_digest(items, sp.ITEMS) != want:
             self._clean(out, True)
             raise Fail(EXIT_DEVICE, "the store read back differs from what was written", out["state"])
         out["written_sha256"] = want.hex()
         out["state"] = "provisioned"
-        rep.say("  wrote %s through the raw REPL; the slot file's SHA-256 matched before its rename"
+        rep.say("  wrote %s through the raw REPL; the slot file's HMAC matched before its rename"
                 % ", ".join("%s (%d B)" % (n, len(files[n])) for n in sp.FILES if n in files))
-        rep.say("  committed generation %d; read back %d items from the store: match"
-                % (loaded.generation, len(items)))
+        rep.say("  committed generation %d; read back the newest slot (%d items) on the board: match"
+                % (gen, len(items)))
 
     def _reconnect(self, out, o):
         end = time.monotonic() + o["timeout"]
@@ -895,9 +966,10 @@ def connect(port, o, rep, probe=None):
 # ---------------------------------------------------------------- one device
 
 def run_device(port_url, plan, o, rep, ledger=None, otp=None, expected_id=None, idevid=None,
-               wait=None, done_ids=None):
+               wait=None, done_ids=None, cn=None, dns=None):
     """Provision the device on port_url; returns the outcome dict (also written to
-    the ledger). ``wait``: seconds to wait for a (new) device to answer."""
+    the ledger). ``wait``: seconds to wait for a (new) device to answer; ``cn``,
+    ``dns``: this device's identity templates instead of the plan's."""
     t0 = time.monotonic()
     out = {"device_id": expected_id or "", "time": _now(), "station": o["station"], "port": port_url,
            "mode": None, "method": plan.method, "ta_sha256": plan.ta_fingerprint, "result": "failed",
@@ -919,9 +991,10 @@ def run_device(port_url, plan, o, rep, ledger=None, otp=None, expected_id=None, 
         if info["state"] != "empty" and not o["force"]:
             raise Fail(EXIT_DEVICE, "the device already holds credentials (store %s); --force replaces them"
                        % info["state"], "untouched")
-        files, secret = plan.files_for(dev_id, idevid)
+        config = plan.config_for(dev_id, cn, dns)
+        files, secret = plan.files_for(dev_id, config, idevid)
         rep.prefix = "%s: " % dev_id
-        conn.provision(plan, files, out, rep, o)
+        conn.provision(plan, files, config, out, rep, o)
         if secret is not None:
             try:
                 otp.add(dev_id, secret[0], secret[1])
@@ -936,6 +1009,7 @@ def run_device(port_url, plan, o, rep, ledger=None, otp=None, expected_id=None, 
             rep.say("  credential: factory certificate and key (IDevID)")
         else:
             rep.say("  credential: certificate enrolled by this station, SHA-256 %s" % out["cert_sha256"])
+        rep.say("  identity %s" % _identity(config))
         rep.say("  trust anchor SHA-256 %s; written set SHA-256 %s" % (plan.ta_fingerprint, out["written_sha256"]))
         try:
             conn.finish(o["reboot"])
@@ -984,6 +1058,13 @@ def run_device(port_url, plan, o, rep, ledger=None, otp=None, expected_id=None, 
         if ledger is not None:
             ledger.add(out)
     return out
+
+
+def _identity(d):
+    """"CN x, DNS y" of a config or an identification."""
+    if not d.get("cn"):
+        return "none (no cn stored)"
+    return "CN %s%s" % (d["cn"], ", DNS %s" % d["dns"] if d.get("dns") else "")
 
 
 def _attach(port_url, o, rep, wait, done_ids):
@@ -1039,7 +1120,7 @@ def _parser():
     a("--password", help="bootstrap password ('-': prompt)")
     a("--otp", choices=["auto"], help="a one-time password per device (CSPRNG)")
     a("--otp-export", metavar="FILE", help="where one-time passwords go for the CA (CSV, 0600)")
-    a("--otp-user", metavar="TEMPLATE", help="user name of one-time passwords (default {id})")
+    a("--otp-user", metavar="TEMPLATE", help="user name of one-time passwords (default {device_id})")
     a("--idevid-cert", metavar="FILE", help="factory certificate (chain), PEM or DER")
     a("--idevid-key", metavar="FILE", help="factory private key, PEM or DER")
     a("--station-enroll", action="store_true", help="this station enrolls the device's CSR (RA)")
@@ -1047,7 +1128,8 @@ def _parser():
     a("--station-password", help="the station's EST password ('-': prompt)")
     a("--station-cert", metavar="FILE", help="the station's EST client certificate")
     a("--station-key", metavar="FILE", help="the station's EST client key")
-    a("--cn", metavar="TEMPLATE", help="subject CN of the device CSR in station mode (default {id})")
+    a("--cn", metavar="TEMPLATE", help="the device's subject CN, stored in every mode (default {device_id})")
+    a("--dns", metavar="TEMPLATE", help="a DNS name for the device's requests, e.g. {device_id}.example.net")
     a("--station", help="station name for the ledger (default: host name)")
     a("--ledger", metavar="FILE", help="SQLite ledger to append to")
     a("--mode", choices=["auto", "agent", "repl"], help="how to talk to the device (default auto)")
@@ -1187,10 +1269,10 @@ def run_tool(port_url, o, rep, what):
         port = open_port(port_url, o)
         conn = connect(port, o, rep)
         info = conn.identify()
-        rep.say("device %s on %s: %s, %s, %s free, store %s (generation %d)"
+        rep.say("device %s on %s: %s, %s, %s free, store %s (generation %d), identity %s"
                 % (info["id"] or "(no id)", port_url,
                    "agent " + info["agent"] if conn.mode == "agent" else "raw REPL",
-                   info["fw"], _size(info["free"]), info["state"], info["gen"]))
+                   info["fw"], _size(info["free"]), info["state"], info["gen"], _identity(info)))
         if what == "wipe":
             conn.wipe()
             rep.say("  store wiped")
@@ -1240,7 +1322,7 @@ def run_batch(o, args, rep):
                plan.method))
 
     def one(i, row):
-        port_url, dev_id, cert, key = row
+        port_url, dev_id, cert, key, cn, dns = row
         try:
             idevid = Plan.load_idevid(cert, key) if cert else None
         except Fail as e:  # the row's own files: no device was touched
@@ -1252,7 +1334,7 @@ def run_batch(o, args, rep):
             busy = set(done)
         rep.progress("[%d/%d] %s" % (i + 1, total, port_url))
         out = run_device(port_url, plan, o, rep, ledger, otp, expected_id=dev_id, idevid=idevid,
-                         wait=o["wait"], done_ids=busy)
+                         wait=o["wait"], done_ids=busy, cn=cn, dns=dns)
         with lock:
             if out["result"] == "ok":
                 done.add(out["device_id"])

@@ -33,17 +33,27 @@ Raw REPL (``RawRepl``), as mpremote does it
 ``tinyest.store.Store``, so the store's own commit protocol runs on the host
 with its I/O done over the raw REPL: the board needs no tinyest at all.
 Written data travels as base64 inside the code; before a file is renamed into
-place its SHA-256 is computed on the board and compared with what was sent.
+place the board computes its HMAC-SHA256 under a fresh key from the host, which
+compares it with the same HMAC of what was sent.
+
+No secret comes back from the board, nor a plain digest of one, on either path:
+the agent's HASH and READBACK and the raw REPL's file proofs are HMAC-SHA256 under
+a key the host chooses afresh for each (``fresh_key``), and ``repl_summary`` reads
+the store's state, generation and identity on the board, never its values. One
+exception remains on the raw REPL path: a commit over an existing store reads the
+old slot files through the REPL to find the newest (the store's own scan).
 """
 
 import ast
 import binascii
 import hashlib
+import hmac
 import os
 import struct
 import time
 import zlib
 
+PROTO = 2
 FLAG = 0x7E
 ESC = 0x7D
 T_REQ = 0x51
@@ -62,6 +72,7 @@ SLOW = {GENKEY, COMMIT, CERT, WIPE}  # the agent acknowledges these first
 
 FILES = ("config", "trust", "boot_user", "boot_password", "boot_key", "boot_chain", "chain")
 ITEMS = FILES + ("key", "pending")
+KEY_LEN = 32
 HOST_MAX_PAYLOAD = 4096
 MAX_QUICK = 24  # resends on NAKs and damaged frames per request; then the timer only
 
@@ -202,6 +213,16 @@ def render_config(cfg):
 
 def item_digest(data):
     return hashlib.sha256(bytes(data)).digest()
+
+
+def fresh_key():
+    """A new key for one HASH, READBACK or file proof."""
+    return os.urandom(KEY_LEN)
+
+
+def keyed(key, data):
+    """HMAC-SHA256 of data under key (what the agent and the board answer)."""
+    return hmac.new(key, bytes(data), hashlib.sha256).digest()
 
 
 def set_digest(items, order=FILES):
@@ -396,8 +417,9 @@ class AgentClient:
         if len(d) < 11 or d[3:11] != nonce:
             raise LinkError("the device answered HELLO with a wrong nonce")
         proto, maxp = struct.unpack(">BH", d[:3])
-        if proto != 1:
-            raise DeviceError(0, "agent protocol %d (this tool speaks 1)" % proto)
+        if proto != PROTO:
+            raise DeviceError(0, "agent protocol %d (this tool speaks %d): put the current "
+                              "provision_agent.py on the board" % (proto, PROTO))
         self.max_payload = maxp
         self.version = d[11:].decode("utf-8", "replace")
         self.chunk = min(self.chunk, maxp - 32)
@@ -458,8 +480,9 @@ class AgentClient:
             if off >= len(data):
                 return
 
-    def hash(self, name):
-        d = self.call(HASH, self._name(name))
+    def hash(self, name, key):
+        """(length, HMAC-SHA256 under key) of a staged file."""
+        d = self.call(HASH, bytes(key) + self._name(name))
         return struct.unpack(">I", d[:4])[0], d[4:36]
 
     def read(self, name, length):
@@ -488,16 +511,17 @@ class AgentClient:
     def commit(self, digest):
         return struct.unpack(">I", self.call(COMMIT, digest))[0]
 
-    def readback(self, items=False):
-        """(count, digest) of what the store holds; with ``items`` also
-        {name: (length, sha256)} of each item."""
-        d = self.call(READBACK)
+    def readback(self, key, items=False):
+        """(count, HMAC-SHA256 under key of the set digest) of what the store holds;
+        with ``items`` also {name: (length, HMAC-SHA256 under key)} of each item."""
+        key = bytes(key)
+        d = self.call(READBACK, key)
         count, digest = d[0], d[1:33]
         if not items:
             return count, digest, None
         out = {}
         for i in range(count):
-            r = self.call(READBACK, bytes((i,)))
+            r = self.call(READBACK, key + bytes((i,)))
             n = r[0]
             name = r[1:1 + n].decode("utf-8", "replace")
             out[name] = (struct.unpack(">I", r[1 + n:5 + n])[0], r[5 + n:37 + n])
@@ -661,7 +685,7 @@ class RawRepl:
 
 
 _BOARD_CODE = r"""
-import os, binascii, hashlib
+import os, binascii, hashlib, struct
 _pf = {}
 def _po(i, p, m):
     _pf[i] = open(p, m)
@@ -678,17 +702,79 @@ def _pst(p):
         print(repr(tuple(os.stat(p))))
     except OSError as e:
         print(repr(-e.args[0]))
-def _ph(p):
-    h = hashlib.sha256()
+def _pmac(k, p):
+    k = binascii.unhexlify(k)
+    i = hashlib.sha256(bytes([b ^ 0x36 for b in k]) + b'6' * (64 - len(k)))
     n = 0
     with open(p, 'rb') as f:
         while True:
             b = f.read(512)
             if not b:
                 break
-            h.update(b)
+            i.update(b)
             n += len(b)
-    print(repr((n, binascii.hexlify(h.digest()))))
+    o = hashlib.sha256(bytes([b ^ 0x5c for b in k]) + b'\\' * (64 - len(k)))
+    o.update(i.digest())
+    print(repr((n, binascii.hexlify(o.digest()))))
+def _pslot(p):
+    try:
+        f = open(p, 'rb')
+    except OSError:
+        return None
+    try:
+        h = f.read(16)
+        if len(h) != 16 or h[:4] != b'tEST':
+            return False
+        v, _, s, n = struct.unpack('>HHII', h[4:])
+        d = hashlib.sha256(h)
+        tags = []
+        cfg = {}
+        while n > 0:
+            r = f.read(3)
+            if len(r) != 3:
+                return False
+            d.update(r)
+            t, k = struct.unpack('>BH', r)
+            if k > n - 3:
+                return False
+            b = f.read(k)
+            if len(b) != k:
+                return False
+            d.update(b)
+            n -= 3 + k
+            tags.append(t)
+            if t == 1 and k > 2 and b[1:1 + b[0]] in (b'cn', b'dns') and b[1 + b[0]:2 + b[0]] == b's':
+                cfg[str(b[1:1 + b[0]], 'utf-8')] = str(b[2 + b[0]:], 'utf-8')
+        if n or f.read(32) != d.digest() or f.read(1):
+            return False
+        return s, v, tags, cfg
+    finally:
+        f.close()
+def _psum(r):
+    best = None
+    seen = False
+    for name in ('cred.a', 'cred.b'):
+        x = _pslot(r + '/' + name)
+        if x is not None:
+            seen = True
+        if x and (best is None or 0 < (x[0] - best[0]) & 0xFFFFFFFF < 0x80000000):
+            best = x + (name,)
+    if best is None:
+        print(repr({'state': 'damaged' if seen else 'empty', 'gen': 0}))
+        return
+    s, v, t, cfg = best[:4]
+    if v != 1:
+        st = 'damaged'
+    elif 7 in t and 8 in t:
+        st = 'enrolled'
+    elif 9 in t:
+        st = 'pending'
+    elif 4 in t or 5 in t:
+        st = 'bootstrap'
+    else:
+        st = 'config'
+    cfg.update({'state': st, 'gen': s, 'slot': best[4]})
+    print(repr(cfg))
 def _psync():
     if hasattr(os, 'sync'):
         os.sync()
@@ -738,7 +824,7 @@ class _RemoteFile:
         self.wbuf = bytearray()
         fs.run("_po(%d, %r, %r)" % (self.n, path, mode))
         if "w" in mode:
-            fs.written[path] = hashlib.sha256()
+            fs.written[path] = bytearray()
 
     def read(self, n=-1):
         if n is None or n < 0:
@@ -762,7 +848,7 @@ class _RemoteFile:
     def write(self, data):
         data = bytes(data)
         self.wbuf += data
-        self.fs.written[self.path].update(data)
+        self.fs.written[self.path] += data
         return len(data)
 
     def flush(self):
@@ -793,7 +879,8 @@ class ReplFs:
         self.repl = repl
         self.ids = 0
         self.renames = 0
-        self.written = {}
+        self.written = {}  # path -> octets written there in this session
+        self.landed = {}  # path -> octets a checked rename put there
         self.broken = False
         self.install()
 
@@ -841,12 +928,13 @@ class ReplFs:
 
     def rename(self, src, dst):
         self.renames += 1
-        h = self.written.get(src)
-        if h is not None:
-            n, hexd = self.value("_ph(%r)" % src)
-            if bytes(hexd).decode() != h.hexdigest():
-                raise OSError(5, "%s arrived damaged on the board (SHA-256 differs)" % src)
+        data = self.written.get(src)
+        if data is not None and not self.same(src, data):
+            raise OSError(5, "%s arrived damaged on the board (its HMAC differs)" % src)
         self.run("os.rename(%r, %r)" % (src, dst))
+        self.landed.pop(src, None)
+        if data is not None:
+            self.landed[dst] = bytes(data)
 
     def fsync(self, f):
         self.run("_psync()")
@@ -854,8 +942,20 @@ class ReplFs:
     def syncdir(self, path):
         pass
 
-    def file_hash(self, path):
-        return self.value("_ph(%r)" % path)
+    def same(self, path, data):
+        """True when the board's file holds exactly data: the board answers with
+        the HMAC-SHA256 of the file under a fresh key, never the file."""
+        key = fresh_key()
+        n, mac = self.value("_pmac(%r, %r)" % (key.hex(), path))
+        return n == len(data) and bytes(mac).decode() == keyed(key, data).hex()
+
+    def summary(self, root):
+        """{'state', 'gen'[, 'slot', 'cn', 'dns']} of the store on the board, read
+        there (the store's values never cross the line)."""
+        r = self.value("_psum(%r)" % root.rstrip("/"))
+        if not isinstance(r, dict):
+            raise OSError(5, "unreadable store summary from the board")
+        return r
 
 
 def repl_identify(repl, root):

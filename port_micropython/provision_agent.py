@@ -38,7 +38,8 @@ code followed by a UTF-8 message), data.
                                    Discards any transfer.
     02 INFO                     -> "name=value\\n" lines: id, fw, agent, proto, free,
                                    state (empty, config, bootstrap, pending,
-                                   enrolled, damaged), gen, max
+                                   enrolled, damaged), gen, max, and the stored
+                                   identity: cn, dns (when the config holds them)
     03 BEGIN                    -> opens a transfer: an empty staging area in RAM
     04 PUT namelen name off(u32) data
                                 -> staged length u32; says "octets off.. of the
@@ -46,9 +47,13 @@ code followed by a UTF-8 message), data.
                                    must equal them, the rest is appended (so a
                                    chunk sent again, or cut smaller, is harmless);
                                    off beyond the staged length is refused
-    05 HASH namelen name        -> length u32, SHA-256 of the staged file
+    05 HASH key(32) namelen name
+                                -> length u32, HMAC-SHA256 under key of the staged
+                                   file
     06 READ namelen name off(u32) count(u16)
-                                -> octets of a readable item ("csr")
+                                -> octets of a public item: "csr" (made by GENKEY)
+                                   or a staged "config", "trust", "boot_chain",
+                                   "chain"; the other files are refused
     07 GENKEY curvelen curve cn -> CSR length u32, SHA-256; a new key (kept in the
                                    transfer, never sent) and a CSR (subject CN=cn)
     08 COMMIT digest(32)        -> generation u32; checks the set digest of the
@@ -56,9 +61,12 @@ code followed by a UTF-8 message), data.
                                    with ``Store.commit`` in one step (twice when an
                                    older generation existed, so that no slot keeps
                                    the replaced credentials); ends the transfer
-    09 READBACK                 -> count u8, digest(32) of the items rendered from
-                                   the store as loaded (see below), in ITEMS order
-    09 READBACK index(u8)       -> namelen name length(u32) SHA-256 of item index
+    09 READBACK key(32)         -> count u8, HMAC-SHA256 under key of the set digest
+                                   of the items rendered from the store as loaded
+                                   (see below), in ITEMS order
+    09 READBACK key(32) index(u8)
+                                -> namelen name length(u32) HMAC-SHA256 under key
+                                   of item index
     0A CERT                     -> generation u32: the staged "chain" for the key
                                    stored as pending (``Store.commit_enrollment``)
     0B WIPE                     -> ``Store.wipe()``; ends the transfer
@@ -81,8 +89,15 @@ The set digest is SHA-256 over, for each staged file in the order above:
 name, 0x00, length u32, SHA-256 of the contents. READBACK renders the same
 items from the store (lists concatenated, text UTF-8), plus "key" (the public
 key, SubjectPublicKeyInfo DER) and "pending" (the pending CSR), and digests them
-the same way in ITEMS order (FILES, "key", "pending"). No secret is ever sent
-back, only SHA-256 digests. Answers stay short (a damaged line loses long frames).
+the same way in ITEMS order (FILES, "key", "pending").
+
+No secret is ever sent back, nor a plain digest of one: HASH and READBACK answer
+with an HMAC-SHA256 under a key of 32 octets that the host chooses afresh for each
+request, so an answer matches no table and no other request, and READ serves
+public items only. Such a proof shows the store holds what the host sent; like any
+proof, it lets whoever holds the console test guesses of a weak password, so
+passwords should be long and random (one-time passwords are). Answers stay short
+(a damaged line loses long frames).
 
 On a board, main.py may give an unprovisioned device a window for the station::
 
@@ -113,8 +128,8 @@ except ImportError:
 from tinyest.errors import EstError
 from tinyest.store import Credentials, Pending, Store, key_matches
 
-AGENT_VERSION = "1.0"
-PROTO = 1
+AGENT_VERSION = "1.1"
+PROTO = 2
 STORE_ROOT = "/est"
 ID_FILE = "provision-id"
 
@@ -157,6 +172,8 @@ E_INTERNAL = 10
 
 FILES = ("config", "trust", "boot_user", "boot_password", "boot_key", "boot_chain", "chain")
 ITEMS = FILES + ("key", "pending")
+READABLE = ("csr", "config", "trust", "boot_chain", "chain")  # no secret, no bootstrap credential
+KEY_LEN = 32  # of a HASH or READBACK key
 
 _HDR = ">BHH"
 
@@ -283,6 +300,20 @@ def set_digest(files, order=FILES):
             h.update(name.encode() + b"\x00" + struct.pack(">I", len(data)))
             h.update(hashlib.sha256(data).digest())
     return h.digest()
+
+
+def keyed(key, data):
+    """HMAC-SHA256 of data under key (hashlib has no hmac on MicroPython)."""
+    from tinyest.hashes import hmac
+
+    return hmac("sha256", key, data)
+
+
+def _key(args):
+    """(key, the rest) of a HASH or READBACK request."""
+    if len(args) < KEY_LEN:
+        raise Failure(E_ARGS, "key of %d octets first" % KEY_LEN)
+    return bytes(args[:KEY_LEN]), args[KEY_LEN:]
 
 
 def _hexval(s):
@@ -592,8 +623,13 @@ class Agent:
             free = s[0] * s[4]
         except (OSError, AttributeError):
             pass
-        lines = (("id", self.id), ("fw", _firmware()), ("agent", AGENT_VERSION), ("proto", PROTO),
-                 ("free", free), ("state", state), ("gen", gen), ("max", MAX_PAYLOAD))
+        lines = [("id", self.id), ("fw", _firmware()), ("agent", AGENT_VERSION), ("proto", PROTO),
+                 ("free", free), ("state", state), ("gen", gen), ("max", MAX_PAYLOAD)]
+        if state != "damaged":
+            for name in ("cn", "dns"):
+                v = c.config.get(name)
+                if isinstance(v, str) and v:
+                    lines.append((name, v))
         return "".join(["%s=%s\n" % kv for kv in lines]).encode()
 
     def c_begin(self, args):
@@ -639,14 +675,17 @@ class Agent:
         return data
 
     def c_hash(self, args):
+        key, args = _key(args)
         name, _ = _name(args, 0)
         data = self._item(name)
-        return struct.pack(">I", len(data)) + hashlib.sha256(data).digest()
+        return struct.pack(">I", len(data)) + keyed(key, data)
 
     def c_read(self, args):
         name, i = _name(args, 0)
         if len(args) != i + 6:
             raise Failure(E_ARGS, "offset and count expected")
+        if name not in READABLE:
+            raise Failure(E_ARGS, name + " is not readable")
         off, n = struct.unpack(">IH", args[i:])
         data = self._item(name)
         n = min(n, MAX_PAYLOAD - 8)
@@ -745,6 +784,7 @@ class Agent:
         return struct.pack(">I", gen)
 
     def c_readback(self, args):
+        key, args = _key(args)
         try:
             c = self.store.load()
             items = render(c)
@@ -754,12 +794,12 @@ class Agent:
             d = {}
             for name, data in items:
                 d[name] = data
-            return bytes([len(items)]) + set_digest(d, ITEMS)
+            return bytes([len(items)]) + keyed(key, set_digest(d, ITEMS))
         i = args[0]
         if len(args) != 1 or i >= len(items):
             raise Failure(E_ARGS, "no item %d" % i)
         name, data = items[i]
-        return bytes([len(name)]) + name.encode() + struct.pack(">I", len(data)) + hashlib.sha256(data).digest()
+        return bytes([len(name)]) + name.encode() + struct.pack(">I", len(data)) + keyed(key, data)
 
     def c_cert(self, args):
         files = self.transfer()

@@ -504,8 +504,9 @@ class EstClient:
         return None
 
     def _check_bootstrap_chain(self, anchors, good, now, checks):
-        """True if the TLS chain captured on the provisional connection leads
-        from a non-CA certificate to the accepted anchors."""
+        """True if the certificate that did the provisional handshake (the first
+        of the captured TLS chain) names our host, is not a CA, and chains to
+        the accepted anchors through the captured chain and /cacerts."""
         from tinyest import x509
 
         chain = self._chain or []
@@ -514,18 +515,18 @@ class EstClient:
             captured = [x509.Certificate(c) for c in chain]
         except EstError:
             return False
-        for leaf in captured:
-            bc = leaf.basic_constraints
-            if bc is not None and bc[0]:
-                continue
-            try:
-                x509.verify_chain(leaf, captured + good, anchors, now, skew=self.max_skew,
-                                  checks=checks)
-                return True
-            except VerifyError:
-                if checks.left <= 0:
-                    return False
-        return False
+        if not captured:
+            return False
+        leaf = captured[0]
+        bc = leaf.basic_constraints
+        if (bc is not None and bc[0]) or not leaf.matches_host(self.host):
+            return False
+        try:
+            x509.verify_chain(leaf, captured[1:] + good, anchors, now, skew=self.max_skew,
+                              checks=checks)
+            return True
+        except VerifyError:
+            return False
 
     def csrattrs(self):
         """The server's CSR attributes (``tinyest.csrattrs.CsrAttrs``; empty on

@@ -56,9 +56,13 @@ nothing here is constant-time.
 """
 
 import os
-import socket
 import sys
 import time
+
+try:
+    import socket
+except ImportError:  # no network stack (a plain RP2040 Pico): offline use only
+    socket = None
 
 from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
 
@@ -67,8 +71,11 @@ MICROPYTHON = sys.implementation.name == "micropython"
 if MICROPYTHON:
     try:
         import tls as _tls
-    except ImportError:  # older ports: the C module is called ssl
-        import ssl as _tls
+    except ImportError:  # older ports: the C module is called ssl; none without a network
+        try:
+            import ssl as _tls
+        except ImportError:
+            _tls = None
     _ssl = None
 else:
     import ssl as _ssl
@@ -170,6 +177,8 @@ def net_error(e, stage="io"):
 
 def connect(host, port, timeout):
     """A connected TCP socket to host:port with the timeout set."""
+    if socket is None:
+        raise ConnectError("no network stack on this board (no socket module)")
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     except Exception as e:  # gaierror, or OSError on MicroPython
@@ -333,17 +342,22 @@ def key_der_of(key):
 
 def _context_micropython(trust, cert_der, key_der, bootstrap, chain):
     ctx = _tls.SSLContext(_tls.PROTOCOL_TLS_CLIENT)
+    if chain is not None:
+        # The server's certificates as the handshake checks them, the one that
+        # did the handshake (depth 0) first; mbedTLS calls from the top down.
+        def record(cert, depth):
+            if len(chain) < 8 and (bootstrap or not depth):
+                if depth:
+                    chain.append(bytes(cert))
+                else:
+                    chain.insert(0, bytes(cert))
+            return 0
+
+        ctx.verify_callback = record
     if bootstrap:
         # Provisional connection: verification runs and its verdict is
         # ignored, but every certificate of the path is recorded.
         ctx.verify_mode = _tls.CERT_OPTIONAL
-
-        def record(cert, depth):
-            if len(chain) < 8:
-                chain.append(bytes(cert))
-            return 0
-
-        ctx.verify_callback = record
     else:
         ctx.verify_mode = _tls.CERT_REQUIRED
         for ta in trust:
@@ -375,8 +389,11 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
     """Wrap a connected socket in TLS and handshake.
 
     Returns ``(tls_socket, chain)``: ``chain`` is the list of server
-    certificate DER captured on a bootstrap connection (leaf first on CPython;
-    in path order from the top on MicroPython), else None. ``timeout`` (the
+    certificate DER captured on a bootstrap connection, the certificate that
+    did the handshake first, else None. On MicroPython, whose mbedTLS matches
+    an IP address host as text (a dNSName "127.0.0.1", a CN, "*.0.0.1"), the
+    server certificate of a verified connection to an IP address must carry
+    it as an iPAddress entry, checked here before any byte is sent. ``timeout`` (the
     socket's) bounds the handshake and each later read as a whole: CPython's
     ssl module does so itself; on MicroPython the raw socket is wrapped for it
     and the TLS socket returned is a ``_Recv``.
@@ -385,6 +402,13 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
     key_der = key_der_of(key)
     chain = [] if bootstrap else None
     timed = None
+    ip = None
+    if MICROPYTHON and not bootstrap:
+        from tinyest.x509 import ip_octets
+
+        ip = ip_octets(host)
+        if ip is not None:
+            chain = []
     if MICROPYTHON:
         ctx = _context_micropython(trust, cert, key_der, bootstrap, chain)
         if timeout is not None and _Timed is not None:
@@ -401,6 +425,17 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
         raise net_error(e, "handshake")
     if bootstrap and not MICROPYTHON:
         chain.extend(port_cpython.peer_chain(s))
+    if ip is not None:
+        from tinyest import x509
+
+        try:
+            ok = chain and x509.Certificate(chain[0]).matches_host(host)
+        except EstError:
+            ok = False
+        if not ok:
+            s.close()
+            raise TlsError("TLS: the server certificate does not name %s" % host)
+        chain = None
     if timed is not None:
         s = _Recv(s, timed)
     return s, chain

@@ -423,6 +423,23 @@ class Certificate:
 
     # -- checks
 
+    def matches_host(self, host):
+        """True if a subjectAltName entry names ``host``: an IP address literal
+        equal to an iPAddress entry (as octets), else a DNS name equal to a
+        dNSName entry (ASCII case ignored; ``*`` as the whole left-most label
+        stands for one label). The subject CN is not consulted."""
+        ip = ip_octets(host)
+        h = host.lower().split(".")
+        for kind, v in self.san or ():
+            if ip is not None:
+                if kind == "ip" and v == ip:
+                    return True
+            elif kind == "dns":
+                n = v.lower().split(".")
+                if len(n) == len(h) and len(h) > 1 and n[1:] == h[1:] and n[0] in (h[0], "*"):
+                    return True
+        return False
+
     def fingerprint(self):
         """SHA-256 of the certificate DER."""
         return hashlib.sha256(self.der).digest()
@@ -533,6 +550,41 @@ def _aki(r):
         s.read_int(0x82)  # authorityCertSerialNumber
     s.done()
     return None if kid is None else bytes(kid)
+
+
+def ip_octets(text):
+    """The 4 or 16 octets of an IPv4 (dotted decimal) or IPv6 (RFC 4291 text,
+    ``::`` allowed, no embedded IPv4) address literal, else None."""
+    try:
+        if ":" not in text:
+            p = text.split(".")
+            if len(p) != 4:
+                return None
+            for x in p:
+                if not 0 < len(x) < 4 or not x.isdigit() or int(x) > 255 or (x[0] == "0" and x != "0"):
+                    return None
+            return bytes([int(x) for x in p])
+        halves = text.split("::")
+        if len(halves) > 2:
+            return None
+        parts = [x.split(":") if x else [] for x in halves]
+        n = len(parts[0]) + (len(parts[1]) if len(halves) == 2 else 0)
+        if n > 8 or (len(halves) == 1 and n != 8) or (len(halves) == 2 and n > 7):
+            return None
+        out = b""
+        for i in range(len(parts)):
+            if i:
+                out += bytes(2 * (8 - n))
+            for g in parts[i]:
+                if not 0 < len(g) < 5:
+                    return None
+                for c in g.lower():
+                    if c not in "0123456789abcdef":
+                        return None
+                out += int(g, 16).to_bytes(2, "big")
+        return out
+    except ValueError:
+        return None
 
 
 def load(data):

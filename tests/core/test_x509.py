@@ -514,3 +514,51 @@ def test_chain_mesh_gives_up():
     assert "gave up" in str(e), e
     path = x509.verify_chain(cert("cross_leaf"), mesh, [cert("cross_b_root")], NOW)
     assert len(path) == 3
+
+
+def test_ip_octets():
+    table = [
+        ("127.0.0.1", b"\x7f\x00\x00\x01"), ("0.0.0.0", bytes(4)), ("::1", bytes(15) + b"\x01"),
+        ("::", bytes(16)), ("2001:DB8::1", h("20010db8000000000000000000000001")),
+        ("1:2:3:4:5:6:7:8", h("00010002000300040005000600070008")),
+        ("1:2:3:4:5:6:7::", h("00010002000300040005000600070000")),
+        # not address literals: names, or text other parsers read differently
+        ("1.2.3", None), ("1.2.3.04", None), ("256.1.1.1", None), ("+1.2.3.4", None),
+        (" 1.2.3.4", None), ("1.2.3.4.", None), ("1:2:3:4:5:6:7:8:9", None), ("1::2::3", None),
+        ("12345::", None), ("g::1", None), ("0x1::", None), ("-0::1", None), ("::ffff:1.2.3.4", None),
+        ("::1:2:3:4:5:6:7:8", None), ("", None), (":", None), (":::", None), ("1:", None),
+        ("example.com", None), ("*.0.0.1", None),
+    ]
+    for text, want in table:
+        assert x509.ip_octets(text) == want, (text, x509.ip_octets(text))
+
+
+def test_matches_host():
+    c = cert("san")  # dNSName dev-1.example.com, *.example.net; iPAddress 192.0.2.7, 2001:db8::1
+    for host in ("dev-1.example.com", "DEV-1.Example.COM", "a.example.net", "192.0.2.7",
+                 "2001:db8::1", "2001:0db8:0:0:0:0:0:1"):
+        assert c.matches_host(host), host
+    for host in ("example.com", "x.dev-1.example.com", "example.net", "a.b.example.net",
+                 "192.0.2.8", "2001:db8::2", "san", "dev-1@example.com"):
+        assert not c.matches_host(host), host
+    assert not cert("rsa_leaf").matches_host("dev-rsa")  # no SAN: the CN is not consulted
+
+
+def test_bootstrap_chain_check_uses_the_handshake_certificate_and_the_host():
+    from tinyest.client import EstClient
+
+    leaf, inter, root = cert("ec_leaf"), cert("ec_int"), cert("ec_root")
+    good = [root, inter]
+    table = [
+        ("the server's certificate, chained", "dev-1.example.com", [leaf.der], True),
+        ("for another host", "127.0.0.1", [leaf.der], False),
+        ("a foreign server certificate with a good one appended", "dev-1.example.com",
+         [cert("rsa_leaf").der, leaf.der], False),
+        ("a CA certificate as the server's", "dev-1.example.com", [inter.der], False),
+        ("nothing captured", "dev-1.example.com", [], False),
+    ]
+    for label, host, chain, want in table:
+        cl = EstClient(host, trust=[], now=False)
+        cl._chain = [bytes(c) for c in chain]
+        got = cl._check_bootstrap_chain([root], good, NOW, x509.Checks())
+        assert got is want, label

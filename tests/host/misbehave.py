@@ -78,11 +78,15 @@ class MisPki:
             "expired": (loopback, _now() - datetime.timedelta(days=10), day),
             "future": (loopback, _now() + datetime.timedelta(days=10), 30 * day),
             "other_host": ([x509.DNSName("other.example")], None, 30 * day),
+            # An IP address host named other than by an iPAddress entry.
+            "ip_as_dns": ([x509.DNSName(HOST)], None, 30 * day),
+            "cn_only": (None, None, 30 * day),
+            "wildcard_ip": ([x509.DNSName("*.0.0.1")], None, 30 * day),
         }
         self.server_certs = {}
         for name, (sans, nb, life) in servers.items():
             self.server_certs[name] = build_cert(
-                _name("est-" + name), self.ca.subject, self.server_key.public_key(), self.ca_key,
+                _name(HOST if name == "cn_only" else "est-" + name), self.ca.subject, self.server_key.public_key(), self.ca_key,
                 sans=sans, lifetime=life, not_before=nb, eku=[ExtendedKeyUsageOID.SERVER_AUTH])
         self.device_key = key()
         self.device = self._issue(self.device_key.public_key(), self.ca, self.ca_key)
@@ -668,5 +672,8 @@ BEHAVIOURS = {
     "server_expired": lambda srv, raw: b_honest(srv, raw, "expired"),
     "server_not_yet_valid": lambda srv, raw: b_honest(srv, raw, "future"),
     "server_other_host": lambda srv, raw: b_honest(srv, raw, "other_host"),
+    "server_ip_as_dns": lambda srv, raw: b_honest(srv, raw, "ip_as_dns"),
+    "server_cn_only": lambda srv, raw: b_honest(srv, raw, "cn_only"),
+    "server_wildcard_ip": lambda srv, raw: b_honest(srv, raw, "wildcard_ip"),
     "tls10_only": lambda srv, raw: b_honest(srv, raw, tls10=True),
 }

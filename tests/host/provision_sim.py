@@ -100,6 +100,7 @@ class SimDevice:
         self.path = os.ttyname(self.host_s)
         self.proc = None
         self.h2d = 0
+        self.d2h = bytearray()  # every octet the device sent towards the host
         self.dead_until = None
         self.log = open(self.workdir / "device.log", "ab")
         self.spawn()
@@ -217,6 +218,7 @@ class Relay(threading.Thread):
                         self.queues[dev.dev_m] = bytearray()
                         break
         else:
+            dev.d2h += data
             self.queues[dev.host_m] += dev.faults.mangle(data)
 
     def _flush(self, fd):
@@ -273,7 +275,7 @@ def device_enroll(dev, timeout=60):
     env = dict(os.environ)
     env["MICROPYPATH"] = ".frozen:%s" % ROOT
     proc = subprocess.run([micropython_exe(), "-X", "heapsize=2M", str(ROOT / "tests" / "e2e" / "provision_enroll.py"),
-                           dev.root, dev.id], env=env, capture_output=True, text=True, timeout=timeout,
+                           dev.root], env=env, capture_output=True, text=True, timeout=timeout,
                           cwd=str(dev.workdir))
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:

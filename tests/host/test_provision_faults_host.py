@@ -64,10 +64,15 @@ def _rows(path):
 
 
 def _want(server, user="u", password="p"):
-    """Set digest of what a password run writes, computed from the inputs."""
-    files = {"config": sp.render_config({"host": "127.0.0.1", "port": server.port}), "trust": server.ca_der,
-             "boot_user": user.encode(), "boot_password": password.encode()}
-    return sp.set_digest(files, sp.ITEMS)
+    """The set digest of what a password run writes to a device (given its id),
+    computed from the inputs; the device's id is its cn."""
+    def want(dev_id):
+        config = {"cn": dev_id, "host": "127.0.0.1", "port": server.port}
+        files = {"config": sp.render_config(config), "trust": server.ca_der,
+                 "boot_user": user.encode(), "boot_password": password.encode()}
+        return sp.set_digest(files, sp.ITEMS)
+
+    return want
 
 
 def _provision(dev, server, ta, ledger, *extra):
@@ -79,6 +84,7 @@ def _provision(dev, server, ta, ledger, *extra):
 def _consistent(dev, row, want, rc):
     """The ledger row and exit code tell the truth about the device's store."""
     c = dev.store()  # never damaged: StoreError would fail the test here
+    want = want(dev.id)
     got = sp.set_digest(sp.render_credentials(c), sp.ITEMS) if c.generation else None
     assert row["exit_code"] == rc
     if row["result"] == "ok":

@@ -3,6 +3,7 @@ micropython interpreter on a pseudo-terminal, and ``tinyest-provision`` end to
 end (agent, raw REPL, agent started through the raw REPL, station mode, socket://),
 after which the device enrolls against the dev server with what it was given."""
 
+import ast
 import hashlib
 import importlib.util
 import io
@@ -207,6 +208,60 @@ def test_agent_codec_under_micropython(tmp_path):
     assert bytes.fromhex(proc.stdout.strip()) == sp.encode_frame(sp.T_REQ, 7, d[:500])
 
 
+def test_board_summary_agrees_with_the_store(tmp_path, server):
+    """The raw REPL path reads the state, generation and identity on the board
+    (``_psum`` under the micropython interpreter) without sending any value back;
+    it must agree with Store.load for every kind of store, damaged ones included."""
+    from tinyest.store import Credentials, Pending, Store
+
+    cert, key = server.make_idevid("sum")
+    cases = {}
+
+    def store(name, *sets):
+        root = tmp_path / name
+        for c in sets:
+            Store(str(root)).commit(c)
+        cases[name] = str(root)
+        return root
+
+    def creds(**kw):
+        c = Credentials()
+        c.trust = [server.ca_der]
+        for k, v in kw.items():
+            setattr(c, k, v)
+        return c
+
+    store("empty")
+    store("config", creds(config={"host": "h", "port": 1}))
+    boot = creds(config={"cn": "a b", "dns": "a.example", "host": "h", "port": 1}, boot_user="u", boot_password="p")
+    store("bootstrap", boot, boot, boot)
+    store("idevid", creds(config={"cn": "x"}, boot_key=key, boot_chain=[cert]))
+    store("pending", creds(pending=Pending("enroll", cert, key)))
+    store("enrolled", creds(config={"cn": "e"}, key_der=key, chain=[cert]))
+    bad = store("damaged", boot)
+    slot = bad / "cred.a"
+    slot.write_bytes(slot.read_bytes()[:-1] + b"\0")
+    longer = store("trailing", boot, boot)
+    (longer / "cred.b").write_bytes((longer / "cred.b").read_bytes() + b"\0")  # the newer one
+    script = sp._BOARD_CODE + "\n" + "".join("_psum(%r)\n" % cases[n] for n in cases)
+    (tmp_path / "sum.py").write_text(script)
+    proc = subprocess.run([provision_sim.micropython_exe(), str(tmp_path / "sum.py")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    got = dict(zip(cases, [ast.literal_eval(line) for line in proc.stdout.splitlines()]))
+    for name, root in cases.items():
+        try:
+            c = Store(root).load()
+            want = {"state": sp.state_of(c), "gen": c.generation}
+            want.update({k: c.config[k] for k in ("cn", "dns") if k in c.config})
+        except Exception:
+            want = {"state": "damaged", "gen": 0}
+        summary = dict(got[name])
+        summary.pop("slot", None)
+        assert summary == want, name
+    assert got["trailing"]["gen"] == 1 and got["bootstrap"]["gen"] == 3
+    assert "p" not in [v for v in got["bootstrap"].values()]
+
 def _client(dev):
     port = serial.serial_for_url(dev.path, timeout=0.02)
     link = sp.Link(port, frame_timeout=0.2, answer_timeout=4)
@@ -245,7 +300,8 @@ def test_agent_commands_and_refusals(devices, server):
         with pytest.raises(sp.DeviceError) as e:
             put(16, b"x")
         assert _status(e) == sp.E_OFFSET
-        assert c.hash("boot_user") == (15, hashlib.sha256(b"0123456789abcde").digest())
+        k = sp.fresh_key()
+        assert c.hash("boot_user", k) == (15, _mac(k, b"0123456789abcde"))
         # The same request frame twice is carried out once and answered twice alike.
         c.link.seq += 1
         frame = sp.encode_frame(sp.T_REQ, c.link.seq, bytes((sp.PUT,)) + c._name("boot_password")
@@ -258,7 +314,7 @@ def test_agent_commands_and_refusals(devices, server):
             if r is not None and r is not sp.BAD and r[0] == sp.T_RESP:
                 answers.append(r)
         assert len(answers) == 2 and answers[0] == answers[1]
-        assert c.hash("boot_password")[0] == 2
+        assert c.hash("boot_password", k)[0] == 2
         # Too much data, a wrong set digest, contents that are not a usable set.
         with pytest.raises(sp.DeviceError) as e:
             c.put("boot_key", b"k" * 9000)
@@ -329,10 +385,11 @@ def test_agent_keeps_a_pending_key_until_its_certificate(devices, server):
         after = dev.store()
         assert after.generation == gen and after.enrolled and after.pending is None
         assert after.chain == chain and after.key_der == stored.pending.key_der
-        count, rb, items = c.readback(items=True)
-        assert items["key"][1] == hashlib.sha256(_spki(chain[0])).digest()
-        assert rb == sp.set_digest({"config": files["config"], "trust": files["trust"],
-                                    "chain": b"".join(chain), "key": _spki(chain[0])}, sp.ITEMS)
+        k = sp.fresh_key()
+        count, rb, items = c.readback(k, items=True)
+        assert items["key"][1] == _mac(k, _spki(chain[0]))
+        assert rb == _mac(k, sp.set_digest({"config": files["config"], "trust": files["trust"],
+                                            "chain": b"".join(chain), "key": _spki(chain[0])}, sp.ITEMS))
         c.wipe()
         assert dev.store().generation == 0
     finally:
@@ -353,6 +410,64 @@ def test_reboot_ends_the_agent_on_unix(devices):
         assert dev.proc.wait(5) == 0
     finally:
         port.close()
+
+
+def _mac(key, data):
+    import hmac
+
+    return hmac.new(key, bytes(data), hashlib.sha256).digest()
+
+
+def test_agent_reads_only_public_data_and_proves_with_a_fresh_key(devices, server):
+    """READ serves the CSR and public files only; HASH and READBACK answer with an
+    HMAC-SHA256 under the key the host sends with each request, never a plain
+    digest of a secret."""
+    dev = devices("dev-rd")
+    port, c = _client(dev)
+    try:
+        idev_cert, idev_key = server.make_idevid(dev.id)
+        pw = b"hunter2-but-longer"
+        files = {"config": sp.render_config({"cn": dev.id, "host": "127.0.0.1", "port": server.port}),
+                 "trust": server.ca_der, "boot_user": b"u", "boot_password": pw,
+                 "boot_key": idev_key, "boot_chain": idev_cert}
+        c.begin()
+        for n in sp.FILES:
+            if n in files:
+                c.put(n, files[n])
+        for name in ("boot_password", "boot_key", "boot_user"):
+            with pytest.raises(sp.DeviceError) as e:
+                c.call(sp.READ, c._name(name) + struct.pack(">IH", 0, 64))
+            assert _status(e) == 2, name
+        assert c.read("trust", len(server.ca_der)) == server.ca_der
+        assert c.read("config", len(files["config"])) == files["config"]
+        k1, k2 = os.urandom(32), os.urandom(32)
+        got = c.call(sp.HASH, k1 + c._name("boot_password"))
+        assert got == struct.pack(">I", len(pw)) + _mac(k1, pw)
+        with pytest.raises(sp.DeviceError):
+            c.call(sp.HASH, c._name("boot_password"))  # no key: no digest
+        c.commit(sp.set_digest(files))
+        plain = sp.set_digest(files, sp.ITEMS)
+        r1, r2 = c.call(sp.READBACK, k1), c.call(sp.READBACK, k2)
+        assert r1 == bytes((6,)) + _mac(k1, plain) and r2 == bytes((6,)) + _mac(k2, plain)
+        with pytest.raises(sp.DeviceError):
+            c.call(sp.READBACK)
+        seen = {}
+        for i in range(6):
+            r = c.call(sp.READBACK, k2 + bytes((i,)))
+            name = r[1:1 + r[0]].decode()
+            seen[name] = r[1 + r[0]:]
+        for name, data in files.items():
+            assert seen[name] == struct.pack(">I", len(data)) + _mac(k2, data), name
+        assert hashlib.sha256(pw).digest() not in _from_device(dev)
+    finally:
+        port.close()
+
+
+def _from_device(dev):
+    """What the device sent: the raw octets and the payloads of its frames."""
+    raw = bytes(dev.d2h)
+    frames = [r[2] for r in sp.FrameDecoder().feed(raw) if r is not sp.BAD]
+    return raw + b"".join(frames)
 
 
 # ---------------------------------------------------------------- tinyest-provision end to end
@@ -377,7 +492,7 @@ def test_otp_through_the_agent_then_the_device_enrolls(devices, server, ta, tmp_
     assert password.encode() not in ledger.read_bytes()
     c = dev.store()
     assert c.boot_user == "dev-otp-1" and c.boot_password == password and c.trust == [server.ca_der]
-    assert c.config == {"host": "127.0.0.1", "port": server.port}
+    assert c.config == {"cn": "dev-otp-1", "host": "127.0.0.1", "port": server.port}
     assert row["written_sha256"] == sp.set_digest(sp.render_credentials(c), sp.ITEMS).hex()
     # The CA learns the password from the export; the device enrolls with it.
     server.add_user(rows[0]["user"], password, one_time=True)
@@ -395,12 +510,13 @@ def test_password_through_the_raw_repl_then_the_device_enrolls(devices, server, 
                               "--ledger", ledger))
     out, err = capsys.readouterr()
     assert rc == 0, err
-    assert "raw REPL" in out and "SHA-256 matched before its rename" in out
+    assert "raw REPL" in out and "HMAC matched before its rename" in out
     row = _ledger(ledger)[0]
     assert row["mode"] == "repl" and row["result"] == "ok" and row["method"] == "password"
     assert b"repl-pass" not in ledger.read_bytes()
     c = dev.store()
     assert (c.boot_user, c.boot_password, c.trust) == ("boot-repl", "repl-pass", [server.ca_der])
+    assert c.config["cn"] == "dev-repl-1"
     assert not os.path.exists(os.path.join(dev.root, "cred.tmp"))
     assert dev.proc.poll() is None  # the board is back at its REPL
     res = device_enroll(dev)
@@ -416,10 +532,10 @@ def test_agent_started_through_the_raw_repl_with_an_idevid(devices, server, ta, 
                               "--idevid-key", tmp_path / "idk.der", "--ledger", tmp_path / "l.db"))
     out, err = capsys.readouterr()
     assert rc == 0, err
-    assert "agent 1.0" in out
+    assert "agent %s" % agent.AGENT_VERSION in out
     assert _ledger(tmp_path / "l.db")[0]["mode"] == "agent"
     c = dev.store()
-    assert c.boot_key == key and c.boot_chain == [cert]
+    assert c.boot_key == key and c.boot_chain == [cert] and c.config["cn"] == "dev-idev-1"
     assert dev.proc.poll() is None  # the agent returned to the REPL, which still runs
     res = device_enroll(dev)
     assert res.get("op") == "simpleenroll" and res["auth"] == "idevid", res
@@ -491,6 +607,41 @@ def test_identify_and_wipe(devices, server, ta, capsys):
     assert provision.main(["--port", dev.path, "--wipe", "--store", dev.root]) == 0
     assert "store wiped" in capsys.readouterr().out
     assert dev.store().generation == 0
+
+
+@pytest.mark.parametrize("kind", ["agent", "repl"])
+def test_no_secret_comes_back_from_the_device(devices, server, ta, capsys, kind):
+    """Neither the password nor a plain digest of it travels back on the console:
+    not while provisioning (read-back), not for --identify."""
+    dev = devices("dev-quiet-" + kind, kind=kind)
+    pw = "Wq7-not-on-the-console-Zp2"
+    assert provision.main(_base(dev, server, ta, "--user", "u", "--password", pw, "-q")) == 0
+    assert provision.main(["--port", dev.path, "--identify", "--store", dev.root]) == 0
+    assert "CN %s" % dev.id in capsys.readouterr().out
+    assert dev.store().boot_password == pw
+    back = _from_device(dev)
+    h = hashlib.sha256(pw.encode()).digest()
+    for leak in (pw.encode(), h, h.hex().encode()):
+        assert leak not in back
+
+
+def test_identity_from_a_template_reaches_the_device(devices, server, ta, tmp_path, capsys):
+    """--cn with {device_id} lands in the store's config (cn, dns), --identify shows it,
+    and the device's own state machine enrolls with it."""
+    dev = devices("dev-cn-1")
+    server.add_user("boot-cn", "cn-pass")
+    rc = provision.main(_base(dev, server, ta, "--user", "boot-cn", "--password", "cn-pass",
+                              "--cn", "node-{device_id}", "--dns", "{device_id}.example.net"))
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    c = dev.store()
+    assert c.config["cn"] == "node-dev-cn-1" and c.config["dns"] == "dev-cn-1.example.net"
+    assert "identity CN node-dev-cn-1" in out
+    assert provision.main(["--port", dev.path, "--identify", "--store", dev.root]) == 0
+    assert "CN node-dev-cn-1, DNS dev-cn-1.example.net" in capsys.readouterr().out
+    res = device_enroll(dev)
+    assert res.get("op") == "simpleenroll" and res["cn"] == "node-dev-cn-1", res
+
 
 
 def test_otp_export_is_private_even_when_it_exists(tmp_path):
@@ -605,7 +756,18 @@ def test_station_files_toml_and_csv(tmp_path):
         provision.read_station(str(tmp_path / "bad.csv"))
     (tmp_path / "devs.csv").write_text("port,device_id\n# spare\n/dev/ttyUSB0\n/dev/ttyUSB1,abc\n")
     assert provision.read_devices(str(tmp_path / "devs.csv")) == [
-        ("/dev/ttyUSB0", None, None, None), ("/dev/ttyUSB1", "abc", None, None)]
+        ("/dev/ttyUSB0", None, None, None, None, None), ("/dev/ttyUSB1", "abc", None, None, None, None)]
+    # Positional, with a cn after the (empty) IDevID cells; or named columns in any order.
+    (tmp_path / "devs.csv").write_text("/dev/ttyUSB0,abc,,,pump-{device_id}\n")
+    assert provision.read_devices(str(tmp_path / "devs.csv")) == [
+        ("/dev/ttyUSB0", "abc", None, None, "pump-{device_id}", None)]
+    (tmp_path / "devs.csv").write_text("dns,cn,port\nx.example,valve,/dev/ttyUSB3\n,,/dev/ttyUSB4\n")
+    assert provision.read_devices(str(tmp_path / "devs.csv")) == [
+        ("/dev/ttyUSB3", None, None, None, "valve", "x.example"), ("/dev/ttyUSB4", None, None, None, None, None)]
+    for bad in ("port,colour\n/dev/x,blue\n", "port,cn\n/dev/x,{serial}\n", "/dev/x,a,cert.pem,,cn\n"):
+        (tmp_path / "devs.csv").write_text(bad)
+        with pytest.raises(provision.UsageError):
+            provision.read_devices(str(tmp_path / "devs.csv"))
 
 
 class _ScriptedPort:
@@ -713,3 +875,15 @@ def test_progress_goes_to_a_terminal_only():
         assert out.getvalue() == "wrote it\n"
         assert err.getvalue().endswith("tinyest-provision: broken\n")
         assert ("[############............]  50%" in err.getvalue()) == tty
+
+
+def test_identity_templates_are_checked():
+    assert provision.identity("node-{device_id}", "ab", "cn") == "node-ab"
+    assert provision.identity("{id}.example.net", "ab", "dns") == "ab.example.net"
+    for template, what in (("x" * 65, "cn"), ("a\nb", "cn"), ("bad_name.example", "dns"), ("-a.example", "dns"),
+                           ("a..b", "dns"), ("é.example", "dns")):
+        with pytest.raises(provision.Fail) as e:
+            provision.identity(template, "ab", what)
+        assert e.value.code == provision.EXIT_USAGE and e.value.state == "untouched"
+    with pytest.raises(provision.UsageError):
+        provision.check_template("{serial}", "--cn")
