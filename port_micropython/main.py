@@ -176,8 +176,14 @@ def main():
     wifi(cfg)
     wake_at = None
     try:
+        est = dict(cfg.get("est") or {})
+        if store.load().config.get("cn"):
+            # Provisioned at the factory (tinyest-provision): the identity in the store is
+            # this device's own; a config.json copied to every board must not replace it.
+            est.pop("cn", None)
+            est.pop("dns", None)
         dev = Device(store, log=log, on_error=on_error, set_time=clock.set,
-                     ntp=ntp_hook(cfg, clock), **(cfg.get("est") or {}))
+                     ntp=ntp_hook(cfg, clock), **est)
         seconds = dev.step(clock.now())
         wake_at = dev.wake_at
     except Exception as e:  # a bad setting, a damaged store, no memory: report, try later

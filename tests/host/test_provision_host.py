@@ -643,6 +643,43 @@ def test_identity_from_a_template_reaches_the_device(devices, server, ta, tmp_pa
     assert res.get("op") == "simpleenroll" and res["cn"] == "node-dev-cn-1", res
 
 
+def test_main_py_keeps_the_provisioned_identity(devices, server, ta, tmp_path):
+    """port_micropython/main.py on a provisioned device: the store's cn wins over a
+    config.json copied to every board (here the example's "device-0042")."""
+    sys.path.insert(0, str(ROOT / "port_micropython"))
+    import shutil
+
+    import sim
+
+    dev = devices("dev-main-1")
+    server.add_user("boot-main", "main-pass")
+    assert provision.main(_base(dev, server, ta, "--user", "boot-main", "--password", "main-pass",
+                                "--cn", "node-{device_id}", "-q")) == 0
+    flash = sim.Flash(tmp_path / "flash").install(sim.build_lib(tmp_path / "mpy"))
+    flash.configure({"est": {"cn": "device-0042", "dns": "device-0042.example.com", "timeout": 5}})
+    shutil.copytree(dev.root, flash.path / "est")
+    b = flash.boot(sim.SimClock(time.time()))
+    assert b.rc == 0 and not b.events("fault"), b
+    from tinyest import x509
+
+    c = flash.store()
+    assert c.enrolled, b
+    assert "CN=node-dev-main-1" in x509.Certificate(c.chain[0]).subject
+
+def test_batch_identity_from_a_column_or_the_template(devices, server, ta, tmp_path, capsys):
+    devs = [devices("dev-bc-1"), devices("dev-bc-2")]
+    station = tmp_path / "station.toml"
+    station.write_text('server = "%s"\nta = "%s"\ncredential = "password"\nuser = "u"\npassword = "p"\n'
+                       'cn = "line-{device_id}"\nledger = "ledger.db"\ntimeout = 4\nframe_timeout = 0.2\n'
+                       'wait = 10\n' % (server.url, ta))
+    (tmp_path / "devices.csv").write_text("port,device_id,cn\n%s,%s,pump-7\n%s,%s,\n"
+                                          % (devs[0].path, devs[0].id, devs[1].path, devs[1].id))
+    rc = provision.main(["--batch", str(station), "--devices", str(tmp_path / "devices.csv"), "-q"])
+    _, err = capsys.readouterr()
+    assert rc == 0, err
+    assert devs[0].store().config["cn"] == "pump-7"
+    assert devs[1].store().config["cn"] == "line-dev-bc-2"
+
 
 def test_otp_export_is_private_even_when_it_exists(tmp_path):
     p = tmp_path / "otp.csv"
