@@ -270,6 +270,23 @@ def assemble(info, algorithm_der, signature):
     return der.seq(info, _check_alg(algorithm_der), der.bit_string(bytes(signature)))
 
 
+def renewal(cert_der, signer):
+    """A re-enrollment request (DER) signed by ``signer`` whose subject and
+    subjectAltName extension are those of ``cert_der``, copied byte for byte
+    (RFC 7030 4.2.2: servers compare them, string types included)."""
+    from tinyest import x509
+
+    cert = x509.Certificate(cert_der)
+    attrs = b""
+    san = cert.extension(OID_SAN)
+    if san is not None:
+        ext = _extension(OID_SAN, san[0], bytes(san[1]))
+        attrs = der.seq(der.oid(OID_EXTENSION_REQUEST), der.set_of(der.seq(ext)))
+    info = der.seq(b"\x02\x01\x00", bytes(cert.subject_der), signer.public_key_der(),
+                   der.tlv(0xA0, attrs))
+    return assemble(info, signer.algorithm_der(), signer.sign(info))
+
+
 # ---------------------------------------------------------------- builder
 
 

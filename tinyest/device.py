@@ -514,7 +514,9 @@ class Device:
         if self.make_csr is not None:
             return self.make_csr(key, cur_der)
         if cur_der is not None:
-            return renewal_csr(cur_der, key)
+            from tinyest.csr import renewal
+
+            return renewal(cur_der, key)
         from tinyest.csr import CsrBuilder
 
         cn = self._get(c, "cn")
@@ -588,20 +590,3 @@ class Device:
         certs = cl.simplereenroll(csr)
         self._learn(c)
         self._commit(c, cl, key_der if key_der is not None else c.key_der, certs, "renewed")
-
-
-def renewal_csr(cert_der, signer):
-    """A PKCS#10 request (DER) signed by ``signer`` with the subject and the
-    subjectAltName of ``cert_der`` copied byte for byte (servers compare them)."""
-    from tinyest import csr, der, x509
-
-    cert = x509.Certificate(cert_der)
-    attrs = b""
-    san = cert.extension(x509.OID_SAN)
-    if san is not None:
-        ext = der.seq(der.oid(x509.OID_SAN), der.boolean(True) if san[0] else b"",
-                      der.octet_string(bytes(san[1])))
-        attrs = der.seq(der.oid(csr.OID_EXTENSION_REQUEST), der.set_of(der.seq(ext)))
-    info = der.seq(b"\x02\x01\x00", bytes(cert.subject_der), signer.public_key_der(),
-                   der.tlv(0xA0, attrs))
-    return csr.assemble(info, signer.algorithm_der(), signer.sign(info))

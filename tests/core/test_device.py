@@ -8,7 +8,7 @@ tests/host/test_device_sim_host.py and tests/host/test_rollover_host.py.
 """
 from tinyest import csr, der, ec, port, x509
 from tinyest.device import (BOOTSTRAPPED, ENROLLED, FAILED, RENEWING, UNPROVISIONED, Device,
-                            renew_time, renewal_csr, retryable)
+                            renew_time, retryable)
 from tinyest.errors import (AuthError, ConnectError, CryptoError, DERError, EstTimeout,
                             FormatError, HttpError, ProtocolError, RetryLater, TlsError,
                             VerifyError)
@@ -242,7 +242,7 @@ def test_renewal_csr_copies_subject_and_san():
     key = new_key()
     cert = make_cert(key.public_key_der(), "device-7", T0, T0 + DAY, dns="device-7.example")
     other = new_key()
-    req = csr.parse(renewal_csr(cert, other))
+    req = csr.parse(csr.renewal(cert, other))
     req.verify()
     c = x509.Certificate(cert)
     assert req.subject_der == bytes(c.subject_der)
@@ -251,7 +251,7 @@ def test_renewal_csr_copies_subject_and_san():
     assert not crit and value == bytes(c.extension(x509.OID_SAN)[1])
     assert req.san() == [("dns", "device-7.example")]
     plain = make_cert(key.public_key_der(), "device-8", T0, T0 + DAY)
-    req = csr.parse(renewal_csr(plain, other))
+    req = csr.parse(csr.renewal(plain, other))
     assert req.extensions == [] and req.subject == "CN=device-8"
 
 

@@ -19,7 +19,8 @@ import sys
 
 from tinyest import ec, x509
 from tinyest.client import EstClient
-from tinyest.device import Device, renewal_csr
+from tinyest.csr import renewal
+from tinyest.device import Device
 from tinyest.store import Store
 
 
@@ -37,7 +38,7 @@ def renew(store, c):
         kw["label"] = cfg["label"]
     key = ec.generate("P-256")
     client = EstClient(cfg["host"], cfg["port"], timeout=20, **kw)
-    certs = client.simplereenroll(renewal_csr(c.chain[0], key))
+    certs = client.simplereenroll(renewal(c.chain[0], key))
     return store.commit_enrollment(key.to_der(), [bytes(x) for x in certs])
 
 
