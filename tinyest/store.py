@@ -39,13 +39,14 @@ API
     ``Credentials.check()`` raises StoreError unless ``key_der`` is the private key of
     ``chain[0]`` and ``boot_key`` that of ``boot_chain[0]`` (each key with its chain or
     neither); ``key_matches(key_der, cert_der)`` compares one pair. Both parse the key
-    (tinyest.keys, imported when called): a device calls ``check`` once after start-up,
-    not on every load.
+    and the certificate (tinyest.keys and tinyest.x509, imported when called): a device
+    calls ``check`` once after start-up, not on every load.
 
     Nothing here verifies certificates. The caller commits a new key and chain only
     after it has checked the chain against the trust anchors. ``commit_enrollment``
-    makes one cheap check of its own: it refuses (StoreError) a chain whose first
-    certificate does not carry the key's public key. It also clears ``pending``. With
+    makes one cheap check of its own: it refuses (StoreError) a set that fails
+    ``check()``, such as a chain whose first certificate does not carry the key's
+    public key. It also clears ``pending``. With
     ``erase_bootstrap`` it drops boot_user and boot_password (not a factory key and chain)
     and, if a password was stored, commits twice so that neither slot file still holds
     it. Flash blocks the file system has freed may still hold old data physically.
@@ -63,15 +64,16 @@ Format (version 1)
     starts with u8 name length and the UTF-8 name before its type octet. Lists are
     repeated records in order. Absent fields (None, empty list) have no record.
     Unknown tags are skipped (and dropped by the next commit). The body is at most
-    ``MAX_BODY`` octets, a record at most 65535. Tags: 1 config, 2 trust, 3 boot_user,
+    65536 octets, a record at most 65535. Tags: 1 config, 2 trust, 3 boot_user,
     4 boot_password, 5 boot_key, 6 boot_chain, 7 key_der, 8 chain, 9 to 13 pending op,
     csr, key_der, retry_at, attempts, 14 enrolled_at, 15 cacerts_at, 16 time_offset;
     written in that order, config sorted by name, pending last.
 
     A slot is intact when its size is exactly 48 + body length, its magic is right and
-    the hash matches. ``load`` takes the intact slot with the newest sequence number:
-    ``a`` is newer than ``b`` when ``(a - b) mod 2**32`` is between 1 and 2**31 - 1 (two
-    slots hold consecutive numbers, so the counter's wrap loses nothing).
+    the hash matches. ``load`` takes the intact slot with the newest sequence number.
+    Sequence numbers run 1, 2, ... 2**32 - 1, 1, ...: ``a`` is newer than ``b`` when
+    ``(a - b) mod (2**32 - 1)`` is between 1 and 2**31 - 1. The two slots hold
+    consecutive numbers, so the counter's wrap loses nothing.
     ``cred.tmp`` is never read. No intact slot but a slot file present raises
     StoreError: the data was damaged, and the application decides (``wipe()`` and
     provision again). An intact newest slot of another version raises StoreError too,
@@ -132,24 +134,17 @@ import struct
 
 from tinyest.errors import EstError, StoreError
 
-MAX_BODY = 65536
-_SLOTS = ("cred.a", "cred.b")
-_TMP = "cred.tmp"
-_HDR = ">4sHHII"
 _TOP = 0xFFFFFFFF
-
-# (tag, name, kind): "L" a list of DER, "D" DER, "s" text, "i" an integer. Tags 9 to
-# 13 are the fields of ``pending``. The order is the order of the records.
-_FIELDS = ((2, "trust", "L"), (3, "boot_user", "s"), (4, "boot_password", "s"), (5, "boot_key", "D"),
-           (6, "boot_chain", "L"), (7, "key_der", "D"), (8, "chain", "L"), (14, "enrolled_at", "i"),
-           (15, "cacerts_at", "i"), (16, "time_offset", "i"), (9, "op", "s"), (10, "csr", "D"),
-           (11, "key_der", "D"), (12, "retry_at", "i"), (13, "attempts", "i"))
-_NAMES = ("config", "pending") + tuple([f[1] for f in _FIELDS[:10]])
-_PNAMES = tuple([f[1] for f in _FIELDS[10:]])
-# The config names the device reads, and their kind ("x": text or octets).
-_CONFIG = {"host": "s", "port": "i", "label": "s", "fingerprint": "x", "cn": "s", "dns": "s"}
-_BYTES = (bytes, bytearray, memoryview)
-_TEXT = (str,) + _BYTES
+_SLOTS = ("cred.a", "cred.b")
+# The fields in record order, each with its tag and kind: "L" a list of DER, "D" DER,
+# "s" text, "i" an integer. The last five are the fields of ``pending``.
+_NAMES = ["trust", "boot_user", "boot_password", "boot_key", "boot_chain", "key_der", "chain", "enrolled_at",
+          "cacerts_at", "time_offset", "op", "csr", "key_der", "retry_at", "attempts"]
+_TAGS = b"\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x09\x0a\x0b\x0c\x0d"
+_KINDS = "LssDLDLiiisDDii"
+# The config names the device reads, and the type octets they take (other names:
+# any, "sbiTF").
+_CONFIG = {"host": "s", "port": "i", "label": "s", "fingerprint": "sb", "cn": "s", "dns": "s"}
 
 _fsync = getattr(os, "fsync", None)
 _sync = getattr(os, "sync", None)
@@ -165,15 +160,15 @@ class OsFs:
     mkdir = staticmethod(os.mkdir)
 
     def fsync(self, f):
-        if _fsync and hasattr(f, "fileno"):
+        if _fsync:
             _fsync(f.fileno())
         elif _sync:
             _sync()
 
     def syncdir(self, path):
-        if hasattr(os, "O_RDONLY"):  # CPython
+        if _fsync:  # CPython
             try:
-                fd = os.open(path, os.O_RDONLY)
+                fd = os.open(path, 0)  # O_RDONLY
                 try:
                     _fsync(fd)
                 finally:
@@ -182,13 +177,19 @@ class OsFs:
                 pass  # a system that cannot sync a directory (Windows)
 
 
-def _eq(a, b, names):
-    return type(a) is type(b) and [getattr(a, n) for n in names] == [getattr(b, n) for n in names]
+class _Fields:
+    def __eq__(self, other):
+        for n in self._names:
+            if type(other) is not type(self) or getattr(self, n) != getattr(other, n):
+                return False
+        return True
 
 
-class Pending:
+class Pending(_Fields):
     """A deferred request: ``op`` (e.g. "simplereenroll"), the CSR and the key made
     for it (DER or None), when to send it again (``retry_at``) and ``attempts``."""
+
+    _names = _NAMES[10:]
 
     def __init__(self, op, csr=None, key_der=None, retry_at=None, attempts=0):
         self.op = op
@@ -197,18 +198,17 @@ class Pending:
         self.retry_at = retry_at
         self.attempts = attempts
 
-    def __eq__(self, other):
-        return _eq(self, other, _PNAMES)
 
-
-class Credentials:
+class Credentials(_Fields):
     """One snapshot of the store (see the module text)."""
+
+    _names = ["config", "pending"] + _NAMES[:10]
 
     def __init__(self):
         self.config = {}
         self.pending = None
-        for _, name, kind in _FIELDS[:10]:
-            setattr(self, name, [] if kind == "L" else None)
+        for i in range(10):
+            setattr(self, _NAMES[i], [] if _KINDS[i] == "L" else None)
         self.generation = 0
 
     @property
@@ -216,36 +216,30 @@ class Credentials:
         """A key and at least one certificate are present."""
         return self.key_der is not None and len(self.chain) > 0
 
-    def __eq__(self, other):
-        return _eq(self, other, _NAMES)
-
     def check(self):
         """StoreError unless key_der is the key of chain[0] and boot_key that of
         boot_chain[0], each key present with its chain or neither."""
-        _pair("key_der", self.key_der, self.chain)
-        _pair("boot_key", self.boot_key, self.boot_chain)
-
-
-def _pair(name, key, chain):
-    try:
-        ok = (key is None) == (not chain) and (key is None or key_matches(key, chain[0]))
-    except EstError:  # a key or certificate that does not parse matches nothing
-        ok = False
-    if not ok:
-        raise StoreError(name + " does not match its certificate")
+        for name, chain in (("key_der", self.chain), ("boot_key", self.boot_chain)):
+            key = getattr(self, name)
+            try:
+                if (key is None) == (not chain) and (key is None or key_matches(key, chain[0])):
+                    continue
+            except EstError:  # a key or certificate that does not parse matches nothing
+                pass
+            raise StoreError(name + " mismatch")
 
 
 def key_matches(key_der, cert_der):
     """True when the certificate carries the public key of the private key."""
     from tinyest import keys, x509
 
-    return bytes(x509.Certificate(cert_der).public_key_der) == bytes(keys.load_private(key_der).public_key_der())
+    return bytes(x509.Certificate(cert_der).public_key_der) == keys.load_private(key_der).public_key_der()
 
 
 def _der(name, v):
     """[v] for DER octets, the DER of every block of PEM (text or octets);
     StoreError naming the field for anything else."""
-    if isinstance(v, _TEXT) and len(v):
+    if isinstance(v, (str, bytes, bytearray, memoryview)) and len(v):
         try:
             if v[0] == 0x30:
                 from tinyest import der
@@ -255,8 +249,8 @@ def _der(name, v):
             from tinyest import pem
 
             out = []
-            for _, b in pem.decode_all(v):
-                out += _der(name, b)
+            for b in pem.decode_all(v):
+                out += _der(name, b[1])
             if out:
                 return out
         except EstError:
@@ -264,59 +258,51 @@ def _der(name, v):
     raise StoreError("bad " + name)
 
 
-def _value(name, v, kind):
-    """(type octet, data) of a value of ``kind`` ("s", "i", "b" octets, "x" text or
-    octets, "" any of these or a bool); StoreError naming the field if it is not."""
-    if isinstance(v, bool):
-        if not kind:
-            return b"T" if v else b"F", b""
+def _record(tag, prefix, name, v, ok):
+    """(record header with the prefix and type octet, data) of a value whose type
+    octet is in ``ok``; StoreError naming the field if it is not, or too long."""
+    t = "?"
+    d = v
+    if v is True or v is False:
+        t = "T" if v else "F"
+        d = b""
     elif isinstance(v, int):
-        if kind in "i" and -(1 << 63) <= v < (1 << 63):
-            return b"i", struct.pack(">q", v)
+        if -1 <= v >> 63 <= 0:
+            t = "i"
+            d = struct.pack(">q", v)
     elif isinstance(v, str):
-        if kind in "sx":
-            return b"s", v.encode()
-    elif isinstance(v, _BYTES):
-        if kind in "bx":
-            return b"b", v
-    raise StoreError("bad " + name)
+        t = "s"
+        d = v.encode()
+    elif isinstance(v, (bytes, bytearray, memoryview)):
+        t = "b"
+    if t not in ok or len(prefix) + len(d) > 0xFFFE:
+        raise StoreError("bad " + name)
+    return struct.pack(">BH", tag, len(prefix) + 1 + len(d)) + prefix + t.encode(), d
 
 
 def _records(c):
-    """The records of ``c`` as ([(tag, prefix, data)], body length), every field
-    checked and its DER fields normalised in ``c`` (PEM decoded)."""
-    out = []
-    n = 0
-
-    def add(tag, prefix, name, v, kind):
-        t, data = _value(name, v, kind)
-        prefix += t
-        k = len(prefix) + len(data)
-        if k > 0xFFFF:
-            raise StoreError(name + " too long")
-        out.append((tag, prefix, data))
-        return k + 3
-
+    """The records of ``c`` as [(header, data)] and their length, every field
+    checked and the DER fields of ``c`` normalised (PEM decoded)."""
     cfg = c.config
-    if not isinstance(cfg, dict):
-        raise StoreError("bad config")
+    p = c.pending
+    if not isinstance(cfg, dict) or p is not None and not isinstance(p, Pending):
+        raise StoreError("bad config or pending")
     for k in cfg:
         if not isinstance(k, str) or not 0 < len(k.encode()) < 256:
             raise StoreError("bad config name")
+    out = []
     for k in sorted(cfg):
         b = k.encode()
-        n += add(1, bytes([len(b)]) + b, "config " + k, cfg[k], _CONFIG.get(k, ""))
-    p = c.pending
-    if p is not None and not isinstance(p, Pending):
-        raise StoreError("bad pending")
-    for tag, a, kind in _FIELDS:
+        out.append(_record(1, bytes([len(b)]) + b, "config " + k, cfg[k], _CONFIG.get(k, "sbiTF")))
+    for i in range(15):
         o = c
-        name = a
-        if 8 < tag < 14:
+        name = a = _NAMES[i]
+        kind = _KINDS[i]
+        if i > 9:
+            if p is None:
+                break
             o = p
             name = "pending " + a
-            if p is None:
-                continue
         v = getattr(o, a)
         items = [v]
         if kind == "L":
@@ -327,40 +313,78 @@ def _records(c):
                 items += _der(name, x)
             setattr(o, a, items)
         elif v is None:
-            if tag != 9:  # op is the one field a pending request cannot lack
+            if i != 10:  # op: the one field a pending request cannot lack
                 continue
         elif kind == "D":
             items = _der(name, v)
-            if len(items) != 1:
+            if len(items) > 1:
                 raise StoreError("bad " + name)
             setattr(o, a, items[0])
         for x in items:
-            n += add(tag, b"", name, x, "b" if kind in "LD" else kind)
-    if n > MAX_BODY:
-        raise StoreError("store too large")
+            out.append(_record(_TAGS[i], b"", name, x, "b" if kind in "LD" else kind))
+    n = 0
+    for r in out:
+        n += len(r[0]) + len(r[1])
+    if n > 65536:
+        raise StoreError("too large")
     return out, n
 
 
 def _read(f, n):
     b = f.read(n)
     if b is None or len(b) != n:
-        raise StoreError("store file too short")
+        raise StoreError("short read")
     return b
 
 
-def _decode(name, t, data):
+def _decode(name, t, d):
     if t == b"b":
-        return data
+        return d
+    if t == b"i" and len(d) == 8:
+        return struct.unpack(">q", d)[0]
+    if t in b"TF" and not d:
+        return t == b"T"
     if t == b"s":
         try:
-            return str(data, "utf-8")
+            return str(d, "utf-8")
         except UnicodeError:
             pass
-    elif t == b"i" and len(data) == 8:
-        return struct.unpack(">q", data)[0]
-    elif (t == b"T" or t == b"F") and not data:
-        return t == b"T"
-    raise StoreError("bad stored " + name)
+    raise StoreError("bad " + name)
+
+
+def _parse(f):
+    n = struct.unpack(">4sHHII", _read(f, 16))[4]
+    c = Credentials()
+    p = Pending(None)
+    while n:
+        tag, k = struct.unpack(">BH", _read(f, 3))
+        n -= 3 + k
+        if k < 1 or n < 0:
+            raise StoreError("bad record")
+        i = _TAGS.find(bytes([tag]))
+        if tag == 1:
+            m = _read(f, 1)[0]
+            k -= m + 1
+            if k < 1:
+                raise StoreError("bad record")
+            a = _decode("config", b"s", _read(f, m))
+        elif i < 0:
+            _read(f, k)  # a field of a later revision
+            continue
+        else:
+            a = _NAMES[i]
+        v = _decode(a, _read(f, 1), _read(f, k - 1))
+        if tag == 1:
+            c.config[a] = v
+        elif _KINDS[i] == "L":
+            getattr(c, a).append(v)
+        elif i > 9:
+            setattr(p, a, v)
+            c.pending = p
+        else:
+            setattr(c, a, v)
+    _records(c)  # what load returns, commit can write again: the same checks both ways
+    return c
 
 
 class Store:
@@ -368,27 +392,24 @@ class Store:
 
     def __init__(self, root, fs=None):
         if not root:
-            raise StoreError("no store directory")
-        self._root = root if root == "/" else root.rstrip("/")
-        self._pre = self._root if root == "/" else self._root + "/"
+            raise StoreError("no directory")
+        self._pre = root.rstrip("/") + "/"
         self._fs = OsFs() if fs is None else fs
 
-    def _slot(self, name):
-        """(sequence, version) of an intact slot; None if absent; False if damaged."""
+    def _slot(self, i):
+        """(sequence, version) of intact slot ``i``; None if absent; False if damaged."""
         fs = self._fs
-        path = self._pre + name
+        path = self._pre + _SLOTS[i]
         try:
             size = fs.stat(path)[6]
         except OSError:
             return None
-        if not 48 <= size <= 48 + MAX_BODY:
+        if not 48 <= size <= 48 + 65536:
             return False
         f = fs.open(path, "rb")
         try:
-            hdr = f.read(16)
-            if hdr is None or len(hdr) != 16:
-                return False
-            magic, version, _, seq, n = struct.unpack(_HDR, hdr)
+            hdr = _read(f, 16)
+            magic, version, _, seq, n = struct.unpack(">4sHHII", hdr)
             if magic != b"tEST" or size != 48 + n:
                 return False
             h = hashlib.sha256(hdr)
@@ -404,15 +425,15 @@ class Store:
             f.close()
 
     def _scan(self):
-        """(slot index, sequence, version) of the newest intact slot: sequence numbers
-        compare modulo 2**32. Index -1 when no slot file exists, -2 when none is intact."""
+        """(slot index, sequence, version) of the newest intact slot; index -1 when
+        no slot file exists, -2 when none is intact."""
         best = (-1, 0, 0)
         for i in (0, 1):
-            r = self._slot(_SLOTS[i])
-            if r is False and best[0] == -1:
+            r = self._slot(i)
+            if r is False and best[0] < 0:
                 best = (-2, 0, 0)
-            if r and (best[0] < 0 or 0 < (r[0] - best[1]) & _TOP < 0x80000000):
-                best = (i, r[0], r[1])
+            if r and (best[0] < 0 or 0 < (r[0] - best[1]) % _TOP <= _TOP >> 1):
+                best = (i,) + r
         return best
 
     def load(self):
@@ -421,17 +442,15 @@ class Store:
             slot, seq, version = self._scan()
             if slot == -1:
                 return Credentials()
-            if slot < 0:
-                raise StoreError("no intact generation in " + self._root)
-            if version != 1:
-                raise StoreError("store version %d" % version)
+            if slot < 0 or version != 1:
+                raise StoreError("no intact store of version 1")
             f = self._fs.open(self._pre + _SLOTS[slot], "rb")
             try:
                 c = _parse(f)
             finally:
                 f.close()
         except OSError as e:
-            raise StoreError("store read failed: %s" % e)
+            raise StoreError("store I/O: %s" % e)
         c.generation = seq
         return c
 
@@ -439,26 +458,25 @@ class Store:
         """Write ``creds`` as the new newest generation; returns its sequence number."""
         records, n = _records(creds)
         fs = self._fs
+        root = self._pre[:-1] or "/"
         try:
             slot, seq, _ = self._scan()
             try:
-                fs.stat(self._root)
+                fs.stat(root)
             except OSError:
-                fs.mkdir(self._root)
-            seq = seq % _TOP + 1  # after 2**32 - 1 comes 1: 0 means "nothing stored"
-            hdr = struct.pack(_HDR, b"tEST", 1, 0, seq, n)
+                fs.mkdir(root)
+            seq = seq % _TOP + 1  # 2**32 - 1 is followed by 1: 0 means "nothing stored"
+            hdr = struct.pack(">4sHHII", b"tEST", 1, 0, seq, n)
             h = hashlib.sha256(hdr)
-            tmp = self._pre + _TMP
+            tmp = self._pre + "cred.tmp"
             f = fs.open(tmp, "wb")
             try:
                 f.write(hdr)
-                for tag, prefix, data in records:
-                    head = struct.pack(">BH", tag, len(prefix) + len(data)) + prefix
+                for head, data in records:
                     h.update(head)
                     f.write(head)
-                    if len(data):
-                        h.update(data)
-                        f.write(data)
+                    h.update(data)
+                    f.write(data)
                 f.write(h.digest())
                 f.flush()
                 sync = getattr(fs, "fsync", None)
@@ -469,9 +487,9 @@ class Store:
             fs.rename(tmp, self._pre + _SLOTS[slot == 0])
             sync = getattr(fs, "syncdir", None)
             if sync:
-                sync(self._root)
+                sync(root)
         except OSError as e:
-            raise StoreError("store write failed: %s" % e)
+            raise StoreError("store I/O: %s" % e)
         creds.generation = seq
         return seq
 
@@ -479,7 +497,7 @@ class Store:
         """Load, set the given fields, commit; returns the new snapshot."""
         c = self.load()
         for name in fields:
-            if name not in _NAMES:
+            if name not in Credentials._names:
                 raise StoreError("no store field " + name)
             setattr(c, name, fields[name])
         self.commit(c)
@@ -490,7 +508,7 @@ class Store:
         current credentials; clears ``pending``; sets ``enrolled_at`` to ``now`` when given.
         Refuses (StoreError) a key that is not the key of the chain's first certificate."""
         c = self.load()
-        pw = c.boot_password is not None
+        pw = erase_bootstrap and c.boot_password is not None
         c.key_der = key_der
         c.chain = chain
         c.pending = None
@@ -501,9 +519,9 @@ class Store:
         _records(c)  # checked and normalised (PEM decoded) before the keys are compared
         if not c.enrolled:
             raise StoreError("no key or certificate")
-        _pair("key_der", c.key_der, c.chain)
+        c.check()
         self.commit(c)
-        if erase_bootstrap and pw:
+        if pw:
             self.commit(c)  # the older slot still held the password: overwrite it too
         return c
 
@@ -512,49 +530,11 @@ class Store:
         fs = self._fs
         try:
             new = self._scan()[0] == 1
-            for name in (_TMP, _SLOTS[not new], _SLOTS[new]):
+            for name in ("cred.tmp", _SLOTS[not new], _SLOTS[new]):
                 try:
                     fs.stat(self._pre + name)
                 except OSError:
                     continue
                 fs.remove(self._pre + name)
         except OSError as e:
-            raise StoreError("store wipe failed: %s" % e)
-
-
-def _parse(f):
-    n = struct.unpack(_HDR, _read(f, 16))[4]
-    c = Credentials()
-    p = Pending(None)
-    seen = False
-    while n:
-        if n < 4:
-            raise StoreError("bad store record")
-        tag, k = struct.unpack(">BH", _read(f, 3))
-        n -= 3 + k
-        if k < 1 or n < 0:
-            raise StoreError("bad store record")
-        if tag == 1:
-            m = _read(f, 1)[0]
-            if m + 2 > k:
-                raise StoreError("bad config record")
-            name = _decode("config", b"s", _read(f, m))
-            c.config[name] = _decode(name, _read(f, 1), _read(f, k - m - 2))
-            continue
-        for ftag, name, kind in _FIELDS:
-            if ftag == tag:
-                v = _decode(name, _read(f, 1), _read(f, k - 1))
-                if kind == "L":
-                    getattr(c, name).append(v)
-                elif 8 < tag < 14:
-                    setattr(p, name, v)
-                    seen = True
-                else:
-                    setattr(c, name, v)
-                break
-        else:
-            _read(f, k)  # a field of a later revision
-    if seen:
-        c.pending = p
-    _records(c)  # what load returns, commit can write again: the same checks both ways
-    return c
+            raise StoreError("store I/O: %s" % e)
