@@ -142,8 +142,8 @@ _NAMES = ["trust", "boot_user", "boot_password", "boot_key", "boot_chain", "key_
           "cacerts_at", "time_offset", "op", "csr", "key_der", "retry_at", "attempts"]
 _TAGS = b"\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x09\x0a\x0b\x0c\x0d"
 _KINDS = "LssDLDLiiisDDii"
-# The config names the device reads, and the type octets they take (other names:
-# any, "sbiTF").
+# The config names the device reads and the type octets each may have; any other
+# name may have any type ("sbiTF").
 _CONFIG = {"host": "s", "port": "i", "label": "s", "fingerprint": "sb", "cn": "s", "dns": "s"}
 
 _fsync = getattr(os, "fsync", None)
