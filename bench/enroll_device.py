@@ -16,7 +16,7 @@ import sys
 
 from tinyest import ec
 from tinyest.client import EstClient
-from tinyest.csr import CsrBuilder
+from tinyest.csr_build import CsrBuilder
 
 NAME = "bench-device"
 

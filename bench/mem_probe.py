@@ -80,7 +80,7 @@ def _prepare(op, args):
         return lambda: mod.from_der(data).sign(b"message")
     if op == "csr":
         ec, csr = _mod("ec"), _mod("csr")
-        return lambda: csr.CsrBuilder().subject([("CN", "bench-device")]).dns(
+        return lambda: csr_build.CsrBuilder().subject([("CN", "bench-device")]).dns(
             "bench-device.local").sign(ec.from_der(data))
     raise ValueError("unknown operation " + op)
 

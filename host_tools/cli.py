@@ -257,36 +257,24 @@ def parse_fingerprint(text):
 
 
 def parse_subject(text):
-    """``CN=dev,O=Example`` (RFC 4514 order, most specific first) or
+    """``CN=dev,O=Example`` (RFC 4514, most specific first; ``tinyest.names``) or
     ``/O=Example/CN=dev`` (openssl order) -> [(attr, value)] in DER order."""
+    from tinyest import names
+    from tinyest.errors import EstError
+
     if text is None or text == "":
         return []
-    if text.startswith("/"):
-        parts, reverse = text[1:].split("/"), False
-    else:
-        parts, cur, i = [], "", 0
-        while i < len(text):
-            c = text[i]
-            if c == "\\" and i + 1 < len(text):
-                cur += text[i + 1]
-                i += 2
-                continue
-            if c == ",":
-                parts.append(cur)
-                cur = ""
-            else:
-                cur += c
-            i += 1
-        parts.append(cur)
-        reverse = True
+    if not text.startswith("/"):
+        try:
+            return [(k, v.strip()) for k, v in names.parse(text)]
+        except EstError as e:
+            raise UsageError("bad subject %r: %s" % (text, e))
     out = []
-    for p in parts:
+    for p in text[1:].split("/"):
         k, eq, v = p.partition("=")
         if not eq or not k.strip():
             raise UsageError("bad subject component %r (want NAME=value)" % p)
         out.append((k.strip(), v.strip()))
-    if reverse:
-        out.reverse()
     return out
 
 
@@ -294,7 +282,7 @@ def parse_subject(text):
 
 
 def build_csr(signer, subject, dns=(), ips=(), challenge=None):
-    from tinyest.csr import CsrBuilder
+    from tinyest.csr_build import CsrBuilder
     from tinyest.errors import EstError
     try:
         b = CsrBuilder().subject(subject)
@@ -336,7 +324,7 @@ def new_key(kind):
     raise UsageError("unknown key type %r" % kind)
 
 
-def _csr_from_args(args, signer=None, default_subject=None, default_sans=None):
+def _csr_from_args(args, signer=None):
     """The request DER for enroll/reenroll/serverkeygen: --csr as given, or
     built from the key and the naming options."""
     if getattr(args, "csr", None):
@@ -345,13 +333,10 @@ def _csr_from_args(args, signer=None, default_subject=None, default_sans=None):
         return load_csr(args.csr)
     if signer is None:
         raise UsageError("give --csr FILE, or --csr-key FILE (or --new-key FILE) with --subject")
-    if args.subject is None and default_subject is None:
+    if args.subject is None:
         raise UsageError("--subject is required to build a request")
-    subject = parse_subject(args.subject) if args.subject is not None else default_subject
-    dns, ips = args.dns, args.ip
-    if not dns and not ips and args.subject is None and default_sans:
-        dns, ips = default_sans
-    return build_csr(signer, subject, dns, ips, getattr(args, "challenge", None))
+    return build_csr(signer, parse_subject(args.subject), args.dns, args.ip,
+                     getattr(args, "challenge", None))
 
 
 # --- the client ------------------------------------------------------------------
@@ -438,46 +423,24 @@ def cmd_reenroll(args):
     client = make_client(args)
     current = load_certs(args.cert, "client certificate file")[0]
     signer = _enroll_key(args) or load_signer(args.key)
-    subject, sans = None, None
-    if not args.csr and args.subject is None:
+    if args.csr or args.subject is not None or args.dns or args.ip:
+        csr = _csr_from_args(args, signer)
+    elif getattr(args, "challenge", None):
+        raise UsageError("--challenge needs --subject: a renewal copies the certificate's names")
+    else:
+        # The renewal request: subject and subjectAltName copied byte for byte, as
+        # servers that compare them want (RFC 7030 4.2.2).
+        from tinyest import csr as csr_mod
+        from tinyest.errors import EstError
+
         try:
-            subject, sans = _rdns_of(current), _sans_of(current)
-        except ValueError as e:
+            csr = csr_mod.renewal(current, signer)
+        except EstError as e:
             raise InputError("client certificate %s: %s" % (args.cert, e))
-    csr = _csr_from_args(args, signer, subject, sans)
     client.cacerts()
     certs = client.simplereenroll(csr, wait=args.wait)
     write_certs(args.out, certs if args.chain else certs[:1], args.outform)
     _info("re-enrolled: %s" % _describe_cert(certs[0]))
-
-
-_ATTR_NAMES = {"2.5.4.3": "CN", "2.5.4.4": "SN", "2.5.4.5": "serialNumber", "2.5.4.6": "C",
-               "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.9": "street", "2.5.4.10": "O",
-               "2.5.4.11": "OU", "2.5.4.12": "title", "2.5.4.42": "GN",
-               "1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.1": "UID",
-               "0.9.2342.19200300.100.1.25": "DC"}
-
-
-def _rdns_of(cert_der):
-    """The subject of a certificate as CsrBuilder pairs, RDN order kept."""
-    from cryptography import x509 as cx
-    c = cx.load_der_x509_certificate(bytes(cert_der))
-    out = []
-    for rdn in c.subject.rdns:
-        pairs = [(_ATTR_NAMES.get(a.oid.dotted_string, a.oid.dotted_string), a.value) for a in rdn]
-        out.append(pairs[0] if len(pairs) == 1 else pairs)
-    return out
-
-
-def _sans_of(cert_der):
-    """(DNS names, IP address texts) of a certificate's subjectAltName."""
-    from cryptography import x509 as cx
-    c = cx.load_der_x509_certificate(bytes(cert_der))
-    try:
-        san = c.extensions.get_extension_for_class(cx.SubjectAlternativeName).value
-    except cx.ExtensionNotFound:
-        return [], []
-    return san.get_values_for_type(cx.DNSName), [str(i) for i in san.get_values_for_type(cx.IPAddress)]
 
 
 def cmd_serverkeygen(args):

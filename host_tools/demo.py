@@ -6,14 +6,14 @@ success, 1 with ``demo: message`` on standard error when tinyest refuses.
 
 import sys
 
-from tinyest import csr, ec, pem
+from tinyest import csr, csr_build, csr_read, ec, pem
 from tinyest.errors import EstError, FormatError
 
 
 def build(name, key):
     """CSR DER for device ``name``: CN=name, the name as a DNS SAN when it is a
     host name, for TLS client authentication."""
-    b = csr.CsrBuilder().subject([("CN", name)])
+    b = csr_build.CsrBuilder().subject([("CN", name)])
     try:
         b = b.dns(name)
     except FormatError:
@@ -32,7 +32,7 @@ def main(argv=None):
         key = ec.generate("P-256")
         print("demo: building a CSR for %r" % name)
         der = build(name, key)
-        req = csr.parse(der)
+        req = csr_read.parse(der)
         req.verify()
     except EstError as e:
         sys.stderr.write("demo: %s\n" % e)

@@ -19,7 +19,7 @@ import sys
 
 from tinyest import ec, port
 from tinyest.client import EstClient
-from tinyest.csr import CsrBuilder
+from tinyest.csr_build import CsrBuilder
 from tinyest.x509 import Certificate
 
 NAME = "demo-device"

@@ -95,7 +95,10 @@ auth_failure       "challenge" (401 with WWW-Authenticate, no body) | "text"
                    no WWW-Authenticate)
 realm              "tinyest"
 enroll_auth        "either" | "password" | "cert" | "none"
-reenroll_check     True | False (no subject/SAN comparison)
+reenroll_check     True (subject and SAN compared as values) | "strict" (the
+                   subject Name and the subjectAltName extension value must be
+                   byte-identical DER, string types included, as some servers
+                   demand) | False (no subject/SAN comparison)
 csrattrs           "default" (ecdsa-with-SHA256, EC key on P-256) | "empty"
                    (MAA=) | "rfc7030" (challengePassword, EC key on secp384r1,
                    extensionRequest macAddress, ecdsa-with-SHA384) | "none"
@@ -200,6 +203,7 @@ HABITS = {
 }
 
 _CHOICES = {
+    "reenroll_check": (True, False, "strict"),
     "framing": ("length", "chunked", "close"),
     "header_case": ("canonical", "lower", "upper", "title"),
     "auth_failure": ("challenge", "text"),
@@ -469,6 +473,13 @@ def _sans(obj):
         return list(obj.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
     except x509.ExtensionNotFound:
         return []
+
+
+def _san_der(obj):
+    try:
+        return obj.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.public_bytes()
+    except x509.ExtensionNotFound:
+        return None
 
 
 def _san_key(names):
@@ -1294,12 +1305,17 @@ class DevServer:
         if tu is None or cp != base64.b64encode(tu):
             raise _HttpError(400, "challengePassword does not match the TLS channel")
 
-    def _check_same_identity(self, csr, info):
+    def _check_same_identity(self, csr, info, strict):
         cert = x509.load_der_x509_certificate(info["cert"])
         try:
             csr_sans = _sans(csr)
         except ValueError:
             raise _HttpError(400, "bad extensions in the request")
+        if strict:
+            if csr.subject.public_bytes() != cert.subject.public_bytes():
+                raise _HttpError(403, "subject differs from the current certificate (DER)")
+            if _san_der(csr) != _san_der(cert):
+                raise _HttpError(403, "subjectAltName differs from the current certificate (DER)")
         if csr.subject != cert.subject:
             raise _HttpError(403, "subject differs from the current certificate")
         if _san_key(csr_sans) != _san_key(_sans(cert)):
@@ -1310,7 +1326,7 @@ class DevServer:
         der, csr = self._read_csr(req)
         self._check_pop(csr, info)
         if reenroll and h["reenroll_check"]:
-            self._check_same_identity(csr, info)
+            self._check_same_identity(csr, info, h["reenroll_check"] == "strict")
         if h["deferred"]:
             key = hashlib.sha256(req.operation.encode() + der).digest()
             with self._lock:

@@ -4,30 +4,29 @@
                                      [--package]
 
 Writes DIR/tinyest/*.mpy (default: build/mpy) and prints one line per module and
-the totals of four groups:
+the totals of the groups:
 
 core    what a device running the state machine (``tinyest.device``) imports to
-        bootstrap, enroll and renew: device, store, client, http, port, csr (the
-        builder), x509, pkcs7, keys, der, errors and the package.
-lazy    modules of the core imported only inside the function that needs them
+        bootstrap, enroll and renew, the software crypto aside: device, store,
+        client, http, port, csr (its own requests), x509, pkcs7, keys, der,
+        errors and the package.
+lazy    modules a device imports only inside the function that needs them
         (``LAZY``): http_auth (answering a 401: a device that enrolls with a
         password loads it for that request, one that renews with its certificate
-        never), csrattrs (``EstClient.csrattrs``), serverkeygen (multipart
-        responses), proxy (HTTP CONNECT), csr_ext (the builder's IP/URI/e-mail SAN,
-        keyUsage, extKeyUsage, basicConstraints), csr_read (the CSR reader),
-        der_extra (DER writers and dates only a host writes) and pem (PEM input).
-        The old names (``http.parse_challenges``, ``client.CsrAttrs``,
-        ``csr.parse``, ``der.utc_time``...) resolve through a module
-        ``__getattr__``.
+        never), csrattrs (``EstClient.csrattrs``), csr_build (the general request
+        builder), names (names as text), serverkeygen (multipart responses), proxy
+        (HTTP CONNECT) and pem (PEM input).
 crypto  the software key implementations (``CRYPTO``): a board that signs and
         verifies with a secure element leaves them out.
+host    modules no board loads (``HOST``): csr_read (the request reader) and
+        der_extra (DER writers and dates only a host writes); not in the packages.
 CPython the TLS context code of CPython (``CPYTHON``): MicroPython never imports it.
 
 "core .mpy total" counts the first group only. ``-O`` and ``--no-source-lines``
 are passed to mpy-cross (smaller files; tracebacks then carry no line numbers).
-``--package`` also writes DIR/package.json (everything), DIR/package-core.json
-(core and lazy) and DIR/package-crypto.json naming the .mpy files, so that serving
-DIR over HTTP lets a board ``mip.install(URL + "/package.json")``.
+``--package`` also writes DIR/package.json (everything a board may load),
+DIR/package-core.json (core and lazy) and DIR/package-crypto.json naming the .mpy
+files, so that serving DIR over HTTP lets a board ``mip.install(URL + "/package.json")``.
 """
 import argparse
 import json
@@ -41,12 +40,14 @@ CORE = ROOT / "tinyest"
 # Software key implementations: a board that signs with a secure element omits them.
 CRYPTO = {"ec.py", "rsa.py", "ed25519.py", "hashes.py"}
 # Core modules imported only by the function that needs them (see the docstring).
-LAZY = {"csr_ext.py", "csr_read.py", "csrattrs.py", "der_extra.py", "http_auth.py", "pem.py",
-        "proxy.py", "serverkeygen.py"}
+LAZY = {"csr_build.py", "csrattrs.py", "http_auth.py", "names.py", "pem.py", "proxy.py",
+        "serverkeygen.py"}
+# Modules no board loads.
+HOST = {"csr_read.py", "der_extra.py"}
 # Imported on CPython only.
 CPYTHON = {"port_cpython.py"}
 # Everything outside the core a basic enroll/renew device imports.
-OPTIONAL = CRYPTO | LAZY | CPYTHON
+OPTIONAL = CRYPTO | LAZY | HOST | CPYTHON
 VERSION = "0.1.0"
 
 
@@ -77,12 +78,14 @@ def build(out, march=None, opt=None, no_lines=False):
 
 
 def group(name):
-    """The group of a module file name: core, lazy, crypto or CPython (see the
-    module text)."""
+    """The group of a module file name: core, lazy, crypto, host or CPython (see
+    the module text)."""
     if name in CRYPTO:
         return "crypto"
     if name in LAZY:
         return "lazy"
+    if name in HOST:
+        return "host"
     if name in CPYTHON:
         return "CPython"
     return "core"
@@ -97,7 +100,8 @@ def package_files(names, ext=".py", prefix="../tinyest/"):
 
     core = [n for n in names if group(n) in ("core", "lazy")]
     crypto = [n for n in names if n in CRYPTO]
-    return [("package.json", obj(names)), ("package-core.json", obj(core)),
+    board = [n for n in names if group(n) in ("core", "lazy", "crypto")]
+    return [("package.json", obj(board)), ("package-core.json", obj(core)),
             ("package-crypto.json", obj(crypto))]
 
 
@@ -122,7 +126,7 @@ def main(argv=None):
     except (OSError, subprocess.CalledProcessError) as e:
         print("build.py: %s" % e, file=sys.stderr)
         return 2
-    totals = {"core": 0, "lazy": 0, "crypto": 0, "CPython": 0}
+    totals = {"core": 0, "lazy": 0, "crypto": 0, "host": 0, "CPython": 0}
     print("%-16s %8s %8s" % ("module", ".py", ".mpy"))
     for name, py, mpy in rows:
         g = group(name)
@@ -130,11 +134,12 @@ def main(argv=None):
         totals[g] += mpy
     core = totals["core"]
     auth = sum(r[2] for r in rows if r[0] == "http_auth.py")
+    board = core + totals["lazy"] + totals["crypto"]
     print("core .mpy total: %d bytes (%.1f KiB; %.1f KiB with http_auth.py for an enrollment "
-          "with a password); lazy: %.1f KiB; optional crypto: %d bytes (%.1f KiB); "
-          "CPython only: %.1f KiB"
-          % (core, core / 1024, (core + auth) / 1024, totals["lazy"] / 1024, totals["crypto"],
-             totals["crypto"] / 1024, totals["CPython"] / 1024))
+          "with a password); lazy: %.1f KiB; optional crypto: %.1f KiB; all a board may load: "
+          "%.1f KiB; host only: %.1f KiB; CPython only: %.1f KiB"
+          % (core, core / 1024, (core + auth) / 1024, totals["lazy"] / 1024,
+             totals["crypto"] / 1024, board / 1024, totals["host"] / 1024, totals["CPython"] / 1024))
     return 0
 
 

@@ -7,7 +7,7 @@
 #     include("/path/to/tinyest/port_micropython/manifest.py", crypto=False)
 # A board that only bootstraps, enrolls and renews may leave out the core modules
 # imported on first use of a feature it never uses (csrattrs, serverkeygen, proxy,
-# the CSR reader, the rarer CSR builder pieces, host-side DER writers, PEM input):
+# the general CSR builder, names as text, PEM input):
 #     include("/path/to/tinyest/port_micropython/manifest.py", extras=False)
 # It keeps http_auth, which answers the 401 of an enrollment with a password.
 # Using a feature whose module was left out raises ImportError.
@@ -20,10 +20,10 @@ options.defaults(crypto=True, extras=True)
 
 CORE = ("__init__.py", "client.py", "csr.py", "der.py", "device.py", "errors.py", "http.py",
         "http_auth.py", "keys.py", "pkcs7.py", "port.py", "store.py", "x509.py")
-EXTRAS = ("csr_ext.py", "csr_read.py", "csrattrs.py", "der_extra.py", "pem.py", "proxy.py",
-          "serverkeygen.py")
+EXTRAS = ("csr_build.py", "csrattrs.py", "names.py", "pem.py", "proxy.py", "serverkeygen.py")
 CRYPTO = ("ec.py", "ed25519.py", "hashes.py", "rsa.py")
-# port_cpython.py is CPython's TLS code: MicroPython never imports it.
+# port_cpython.py is CPython's TLS code: MicroPython never imports it; csr_read.py and
+# der_extra.py (the request reader, host-side DER writers) serve hosts and tests.
 
 files = CORE + (EXTRAS if options.extras else ()) + (CRYPTO if options.crypto else ())
 package("tinyest", files=files, base_path="..")

@@ -700,16 +700,15 @@ class Agent:
             raise Failure(E_ARGS, "CN is not UTF-8")
         if not cn:
             raise Failure(E_ARGS, "empty CN")
-        from tinyest import ec
-        from tinyest.csr import CsrBuilder
+        from tinyest import csr, ec
 
         try:
             key = ec.generate(curve)
-            csr = CsrBuilder().subject([("CN", cn)]).sign(key)
+            req = csr.request(key, cn)
         except EstError as e:
             raise Failure(E_INVALID, str(e))
         self.key_der = key.to_der()
-        self.csr = bytes(csr)
+        self.csr = bytes(req)
         return struct.pack(">I", len(self.csr)) + hashlib.sha256(self.csr).digest()
 
     def _credentials(self, files):

@@ -65,6 +65,7 @@ def test_lazy_import_test_knows_the_groups_of_build_py():
     names = sorted(p.name for p in CORE.glob("*.py"))
     assert sorted(n + ".py" for n in lazy.LAZY) == sorted(build.LAZY)
     assert sorted(n + ".py" for n in lazy.CRYPTO) == sorted(build.CRYPTO)
+    assert sorted(n + ".py" for n in lazy.HOST) == sorted(build.HOST)
     assert sorted(n + ".py" for n in lazy.CPYTHON) == sorted(build.CPYTHON)
     core = sorted(n for n in names if n not in build.OPTIONAL and n != "__init__.py")
     assert sorted(n + ".py" for n in lazy.CORE) == core

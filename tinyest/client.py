@@ -69,8 +69,7 @@ never prints.
 
 Loaded on first use
     ``tinyest.http_auth`` when a 401 is answered, ``tinyest.csrattrs`` by
-    ``csrattrs()`` (``client.CsrAttrs`` and ``client.apply_csrattrs`` resolve
-    there), ``tinyest.serverkeygen`` by ``serverkeygen()``, ``tinyest.proxy``
+    ``csrattrs()``, ``tinyest.serverkeygen`` by ``serverkeygen()``, ``tinyest.proxy``
     with ``proxy``: a device that renews with its certificate loads none of them.
 
 Memory (MicroPython unix port, x86-64): module code aside, cacerts runs in a
@@ -611,11 +610,3 @@ class EstClient:
 
         return serverkeygen.serverkeygen(self, csr, wait)
 
-
-def __getattr__(name):
-    # /csrattrs handling moved to tinyest.csrattrs, imported on first use.
-    if name in ("CsrAttrs", "apply_csrattrs") or name[:4] == "OID_":
-        from tinyest import csrattrs
-
-        return getattr(csrattrs, name)
-    raise AttributeError(name)

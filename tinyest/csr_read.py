@@ -9,8 +9,7 @@ version 0 and the ``attributes [0]`` field, refuses repeated attribute or
 extension types and an explicit ``critical FALSE``; it does not check the
 order of SET OF elements (the signature covers the bytes as sent).
 
-A device only builds requests (``tinyest.csr``); this module is imported on
-first use, and ``csr.parse``, ``csr.Csr`` and ``csr.MAX_CSR`` resolve here.
+A device only builds requests (``tinyest.csr``); hosts and tests read them here.
 
 Limits: ``MAX_CSR`` bytes per request; nesting as in ``tinyest.der``.
 Errors: ``DERError`` with the byte offset for a malformed or non-conforming
@@ -19,42 +18,12 @@ escapes. Side channels: nothing here handles secrets (a challengePassword is
 read as plain text).
 """
 
-from tinyest import der
-from tinyest.csr import (_ATTRS, _GN_DNS, _GN_EMAIL, _GN_IP, _GN_URI, OID_CHALLENGE_PASSWORD,
+from tinyest import der, names
+from tinyest.csr import (GN_DNS, GN_EMAIL, GN_IP, GN_URI, OID_CHALLENGE_PASSWORD,
                          OID_EXTENSION_REQUEST)
 from tinyest.errors import DERError, FormatError
 
 MAX_CSR = 32768
-
-
-def _escape(v):
-    # RFC 4514 2.4
-    out = []
-    n = len(v)
-    for i in range(n):
-        ch = v[i]
-        if ch in ',+"\\<>;':
-            out.append("\\" + ch)
-        elif ch == "\x00":
-            out.append("\\00")
-        elif (i == 0 and ch in "# ") or (i == n - 1 and ch == " "):
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-_STRING_TAGS = (
-    der.UTF8_STRING, der.PRINTABLE_STRING, der.IA5_STRING, der.T61_STRING, der.BMP_STRING,
-    der.UNIVERSAL_STRING, der.NUMERIC_STRING, der.VISIBLE_STRING,
-)
-
-
-def _attr_name(oid):
-    for entry in _ATTRS:
-        if entry[1] == oid:
-            return entry[0]
-    return der.oid_str(oid)
 
 
 class Csr:
@@ -93,16 +62,14 @@ class Csr:
         while not r.empty():
             at = r.offset()
             tag = r.peek_tag()
-            if tag in (_GN_DNS, _GN_EMAIL, _GN_URI):
+            if tag in (GN_DNS, GN_EMAIL, GN_URI):
                 v = der.decode_string(der.IA5_STRING, r.read(tag), at)
-                out.append(({_GN_DNS: "dns", _GN_EMAIL: "email", _GN_URI: "uri"}[tag], v))
-            elif tag == _GN_IP:
+                out.append(({GN_DNS: "dns", GN_EMAIL: "email", GN_URI: "uri"}[tag], v))
+            elif tag == GN_IP:
                 v = r.read(tag)
                 if len(v) not in (4, 16):
                     raise FormatError("iPAddress of %d octets in subjectAltName" % len(v))
-                from tinyest.csr_ext import ip_text
-
-                out.append(("ip", ip_text(v)))
+                out.append(("ip", names.ip_text(v)))
             else:
                 out.append(("other", bytes(r.read_element())))
         return out
@@ -120,35 +87,6 @@ def _enter(r, tag):
     p = r.offset()
     child = r.enter(tag)
     return child, bytes(r.buf[p:r.offset()])
-
-
-def _parse_name(r):
-    """(RDNs, RFC 4514 text) of a Name; each RDN a list of (name, text), where
-    a value that is not a string is '#' and the hex of its DER."""
-    rdns = []
-    texts = []
-    while not r.empty():
-        at = r.offset()
-        s = r.enter(der.SET)
-        rdn = []
-        text = []
-        while not s.empty():
-            a = s.enter(der.SEQUENCE)
-            name = _attr_name(bytes(a.read_oid()))
-            if a.peek_tag() in _STRING_TAGS:
-                v = a.read_string()[1]
-                text.append(name + "=" + _escape(v))
-            else:
-                v = "#" + bytes(a.read_element()).hex()
-                text.append(name + "=" + v)
-            a.done()
-            rdn.append((name, v))
-        if not rdn:
-            raise DERError("empty RDN", at)
-        rdns.append(rdn)
-        texts.append("+".join(text))
-    texts.reverse()
-    return rdns, ",".join(texts)
 
 
 def parse(data):
@@ -171,7 +109,8 @@ def parse(data):
     if r.read_int() != 0:
         raise DERError("CertificationRequest version is not 0", at)
     name, c.subject_der = _enter(r, der.SEQUENCE)
-    c.subject_rdns, c.subject = _parse_name(name)
+    c.subject_rdns = names.rdns(name)
+    c.subject = names.name_text(c.subject_der)
     spki, c.public_key_der = _enter(r, der.SEQUENCE)
     spki.enter(der.SEQUENCE).read_oid()
     spki.read_bits()

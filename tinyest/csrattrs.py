@@ -1,5 +1,5 @@
 """/csrattrs (RFC 7030 4.5): what the server wants in a request, and applying
-it to a ``tinyest.csr.CsrBuilder``.
+it to a ``tinyest.csr_build.CsrBuilder``.
 
 Loaded only by ``EstClient.csrattrs`` (or an application using these names);
 ``tinyest.client`` resolves ``CsrAttrs`` and ``apply_csrattrs`` here too.
@@ -18,10 +18,9 @@ Side channels: the challenge password is handled as a plain str.
 """
 
 from tinyest import der
+from tinyest.csr import OID_CHALLENGE_PASSWORD, OID_EXTENSION_REQUEST
 from tinyest.errors import EstError, FormatError
 
-OID_CHALLENGE_PASSWORD = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x07"
-OID_EXTENSION_REQUEST = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e"
 OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"
 OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
 OID_ED25519 = b"\x2b\x65\x70"

@@ -31,10 +31,9 @@ Time
     pure arithmetic, so certificate dates never depend on the port's epoch
     (2000 on ESP32).
 
-Loaded on first use (``der.NAME`` still resolves these names)
-    ``tinyest.der_extra`` holds what only a host writes: ``implicit``, ``uint``,
-    ``printable``, ``ia5``, ``utc_time``, ``generalized_time``, ``time`` and
-    ``gmtime``.
+Not here: ``tinyest.der_extra`` holds what only a host writes (``implicit``,
+    ``uint``, ``printable``, ``ia5``, ``utc_time``, ``generalized_time``,
+    ``time`` and ``gmtime``).
 
 Errors are ``DERError`` with the absolute byte offset of the fault.
 """
@@ -350,7 +349,7 @@ def decode_string(tag, v, at=-1):
                 continue
             if b > 0x7E or b < 0x20:
                 raise DERError("bad character in string", at)
-            if tag == PRINTABLE_STRING and not (_alnum(b) or b in _PRINTABLE):
+            if tag == PRINTABLE_STRING and not (alnum(b) or b in _PRINTABLE):
                 raise DERError("bad character in PrintableString", at)
             if tag == NUMERIC_STRING and not (0x30 <= b <= 0x39 or b == 0x20):
                 raise DERError("bad character in NumericString", at)
@@ -372,7 +371,7 @@ def decode_string(tag, v, at=-1):
     raise DERError("not a string type: 0x%02x" % tag, at)
 
 
-def _alnum(b):
+def alnum(b):
     return 0x30 <= b <= 0x39 or 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A
 
 
@@ -579,12 +578,3 @@ def utf8(s):
         raise DERError("%r is not encodable as UTF-8" % s)
     return tlv(UTF8_STRING, b)
 
-
-def __getattr__(name):
-    # Writers and date conversion a device never needs, imported on first use.
-    if name in ("implicit", "uint", "printable", "ia5", "utc_time", "generalized_time", "time",
-                "gmtime"):
-        from tinyest import der_extra
-
-        return getattr(der_extra, name)
-    raise AttributeError(name)

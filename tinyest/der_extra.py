@@ -10,7 +10,7 @@ secrets).
 """
 
 from tinyest.der import (GENERALIZED_TIME, IA5_STRING, INTEGER, PRINTABLE_STRING, UTC_TIME,
-                         _PRINTABLE, _alnum, tlv)
+                         _PRINTABLE, alnum, tlv)
 from tinyest.errors import DERError
 
 
@@ -51,7 +51,7 @@ def uint(b):
 def printable(s):
     b = s.encode("utf-8")
     for c in b:
-        if not (_alnum(c) or c in _PRINTABLE):
+        if not (alnum(c) or c in _PRINTABLE):
             raise DERError("%r is not a PrintableString" % s)
     return tlv(PRINTABLE_STRING, b)
 

@@ -513,20 +513,14 @@ class Device:
     def _csr(self, c, key, cur_der):
         if self.make_csr is not None:
             return self.make_csr(key, cur_der)
+        from tinyest import csr
+
         if cur_der is not None:
-            from tinyest.csr import renewal
-
-            return renewal(cur_der, key)
-        from tinyest.csr import CsrBuilder
-
+            return csr.renewal(cur_der, key)
         cn = self._get(c, "cn")
         if not cn:
             raise FormatError("no cn configured for the first request")
-        b = CsrBuilder().subject([("CN", cn)])
-        names = self._get(c, "dns") or ()
-        for n in [names] if isinstance(names, str) else names:
-            b = b.dns(n)
-        return b.sign(key)
+        return csr.request(key, cn, self._get(c, "dns"))
 
     def _pending(self, c, op, rekey):
         """(csr, key_der) of the request in flight, made and committed first if none."""

@@ -79,7 +79,7 @@ def _text(b):
         return "".join([chr(c) if c < 0x80 else "?" for c in b])
 
 
-def _is_tchar(c):
+def is_tchar(c):
     # RFC 7230 tchar, as a code point
     return (
         0x30 <= c <= 0x39
@@ -227,21 +227,12 @@ class Response:
         name = name.lower()
         return [v for k, v in self.headers if k == name]
 
-    def content_type(self):
-        """(media type in lower case, params dict); ("", {}) when absent."""
-        v = self.header("content-type")
-        if v is None:
-            return "", {}
-        from tinyest import serverkeygen
-
-        return serverkeygen.parse_media_type(v)
-
     def snippet(self, n=200):
         """The start of the body as text, for error messages."""
         return _text(self.body[:n]).strip()
 
 
-def _status_line(stream):
+def status_line(stream):
     for _ in range(3):  # tolerate stray empty lines before the status line
         line = stream.readline()
         if line is None:
@@ -296,7 +287,7 @@ def read_headers(stream, limit=MAX_HEADERS):
         if i <= 0:
             raise ProtocolError("bad header line %r" % line[:40])
         for c in line[:i]:
-            if not _is_tchar(c):
+            if not is_tchar(c):
                 raise ProtocolError("bad header name %r" % line[:i][:40])
         headers.append((_text(line[:i]).lower(), _text(line[i + 1:]).strip()))
     raise ProtocolError("more than %d headers" % limit)
@@ -419,7 +410,7 @@ def _read_to_close(stream, cap):
 def read_response(stream, method="GET", max_body=MAX_BODY):
     """Read one response; the body is complete when this returns."""
     for _ in range(MAX_INFORMATIONAL):
-        minor, status, reason = _status_line(stream)
+        minor, status, reason = status_line(stream)
         headers = read_headers(stream)
         if status >= 200:
             break
@@ -725,14 +716,3 @@ class Connection:
                 pass
 
 
-
-def __getattr__(name):
-    # Names whose code moved to modules imported on first use.
-    if name in ("parse_challenges", "choose_challenge", "basic_authorization",
-                "digest_authorization"):
-        from tinyest import http_auth as m
-    elif name in ("parse_multipart", "part_header", "parse_media_type", "MAX_PARTS"):
-        from tinyest import serverkeygen as m
-    else:
-        raise AttributeError(name)
-    return getattr(m, name)

@@ -21,9 +21,9 @@ nothing is constant-time, and nothing needs to be: no secret is compared.
 
 import binascii
 
-from tinyest.der import _alnum
+from tinyest.der import alnum
 from tinyest.errors import ProtocolError
-from tinyest.http import MAX_LINE, _is_tchar
+from tinyest.http import MAX_LINE, is_tchar
 
 
 def _skip(s, i, chars):
@@ -35,7 +35,7 @@ def _skip(s, i, chars):
 
 def _token_end(s, i):
     n = len(s)
-    while i < n and ord(s[i]) < 0x80 and _is_tchar(ord(s[i])):
+    while i < n and ord(s[i]) < 0x80 and is_tchar(ord(s[i])):
         i += 1
     return i
 
@@ -64,7 +64,7 @@ def _token68_end(s, i):
     # alone (followed by the end or a comma).
     n = len(s)
     j = i
-    while j < n and (_alnum(ord(s[j])) or s[j] in "-._~+/"):
+    while j < n and (alnum(ord(s[j])) or s[j] in "-._~+/"):
         j += 1
     if j == i:
         return -1

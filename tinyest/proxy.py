@@ -12,7 +12,7 @@ Side channels: nothing here handles secrets.
 """
 
 from tinyest.errors import FormatError, HttpError
-from tinyest.http import USER_AGENT, Stream, _status_line, build_request, read_headers, send_all
+from tinyest.http import USER_AGENT, Stream, build_request, read_headers, send_all, status_line
 
 
 def proxy_address(proxy):
@@ -39,7 +39,7 @@ def tunnel(raw, host, port, deadline):
     send_all(raw, build_request("CONNECT", target, target, [("User-Agent", USER_AGENT)]))
     # Byte-wise reads: nothing after the proxy's header may be consumed.
     stream = Stream(_OneByte(raw), 512, deadline)
-    minor, status, reason = _status_line(stream)
+    minor, status, reason = status_line(stream)
     read_headers(stream)
     if status // 100 != 2:
         raise HttpError("proxy refused CONNECT: %d %s" % (status, reason), status)

@@ -1,6 +1,6 @@
 """serverkeygen (RFC 7030 4.4): the multipart/mixed response and its parts.
 
-Loaded only by ``EstClient.serverkeygen`` (and ``Response.content_type``);
+Loaded only by ``EstClient.serverkeygen``;
 ``tinyest.http`` resolves ``parse_multipart``, ``part_header``,
 ``parse_media_type`` and ``MAX_PARTS`` here for older callers.
 

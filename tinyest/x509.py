@@ -8,8 +8,9 @@ Reading
     v2/v3, extensions only in v3, the inner signature AlgorithmIdentifier equal
     byte for byte to the outer one, no duplicate extensions, every understood
     extension well formed. ``load(data)`` takes DER or PEM, ``load_all(data)``
-    a PEM bundle. ``name_text`` and ``spki_info`` are the readers behind
-    ``.subject``/``.issuer`` and ``.key_type``/``.curve``/``.key_bits``.
+    a PEM bundle. ``spki_info`` is the reader behind ``.key_type``/``.curve``/
+    ``.key_bits``; ``.subject``/``.issuer`` render names as RFC 4514 text
+    through ``tinyest.names``, which a device loads only to show one.
 
     Understood extensions: basicConstraints, keyUsage, extKeyUsage,
     subjectAltName, subjectKeyIdentifier, authorityKeyIdentifier. Any other
@@ -100,19 +101,6 @@ OID_KP_SERVER_AUTH = b"\x2b\x06\x01\x05\x05\x07\x03\x01"
 OID_KP_CLIENT_AUTH = b"\x2b\x06\x01\x05\x05\x07\x03\x02"
 OID_KP_CMC_RA = b"\x2b\x06\x01\x05\x05\x07\x03\x1c"
 
-# Name attributes.
-OID_CN = b"\x55\x04\x03"
-OID_SERIAL_NUMBER = b"\x55\x04\x05"
-OID_C = b"\x55\x04\x06"
-OID_L = b"\x55\x04\x07"
-OID_ST = b"\x55\x04\x08"
-OID_STREET = b"\x55\x04\x09"
-OID_O = b"\x55\x04\x0a"
-OID_OU = b"\x55\x04\x0b"
-OID_EMAIL = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x01"
-OID_UID = b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x01"
-OID_DC = b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x19"
-
 # keyUsage bits, bit 0 = digitalSignature (RFC 5280 4.2.1.3 order).
 KU_DIGITAL_SIGNATURE = 0x001
 KU_NON_REPUDIATION = 0x002
@@ -123,20 +111,6 @@ KU_KEY_CERT_SIGN = 0x020
 KU_CRL_SIGN = 0x040
 KU_ENCIPHER_ONLY = 0x080
 KU_DECIPHER_ONLY = 0x100
-
-_ATTR_NAMES = (
-    (OID_CN, "CN"),
-    (OID_C, "C"),
-    (OID_L, "L"),
-    (OID_ST, "ST"),
-    (OID_O, "O"),
-    (OID_OU, "OU"),
-    (OID_STREET, "STREET"),
-    (OID_SERIAL_NUMBER, "serialNumber"),
-    (OID_EMAIL, "emailAddress"),
-    (OID_UID, "UID"),
-    (OID_DC, "DC"),
-)
 
 # Universal string tags that der.decode_string reads.
 _STRING_TAGS = (0x0C, 0x12, 0x13, 0x14, 0x16, 0x1A, 0x1C, 0x1E)
@@ -176,58 +150,6 @@ def _name(r):
             if tag in _STRING_TAGS:
                 der.decode_string(tag, v, at)
     return r.buf[start:r.offset()]
-
-
-def _escape(s):
-    # RFC 4514 2.4 escaping of an attribute value.
-    if not s:
-        return ""
-    out = []
-    for ch in s:
-        if ch in '\\"+,;<>':
-            out.append("\\" + ch)
-        elif ch == "\0":
-            out.append("\\00")
-        else:
-            out.append(ch)
-    if s[0] in "# ":
-        out[0] = "\\" + out[0]
-    if len(s) > 1 and s[-1] == " ":
-        out[-1] = "\\ "
-    return "".join(out)
-
-
-def attr_name(oid):
-    """Short name of a name attribute OID (contents), else its dotted form."""
-    oid = bytes(oid)
-    for o, n in _ATTR_NAMES:
-        if o == oid:
-            return n
-    return der.oid_str(oid)
-
-
-def name_text(name_der):
-    """RFC 4514 text of a Name element, most specific RDN first,
-    e.g. ``CN=dev-1,O=Example``. Values that are not character strings are
-    shown as ``#`` and the hex of their DER (RFC 4514 2.4)."""
-    r = der.top(name_der)
-    rdns = []
-    while not r.empty():
-        rdn = r.enter(der.SET)
-        parts = []
-        while not rdn.empty():
-            atv = rdn.enter(der.SEQUENCE)
-            oid = atv.read_oid()
-            at = atv.offset()
-            tag, v = atv.read_any()
-            if tag in _STRING_TAGS:
-                val = _escape(der.decode_string(tag, v, at))
-            else:
-                val = "#" + bytes(atv.buf[at:atv.offset()]).hex()
-            parts.append(attr_name(oid) + "=" + val)
-        rdns.append("+".join(parts))
-    rdns.reverse()
-    return ",".join(rdns)
 
 
 def _bits(first, n):
@@ -407,10 +329,16 @@ class Certificate:
 
     @property
     def issuer(self):
+        """RFC 4514 text of the issuer (``tinyest.names``, loaded for it)."""
+        from tinyest.names import name_text
+
         return name_text(self.issuer_der)
 
     @property
     def subject(self):
+        """RFC 4514 text of the subject (``tinyest.names``, loaded for it)."""
+        from tinyest.names import name_text
+
         return name_text(self.subject_der)
 
     def extension(self, oid):
@@ -552,39 +480,60 @@ def _aki(r):
     return None if kid is None else bytes(kid)
 
 
-def ip_octets(text):
-    """The 4 or 16 octets of an IPv4 (dotted decimal) or IPv6 (RFC 4291 text,
-    ``::`` allowed, no embedded IPv4) address literal, else None."""
-    try:
-        if ":" not in text:
-            p = text.split(".")
-            if len(p) != 4:
-                return None
-            for x in p:
-                if not 0 < len(x) < 4 or not x.isdigit() or int(x) > 255 or (x[0] == "0" and x != "0"):
-                    return None
-            return bytes([int(x) for x in p])
-        halves = text.split("::")
-        if len(halves) > 2:
-            return None
-        parts = [x.split(":") if x else [] for x in halves]
-        n = len(parts[0]) + (len(parts[1]) if len(halves) == 2 else 0)
-        if n > 8 or (len(halves) == 1 and n != 8) or (len(halves) == 2 and n > 7):
-            return None
-        out = b""
-        for i in range(len(parts)):
-            if i:
-                out += bytes(2 * (8 - n))
-            for g in parts[i]:
-                if not 0 < len(g) < 5:
-                    return None
-                for c in g.lower():
-                    if c not in "0123456789abcdef":
-                        return None
-                out += int(g, 16).to_bytes(2, "big")
-        return out
-    except ValueError:
+def _quad(s):
+    p = s.split(".")
+    if len(p) != 4:
         return None
+    for x in p:
+        if not 0 < len(x) < 4 or (x[0] == "0" and x != "0"):
+            return None
+        for c in x:
+            if c not in "0123456789":
+                return None
+        if int(x) > 255:
+            return None
+    return bytes([int(x) for x in p])
+
+
+def ip_octets(text):
+    """The 4 or 16 octets of an IPv4 (dotted decimal) or IPv6 (RFC 4291 2.2:
+    ``::`` and a dotted IPv4 tail allowed, no zone) address literal, else None."""
+    if ":" not in text:
+        return _quad(text)
+    tail, n = b"", 8
+    if "." in text:
+        i = text.rfind(":")
+        tail = _quad(text[i + 1:])
+        if tail is None:
+            return None
+        text = text[:i + 1] if text[i - 1:i + 1] == "::" else text[:i]
+        n = 6
+    halves = text.split("::")
+    if len(halves) > 2:
+        return None
+    groups = []
+    for h in halves:
+        g = []
+        for x in h.split(":") if h else ():
+            if not 0 < len(x) < 5:
+                return None
+            for c in x:
+                if c not in "0123456789abcdefABCDEF":
+                    return None
+            g.append(int(x, 16))
+        groups.append(g)
+    k = len(groups[0]) + (len(groups[1]) if len(groups) == 2 else 0)
+    if (len(groups) == 1 and k != n) or k > n - len(groups) + 1:
+        return None
+    if len(groups) == 2:
+        groups = groups[0] + [0] * (n - k) + groups[1]
+    else:
+        groups = groups[0]
+    out = bytearray()
+    for v in groups:
+        out.append(v >> 8)
+        out.append(v & 0xFF)
+    return bytes(out) + tail
 
 
 def load(data):
@@ -615,15 +564,24 @@ def _as_cert(c):
 def _own_checks(c, now, skew=0, fresh=False):
     # Checks every certificate of a path gets, except the trust anchor. A clock
     # within ``skew`` seconds of a validity bound is given the benefit of the doubt.
+    # Reasons are (format, args...): certificates among the args are shown by
+    # subject, callables by what they return, only when a reason is raised.
     if now is not None:
         if now + skew < c.not_before and not fresh:
-            return "%s is not valid yet" % c.subject
+            return "%s is not valid yet", c
         if now - skew > c.not_after:
-            return "%s has expired" % c.subject
+            return "%s has expired", c
     if c.unknown_critical:
-        return "%s has an unsupported critical extension %s" % (
-            c.subject, der.oid_str(c.unknown_critical[0]))
+        return "%s has an unsupported critical extension %s", c, \
+            lambda: der.oid_str(c.unknown_critical[0])
     return None
+
+
+def _reason(why):
+    args = []
+    for a in why[1:]:
+        args.append(a.subject if isinstance(a, Certificate) else a() if callable(a) else a)
+    return why[0] % tuple(args)
 
 
 class Checks:
@@ -664,27 +622,26 @@ class _Search:
         self.reason = None
         self.checks = checks
 
-    def fail(self, msg):
+    def fail(self, *why):
         if self.reason is None:
-            self.reason = msg
+            self.reason = why
 
     def issuer_ok(self, c, path, anchor):
         # c would sign path[-1]; path[1:] are the intermediates below c.
         if not anchor:
             err = _own_checks(c, self.now, self.skew)
             if err:
-                self.fail(err)
+                self.fail(*err)
                 return False
             if c.version != 3:
-                self.fail("%s is a v%d certificate and cannot be an intermediate CA"
-                          % (c.subject, c.version))
+                self.fail("%s is a v%d certificate and cannot be an intermediate CA", c, c.version)
                 return False
         bc = c.basic_constraints
         if (bc is None and not anchor) or (bc is not None and not bc[0]):
-            self.fail("%s is not a CA" % c.subject)
+            self.fail("%s is not a CA", c)
             return False
         if c.key_usage is not None and not c.key_usage & KU_KEY_CERT_SIGN:
-            self.fail("%s may not sign certificates (keyUsage)" % c.subject)
+            self.fail("%s may not sign certificates (keyUsage)", c)
             return False
         if bc is not None and bc[1] is not None:
             n = 0
@@ -692,7 +649,7 @@ class _Search:
                 if not p.is_self_issued():
                     n += 1
             if n > bc[1]:
-                self.fail("path length constraint of %s exceeded" % c.subject)
+                self.fail("path length constraint of %s exceeded", c)
                 return False
         return True
 
@@ -700,7 +657,7 @@ class _Search:
         r = self.checks.signed(child, issuer)
         if r is True:
             return True
-        self.fail("signature on %s by %s: %s" % (child.subject, issuer.subject, r))
+        self.fail("signature on %s by %s: %s", child, issuer, r)
         return False
 
     def step(self):
@@ -724,7 +681,7 @@ class _Search:
                 continue
             found = True
             if len(path) + 2 > self.max_depth:
-                self.fail("no path of at most %d certificates" % self.max_depth)
+                self.fail("no path of at most %d certificates", self.max_depth)
                 break
             seen = False
             for p in path:
@@ -738,7 +695,7 @@ class _Search:
                 if p is not None:
                     return p
         if not found:
-            self.fail("no issuer found for %s" % cur.issuer)
+            self.fail("no issuer found for %s", lambda: cur.issuer)
         return None
 
 
@@ -782,9 +739,9 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
             return [a]
     err = _own_checks(leaf, now, skew, fresh)
     if err:
-        raise VerifyError(err)
+        raise VerifyError(_reason(err))
     s = _Search(pool, anchors, now, max_depth, skew, checks or Checks())
     path = s.extend([leaf])
     if path is None:
-        raise VerifyError(s.reason or "no path to a trust anchor")
+        raise VerifyError(_reason(s.reason) if s.reason else "no path to a trust anchor")
     return path

@@ -16,7 +16,7 @@ that its key matches its certificate, and that the store still takes a commit.
 """
 import os
 
-from tinyest import der
+from tinyest import der, der_extra
 from tinyest.store import OsFs, Store
 
 
@@ -156,7 +156,7 @@ def make_cert(spki_der, cn, serial=1):
     name = der.seq(der.set_of(der.seq(der.oid(_CN), der.utf8(cn))))
     alg = der.seq(der.oid(_SHA256_RSA), der.null())
     tbs = der.seq(der.explicit(0, der.integer(2)), der.integer(serial), alg, name,
-                  der.seq(der.time(946684800), der.time(2524608000)), name, spki_der)
+                  der.seq(der_extra.time(946684800), der_extra.time(2524608000)), name, spki_der)
     return der.seq(tbs, alg, der.bit_string(bytes(range(64))))
 
 

@@ -6,7 +6,7 @@ a filler signature: the fake client does not verify, the device never does itsel
 The end-to-end runs with the real client, TLS and dev server are in
 tests/host/test_device_sim_host.py and tests/host/test_rollover_host.py.
 """
-from tinyest import csr, der, ec, port, x509
+from tinyest import csr, csr_build, csr_read, der, der_extra, ec, port, x509
 from tinyest.device import (BOOTSTRAPPED, ENROLLED, FAILED, RENEWING, UNPROVISIONED, Device,
                             renew_time, retryable)
 from tinyest.errors import (AuthError, ConnectError, CryptoError, DERError, EstTimeout,
@@ -49,7 +49,7 @@ def make_cert(spki, cn, nb, na, issuer=None, dns=None, ca=False, serial=1):
         exts.append(der.seq(der.oid("2.5.29.17"), der.octet_string(san)))
     alg = der.seq(der.oid(ECDSA_SHA256))
     parts = [der.explicit(0, der.integer(2)), der.integer(serial), alg, name(issuer or cn),
-             der.seq(der.time(nb), der.time(na)), name(cn), spki]
+             der.seq(der_extra.time(nb), der_extra.time(na)), name(cn), spki]
     if exts:
         parts.append(der.explicit(3, der.seq(*exts)))
     return der.seq(der.seq(*parts), alg, der.bit_string(SIG))
@@ -86,7 +86,7 @@ class Server:
 
     def issue(self, csr_der):
         self.serial += 1
-        req = csr.parse(csr_der)
+        req = csr_read.parse(csr_der)
         san = req.san()
         return make_cert(req.public_key_der, "dev", self.t - 300, self.t - 300 + self.life,
                          issuer="Root 1", serial=self.serial, dns=san[0][1] if san else None)
@@ -242,7 +242,7 @@ def test_renewal_csr_copies_subject_and_san():
     key = new_key()
     cert = make_cert(key.public_key_der(), "device-7", T0, T0 + DAY, dns="device-7.example")
     other = new_key()
-    req = csr.parse(csr.renewal(cert, other))
+    req = csr_read.parse(csr.renewal(cert, other))
     req.verify()
     c = x509.Certificate(cert)
     assert req.subject_der == bytes(c.subject_der)
@@ -251,7 +251,7 @@ def test_renewal_csr_copies_subject_and_san():
     assert not crit and value == bytes(c.extension(x509.OID_SAN)[1])
     assert req.san() == [("dns", "device-7.example")]
     plain = make_cert(key.public_key_der(), "device-8", T0, T0 + DAY)
-    req = csr.parse(csr.renewal(plain, other))
+    req = csr_read.parse(csr.renewal(plain, other))
     assert req.extensions == [] and req.subject == "CN=device-8"
 
 
@@ -304,7 +304,7 @@ def test_bootstrap_enroll_renew():
         c2 = r.store.load()
         assert c2.key_der != first_key and c2.chain[0] != c.chain[0] and d.state == ENROLLED
         assert c2.enrolled_at == due
-        req = csr.parse(r.srv.calls[2][1])
+        req = csr_read.parse(r.srv.calls[2][1])
         assert req.subject == "CN=dev" and req.san() == [("dns", "dev.example")]
     finally:
         r.close()
@@ -698,7 +698,7 @@ def test_provisioned_pending_request_is_sent():
     try:
         r.provision()
         key = new_key()
-        req = csr.CsrBuilder().subject([("CN", "factory")]).sign(key)
+        req = csr_build.CsrBuilder().subject([("CN", "factory")]).sign(key)
         r.store.update(pending=Pending("enroll", req, key.to_der()))
         d, delay = r.step(T0)
         assert r.srv.calls[0][0] == "simpleenroll" and r.srv.calls[0][1] == req

@@ -4,7 +4,7 @@ hostile signatures, bad keys, and the scalar multiplication's edge cases."""
 
 from _t import h, raises
 
-from tinyest import der, ec, hashes
+from tinyest import der, der_extra, ec, hashes
 from tinyest.errors import CryptoError, DERError, FormatError
 
 # ---------------------------------------------------------------- RFC 6979 A.2.5 / A.2.6
@@ -438,7 +438,7 @@ def test_from_der_variants_accepted():
         ("SEC1 without public key", _sec1(x32, der.oid(OID_P256)), P256_X),
         ("PKCS#8, inner without public key", _pkcs8(_sec1(x32)), P256_X),
         ("PKCS#8, inner with matching params", _pkcs8(_sec1(x32, der.oid(OID_P256), P256_U)), P256_X),
-        ("PKCS#8 with attributes", _pkcs8(_sec1(x32), extra=der.implicit(0, b"", True)), P256_X),
+        ("PKCS#8 with attributes", _pkcs8(_sec1(x32), extra=der_extra.implicit(0, b"", True)), P256_X),
         ("SEC1, leading zeros dropped", _sec1(b"\xff", der.oid(OID_P256)), 0xFF),
         ("SEC1 made here", short, 0xFF),
     ]

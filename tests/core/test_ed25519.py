@@ -1,6 +1,6 @@
 from _t import h, raises, vector
 
-from tinyest import der, ed25519
+from tinyest import der, der_extra, ed25519
 from tinyest.errors import CryptoError, DERError, EstError, FormatError
 
 MESSAGE = b"tinyest keys test message\n"  # as in tests/vectors/make_keys.py
@@ -137,15 +137,15 @@ def test_from_der_hostile():
         ("seed 64 bytes", _pkcs8(inner=der.octet_string(bytes(64))), FormatError),
         ("seed not wrapped", _pkcs8(inner=bytes(32)), DERError),
         ("inner trailing", _pkcs8(inner=der.octet_string(bytes(32)) + b"\x05\x00"), DERError),
-        ("public key in v0", _pkcs8(0, tail=der.implicit(1, b"\x00" + pub)), FormatError),
-        ("wrong public key in v1", _pkcs8(1, tail=der.implicit(1, b"\x00" + other)), FormatError),
-        ("public key unused bits", _pkcs8(1, tail=der.implicit(1, b"\x01" + pub)), FormatError),
-        ("element after public key", _pkcs8(1, tail=der.implicit(1, b"\x00" + pub) + der.null()), DERError),
-        ("attributes after public key", _pkcs8(1, tail=der.implicit(1, b"\x00" + pub) + der.explicit(0)), DERError),
+        ("public key in v0", _pkcs8(0, tail=der_extra.implicit(1, b"\x00" + pub)), FormatError),
+        ("wrong public key in v1", _pkcs8(1, tail=der_extra.implicit(1, b"\x00" + other)), FormatError),
+        ("public key unused bits", _pkcs8(1, tail=der_extra.implicit(1, b"\x01" + pub)), FormatError),
+        ("element after public key", _pkcs8(1, tail=der_extra.implicit(1, b"\x00" + pub) + der.null()), DERError),
+        ("attributes after public key", _pkcs8(1, tail=der_extra.implicit(1, b"\x00" + pub) + der.explicit(0)), DERError),
         ("not a sequence", der.octet_string(bytes(32)), DERError),
     ]
     for name, data, exc in cases:
         e = raises(EstError, ed25519.from_der, data)
         assert isinstance(e, exc), "%s: %r" % (name, e)
-    assert ed25519.from_der(_pkcs8(1, tail=der.implicit(1, b"\x00" + pub))).public_bytes() == pub
+    assert ed25519.from_der(_pkcs8(1, tail=der_extra.implicit(1, b"\x00" + pub))).public_bytes() == pub
     assert ed25519.from_der(_pkcs8(1, tail=der.explicit(0))).public_bytes() == pub

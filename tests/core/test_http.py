@@ -6,7 +6,7 @@ import binascii
 
 from _t import raises
 
-from tinyest import http
+from tinyest import http, http_auth, serverkeygen
 from tinyest.errors import EstError, EstTimeout, ProtocolError
 
 
@@ -506,19 +506,19 @@ CHALLENGES_BAD = [
 
 def test_www_authenticate():
     for name, values, want in CHALLENGES:
-        got = http.parse_challenges(values)
+        got = http_auth.parse_challenges(values)
         assert got == want, "%s: %r" % (name, got)
 
 
 def test_www_authenticate_bad():
     for name, values in CHALLENGES_BAD:
         try:
-            http.parse_challenges(values)
+            http_auth.parse_challenges(values)
         except ProtocolError:
             continue
         raise AssertionError(name)
     many = ", ".join(["S%d" % i for i in range(40)])
-    raises(ProtocolError, http.parse_challenges, [many])
+    raises(ProtocolError, http_auth.parse_challenges, [many])
 
 
 CHOICE = [
@@ -538,7 +538,7 @@ CHOICE = [
 
 def test_choose_challenge():
     for name, values, scheme, alg in CHOICE:
-        c = http.choose_challenge(http.parse_challenges(values))
+        c = http_auth.choose_challenge(http_auth.parse_challenges(values))
         if scheme is None:
             assert c is None, name
             continue
@@ -548,7 +548,7 @@ def test_choose_challenge():
 
 
 def _params(header):
-    return http.parse_challenges([header])[0][1]
+    return http_auth.parse_challenges([header])[0][1]
 
 
 def test_digest_rfc7616_example():
@@ -559,13 +559,13 @@ def test_digest_rfc7616_example():
         "opaque": "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS",
     }
     cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
-    h = http.digest_authorization(ch, "Mufasa", "Circle of Life", "GET", "/dir/index.html", cnonce)
+    h = http_auth.digest_authorization(ch, "Mufasa", "Circle of Life", "GET", "/dir/index.html", cnonce)
     p = _params(h)
     assert p["response"] == "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
     assert p["nc"] == "00000001" and p["qop"] == "auth" and p["opaque"] == ch["opaque"]
     assert p["uri"] == "/dir/index.html" and p["username"] == "Mufasa"
     ch["algorithm"] = "MD5"
-    p = _params(http.digest_authorization(ch, "Mufasa", "Circle of Life", "GET", "/dir/index.html",
+    p = _params(http_auth.digest_authorization(ch, "Mufasa", "Circle of Life", "GET", "/dir/index.html",
                                           cnonce))
     assert p["response"] == "8ca523f5e9506fed4657c9700eebdbec"
 
@@ -574,7 +574,7 @@ def test_digest_rfc2617_example():
     # RFC 2617 section 3.5 (MD5, qop=auth).
     ch = {"realm": "testrealm@host.com", "qop": "auth,auth-int",
           "nonce": "dcd98b7102dd2f0e8b11d0f600bfb0c093", "opaque": "5ccc069c403ebaf9f0171e9517f40e41"}
-    p = _params(http.digest_authorization(ch, "Mufasa", "Circle Of Life", "GET", "/dir/index.html",
+    p = _params(http_auth.digest_authorization(ch, "Mufasa", "Circle Of Life", "GET", "/dir/index.html",
                                           "0a4f113b"))
     assert p["response"] == "6629fae49393a05397450978507c4ef1"
 
@@ -586,28 +586,28 @@ def test_digest_variants():
         return binascii.hexlify(hashlib.md5(s.encode()).digest()).decode()
 
     ch = {"realm": "r", "nonce": "n", "algorithm": "MD5-sess", "qop": "auth"}
-    p = _params(http.digest_authorization(ch, "u", "p", "POST", "/x", "c"))
+    p = _params(http_auth.digest_authorization(ch, "u", "p", "POST", "/x", "c"))
     ha1 = md5hex(md5hex("u:r:p") + ":n:c")
     assert p["response"] == md5hex(ha1 + ":n:00000001:c:auth:" + md5hex("POST:/x"))
     ch = {"realm": "r", "nonce": "n"}  # RFC 2069: no qop
-    p = _params(http.digest_authorization(ch, "u", "p", "GET", "/x", "c"))
+    p = _params(http_auth.digest_authorization(ch, "u", "p", "GET", "/x", "c"))
     assert p["response"] == md5hex(md5hex("u:r:p") + ":n:" + md5hex("GET:/x"))
     assert "qop" not in p and "cnonce" not in p
     ch = {"realm": "r", "nonce": "n", "qop": "auth", "userhash": "true"}
-    p = _params(http.digest_authorization(ch, "u", "p", "GET", "/x", "c"))
+    p = _params(http_auth.digest_authorization(ch, "u", "p", "GET", "/x", "c"))
     assert p["username"] == md5hex("u:r") and p["userhash"] == "true"
     ch = {"realm": "r", "nonce": "n", "qop": "auth"}
-    p = _params(http.digest_authorization(ch, 'a"b\\c', "p", "GET", "/x", "c"))
+    p = _params(http_auth.digest_authorization(ch, 'a"b\\c', "p", "GET", "/x", "c"))
     assert p["username"] == 'a"b\\c'
-    raises(ProtocolError, http.digest_authorization, {"realm": "r", "nonce": "n", "qop": "auth-int"},
+    raises(ProtocolError, http_auth.digest_authorization, {"realm": "r", "nonce": "n", "qop": "auth-int"},
            "u", "p", "GET", "/", "c")
-    raises(ProtocolError, http.digest_authorization, {"realm": "r", "nonce": "n", "algorithm": "SHA-1"},
+    raises(ProtocolError, http_auth.digest_authorization, {"realm": "r", "nonce": "n", "algorithm": "SHA-1"},
            "u", "p", "GET", "/", "c")
 
 
 def test_basic():
     # RFC 7617 section 2's example.
-    assert http.basic_authorization("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    assert http_auth.basic_authorization("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
 
 
 # ---------------------------------------------------------------- requests
@@ -627,11 +627,11 @@ def test_build_request():
 
 
 def test_media_type():
-    assert http.parse_media_type('multipart/mixed; boundary="a;b"; X=1') == (
+    assert serverkeygen.parse_media_type('multipart/mixed; boundary="a;b"; X=1') == (
         "multipart/mixed", {"boundary": "a;b", "x": "1"})
-    assert http.parse_media_type("Application/PKCS7-MIME;smime-type=certs-only") == (
+    assert serverkeygen.parse_media_type("Application/PKCS7-MIME;smime-type=certs-only") == (
         "application/pkcs7-mime", {"smime-type": "certs-only"})
-    assert http.parse_media_type("") == ("", {})
+    assert serverkeygen.parse_media_type("") == ("", {})
 
 
 # ---------------------------------------------------------------- multipart
@@ -652,18 +652,18 @@ def _multipart(eol, boundary=b"est", preamble=b"", epilogue=b""):
 def test_multipart():
     for eol in (b"\r\n", b"\n"):
         for pre in (b"", b"preamble text" + eol):
-            parts = http.parse_multipart("multipart/mixed; boundary=est", _multipart(eol, preamble=pre),)
+            parts = serverkeygen.parse_multipart("multipart/mixed; boundary=est", _multipart(eol, preamble=pre),)
             assert len(parts) == 2
             h0, d0 = parts[0]
-            assert http.part_header(h0, "content-type") == "application/pkcs8"
+            assert serverkeygen.part_header(h0, "content-type") == "application/pkcs8"
             assert http.b64decode_body(d0) == b"KEY"
             h1, d1 = parts[1]
-            ctype = http.parse_media_type(http.part_header(h1, "content-type"))
+            ctype = serverkeygen.parse_media_type(serverkeygen.part_header(h1, "content-type"))
             assert ctype[1]["smime-type"] == "certs-only"
             assert http.b64decode_body(d1) == b"CERT"
     # quoted boundary with a transport-padding blank, and boundary text inside data
     body = (b"--b q\r\n\r\nx--b qz\r\n--b q  \r\nContent-Type: t\r\n\r\ny\r\n--b q--")
-    parts = http.parse_multipart('multipart/mixed; boundary="b q"', body)
+    parts = serverkeygen.parse_multipart('multipart/mixed; boundary="b q"', body)
     assert [bytes(d) for _, d in parts] == [b"x--b qz", b"y"]
 
 
@@ -676,7 +676,7 @@ def test_multipart_through_chunked_response():
         data += b"%x\r\n" % len(c) + c + b"\r\n"
     data += b"0\r\n\r\n"
     r = parse(data, 3)
-    parts = http.parse_multipart(r.header("content-type"), r.body)
+    parts = serverkeygen.parse_multipart(r.header("content-type"), r.body)
     assert [http.b64decode_body(d) for _, d in parts] == [b"KEY", b"CERT"]
 
 
@@ -695,7 +695,7 @@ MULTIPART_BAD = [
 def test_multipart_bad():
     for name, ctype, body in MULTIPART_BAD:
         try:
-            http.parse_multipart(ctype, body)
+            serverkeygen.parse_multipart(ctype, body)
         except ProtocolError:
             continue
         raise AssertionError(name)

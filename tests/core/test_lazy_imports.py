@@ -1,5 +1,5 @@
 """The modules a device needs to bootstrap, enroll and renew load no optional module
-until a feature asks for it, and the names that moved still resolve at their old place.
+until a feature asks for it.
 
 Each check imports tinyest afresh (its modules are taken out of sys.modules and put
 back afterwards), so what other tests imported does not count.
@@ -8,12 +8,12 @@ back afterwards), so what other tests imported does not count.
 import sys
 
 # The groups of port_micropython/build.py (tests/test_core_imports.py checks that
-# they agree): imported on first use, software crypto, CPython only.
-LAZY = ("csr_ext", "csr_read", "csrattrs", "der_extra", "http_auth", "pem", "proxy",
-        "serverkeygen")
+# they agree): imported on first use, software crypto, never on a board, CPython only.
+LAZY = ("csr_build", "csrattrs", "http_auth", "names", "pem", "proxy", "serverkeygen")
 CRYPTO = ("ec", "ed25519", "hashes", "rsa")
+HOST = ("csr_read", "der_extra")
 CPYTHON = ("port_cpython",)
-OPTIONAL = LAZY + CRYPTO + CPYTHON
+OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON
 
 CORE = ("client", "csr", "der", "device", "errors", "http", "keys", "pkcs7", "port", "store",
         "x509")
@@ -43,6 +43,23 @@ def _imp(name):
     return __import__("tinyest." + name, None, None, ("x",))
 
 
+class _Signer:
+    # A signer whose key is a fixed P-256 SubjectPublicKeyInfo; no crypto module.
+    SPKI = bytes.fromhex(
+        "3059301306072a8648ce3d020106082a8648ce3d030107034200046b17d1f2e12c4247f8bce6e563a440f2"
+        "77037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb64"
+        "06837bf51f5")
+
+    def public_key_der(self):
+        return self.SPKI
+
+    def algorithm_der(self):
+        return b"\x30\x0a\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02"
+
+    def sign(self, data):
+        return b"\x30\x06\x02\x01\x01\x02\x01\x01"
+
+
 def test_core_imports_no_optional_module():
     def use():
         for name in CORE:
@@ -55,83 +72,30 @@ def test_core_imports_no_optional_module():
     assert not bad, "imported with the core: %s" % bad
 
 
-def test_client_and_builder_in_use_import_no_optional_module():
+def test_client_and_device_requests_import_no_optional_module():
     def use():
         client = _imp("client")
         csr = _imp("csr")
         c = client.EstClient("est.example.com", trust=[b"\x30\x03\x02\x01\x00"],
                              auth=("u", "p"), now=False)
         assert c._path("simpleenroll") == "/.well-known/est/simpleenroll"
-        b = csr.CsrBuilder().subject([("CN", "dev")]).dns("dev.example.com")
-        assert b._names and b._subject
+        req = csr.request(_Signer(), "dev", ["dev.example.com"])
+        assert req[:1] == b"\x30" and b"dev.example.com" in req
 
     loaded = _fresh(use)
     bad = [m for m in loaded if m in OPTIONAL]
     assert not bad, "imported without need: %s" % bad
 
 
-def test_moved_names_resolve_at_their_old_place():
-    cases = [
-        ("client", "CsrAttrs", "csrattrs"),
-        ("client", "apply_csrattrs", "csrattrs"),
-        ("http", "parse_challenges", "http_auth"),
-        ("http", "choose_challenge", "http_auth"),
-        ("http", "basic_authorization", "http_auth"),
-        ("http", "digest_authorization", "http_auth"),
-        ("http", "parse_multipart", "serverkeygen"),
-        ("http", "part_header", "serverkeygen"),
-        ("http", "parse_media_type", "serverkeygen"),
-        ("http", "MAX_PARTS", "serverkeygen"),
-        ("csr", "parse", "csr_read"),
-        ("csr", "Csr", "csr_read"),
-        ("csr", "MAX_CSR", "csr_read"),
-        ("csr", "ip_bytes", "csr_ext"),
-        ("csr", "ip_text", "csr_ext"),
-        ("der", "utc_time", "der_extra"),
-        ("der", "generalized_time", "der_extra"),
-        ("der", "time", "der_extra"),
-        ("der", "gmtime", "der_extra"),
-        ("der", "implicit", "der_extra"),
-        ("der", "uint", "der_extra"),
-        ("der", "printable", "der_extra"),
-        ("der", "ia5", "der_extra"),
-    ]
-    for old, name, new in cases:
-        got = {}
-
-        def use():
-            got["old"] = getattr(_imp(old), name)
-            got["loaded"] = "tinyest." + new in sys.modules
-            got["new"] = getattr(_imp(new), name)
-
-        _fresh(use)
-        assert got["loaded"], "%s.%s did not load %s" % (old, name, new)
-        assert got["old"] is got["new"], "%s.%s" % (old, name)
-
-
-def test_unknown_names_still_raise_attribute_error():
-    for old in ("client", "http", "csr", "der"):
-        m = _imp(old)
-        try:
-            getattr(m, "no_such_name")
-            raise AssertionError("%s.no_such_name resolved" % old)
-        except AttributeError:
-            pass
-        assert not hasattr(m, "no_such_name"), old
-
-
 def test_lazy_features_load_their_module_when_used():
     def use():
-        http = _imp("http")
-        ch = http.parse_challenges(['Digest realm="r", nonce="n", qop="auth"'])
-        assert http.choose_challenge(ch)[0] == "digest"
-        assert "tinyest.http_auth" in sys.modules
-        r = http.Response(200, "OK", [("content-type", "multipart/mixed; boundary=b")], b"", True)
-        assert r.content_type() == ("multipart/mixed", {"boundary": "b"})
-        assert "tinyest.serverkeygen" in sys.modules
-        b = _imp("csr").CsrBuilder().subject([("CN", "d")]).ip("192.0.2.1")
+        http_auth = _imp("http_auth")
+        ch = http_auth.parse_challenges(['Digest realm="r", nonce="n", qop="auth"'])
+        assert http_auth.choose_challenge(ch)[0] == "digest"
+        b = _imp("csr_build").CsrBuilder().subject([("CN", "d")]).ip("192.0.2.1")
         assert b._names[0][1] == b"\xc0\x00\x02\x01"
-        assert "tinyest.csr_ext" in sys.modules
+        assert "tinyest.names" in sys.modules  # the builder's attribute table
 
     loaded = _fresh(use)
     assert "csr_read" not in loaded and "csrattrs" not in loaded and "proxy" not in loaded
+    assert "der_extra" not in loaded and "serverkeygen" not in loaded

@@ -6,7 +6,7 @@ import json
 
 from _t import h, raises, vector
 
-from tinyest import der, pkcs7, x509
+from tinyest import der, der_extra, pkcs7, x509
 from tinyest.errors import DERError, EstError, FormatError
 
 OID_SIGNED = "1.2.840.113549.1.7.2"
@@ -49,7 +49,7 @@ def test_crls():
     root = vector("x509_ec_root.der")
     assert len(pkcs7.crls(_p7(certs=[root], crls_field=der.tlv(0xA1, b"\x30\x00" * 16)))) == 16
     raises(FormatError, pkcs7.crls, _p7(certs=[root], crls_field=der.tlv(0xA1, b"\x30\x00" * 17)))
-    raises(FormatError, pkcs7.crls, _p7(certs=[root], crls_field=der.tlv(0xA1, der.implicit(1, b"", True))))
+    raises(FormatError, pkcs7.crls, _p7(certs=[root], crls_field=der.tlv(0xA1, der_extra.implicit(1, b"", True))))
 
 
 def test_encode_matches_openssl():
@@ -128,8 +128,8 @@ def _hostile():
         ("no signerInfos", der.seq(der.oid(OID_SIGNED), der.explicit(0, der.seq(
             der.integer(1), der.tlv(der.SET), der.seq(der.oid(OID_DATA)), der.tlv(0xA0, root)))), DERError),
         ("content not explicit", der.seq(der.oid(OID_SIGNED), der.seq(der.integer(1))), DERError),
-        ("attribute certificate", _p7(certs_field=der.tlv(0xA0, der.implicit(1, b"\x00", True))), FormatError),
-        ("other certificate format", _p7(certs_field=der.tlv(0xA0, der.implicit(3, b"", True))), FormatError),
+        ("attribute certificate", _p7(certs_field=der.tlv(0xA0, der_extra.implicit(1, b"\x00", True))), FormatError),
+        ("other certificate format", _p7(certs_field=der.tlv(0xA0, der_extra.implicit(3, b"", True))), FormatError),
         ("10000 certificates", _p7(certs_field=many), FormatError),
         ("65 certificates", _p7(certs=[b"\x30\x00"] * 65), FormatError),
         ("17 CRLs skipped unread", _p7(certs=[root], crls_field=der.tlv(0xA1, b"\x30\x00" * 17)), None),

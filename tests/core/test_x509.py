@@ -5,7 +5,7 @@ import json
 
 from _t import h, raises, vector
 
-from tinyest import der, pem, x509
+from tinyest import der, der_extra, names, pem, x509
 from tinyest.errors import DERError, EstError, FormatError, VerifyError
 
 _EXPECTED = None
@@ -93,7 +93,7 @@ def test_elements_reassemble_the_certificate():
 
 def test_unique_ids():
     f, a, s = _split(vector("x509_ec_leaf.der"))
-    c = x509.Certificate(_join(f[:7] + [der.implicit(1, b"\x00\xab"), der.implicit(2, b"\x04\xf0")] + f[7:], a, s))
+    c = x509.Certificate(_join(f[:7] + [der_extra.implicit(1, b"\x00\xab"), der_extra.implicit(2, b"\x04\xf0")] + f[7:], a, s))
     assert c.subject == "CN=dev-1,O=Example" and len(c.extensions) == 6
 
 
@@ -143,8 +143,11 @@ def test_attr_names():
                           ("2.5.4.10", "O"), ("2.5.4.11", "OU"), ("2.5.4.5", "serialNumber"),
                           ("1.2.840.113549.1.9.1", "emailAddress"), ("0.9.2342.19200300.100.1.1", "UID"),
                           ("0.9.2342.19200300.100.1.25", "DC"), ("2.5.4.9", "STREET"),
-                          ("2.5.4.42", "2.5.4.42")):
-        assert x509.attr_name(der.encode_oid(dotted)) == short, dotted
+                          ("2.5.4.42", "GN"), ("2.5.4.4", "SN"), ("2.5.4.12", "title"),
+                          ("2.5.4.97", "2.5.4.97")):
+        assert names.attr_name(der.encode_oid(dotted)) == short, dotted
+        if short[0] > "9":
+            assert names.attr_info(short.lower())[1] == der.encode_oid(dotted), short
 
 
 def test_oid_constants():
@@ -157,10 +160,6 @@ def test_oid_constants():
         (x509.OID_CERT_POLICIES, "2.5.29.32"), (x509.OID_AKI, "2.5.29.35"),
         (x509.OID_EXT_KEY_USAGE, "2.5.29.37"), (x509.OID_KP_SERVER_AUTH, "1.3.6.1.5.5.7.3.1"),
         (x509.OID_KP_CLIENT_AUTH, "1.3.6.1.5.5.7.3.2"), (x509.OID_KP_CMC_RA, "1.3.6.1.5.5.7.3.28"),
-        (x509.OID_CN, "2.5.4.3"), (x509.OID_SERIAL_NUMBER, "2.5.4.5"), (x509.OID_C, "2.5.4.6"),
-        (x509.OID_L, "2.5.4.7"), (x509.OID_ST, "2.5.4.8"), (x509.OID_STREET, "2.5.4.9"),
-        (x509.OID_O, "2.5.4.10"), (x509.OID_OU, "2.5.4.11"), (x509.OID_EMAIL, "1.2.840.113549.1.9.1"),
-        (x509.OID_UID, "0.9.2342.19200300.100.1.1"), (x509.OID_DC, "0.9.2342.19200300.100.1.25"),
     )
     for value, dotted in table:
         assert value == der.encode_oid(dotted), dotted
@@ -287,10 +286,10 @@ def _hostile():
         ("version with trailing", _join([der.explicit(0, der.integer(2), der.null())] + f[1:], a, s),
          DERError),
         ("extensions in v1", _join(v1f + [der.explicit(3, der.seq(bc))], v1a, v1s), FormatError),
-        ("unique id in v1", _join(v1f + [der.implicit(1, b"\x00\x01")], v1a, v1s), FormatError),
-        ("empty unique id", _join(f[:7] + [der.implicit(1, b"")] + f[7:], a, s), DERError),
-        ("unique id bad unused bits", _join(f[:7] + [der.implicit(2, b"\x08\x00")] + f[7:], a, s), DERError),
-        ("unique ids swapped", _join(f[:7] + [der.implicit(2, b"\x00"), der.implicit(1, b"\x00")] + f[7:], a, s),
+        ("unique id in v1", _join(v1f + [der_extra.implicit(1, b"\x00\x01")], v1a, v1s), FormatError),
+        ("empty unique id", _join(f[:7] + [der_extra.implicit(1, b"")] + f[7:], a, s), DERError),
+        ("unique id bad unused bits", _join(f[:7] + [der_extra.implicit(2, b"\x08\x00")] + f[7:], a, s), DERError),
+        ("unique ids swapped", _join(f[:7] + [der_extra.implicit(2, b"\x00"), der_extra.implicit(1, b"\x00")] + f[7:], a, s),
          FormatError),
         ("unknown field after extensions", _join(f + [der.null()], a, s), FormatError),
         ("serial missing", _join(f[:1] + f[2:], a, s), DERError),
@@ -348,10 +347,10 @@ def _hostile():
         ("extKeyUsage too many", _with_exts([_ext("2.5.29.37", der.seq(*[der.oid("1.2.%d" % i)
                                                                           for i in range(17)]))]),
          FormatError),
-        ("SAN ip of 5 octets", _with_exts([_ext("2.5.29.17", der.seq(der.implicit(7, b"\x01\x02\x03\x04\x05")))]),
+        ("SAN ip of 5 octets", _with_exts([_ext("2.5.29.17", der.seq(der_extra.implicit(7, b"\x01\x02\x03\x04\x05")))]),
          FormatError),
-        ("SAN dns not IA5", _with_exts([_ext("2.5.29.17", der.seq(der.implicit(2, b"\xc3\xa9")))]), DERError),
-        ("SAN too many", _with_exts([_ext("2.5.29.17", der.seq(*[der.implicit(2, b"a")] * 65))]), FormatError),
+        ("SAN dns not IA5", _with_exts([_ext("2.5.29.17", der.seq(der_extra.implicit(2, b"\xc3\xa9")))]), DERError),
+        ("SAN too many", _with_exts([_ext("2.5.29.17", der.seq(*[der_extra.implicit(2, b"a")] * 65))]), FormatError),
         ("SAN truncated entry", _with_exts([_ext("2.5.29.17", der.seq(b"\x82\x05ab"))]), DERError),
         ("SKI not an octet string", _with_exts([_ext("2.5.29.14", der.null())]), DERError),
         ("AKI wrong tag", _with_exts([_ext("2.5.29.35", der.seq(der.octet_string(b"k")))]), DERError),
@@ -525,7 +524,8 @@ def test_ip_octets():
         # not address literals: names, or text other parsers read differently
         ("1.2.3", None), ("1.2.3.04", None), ("256.1.1.1", None), ("+1.2.3.4", None),
         (" 1.2.3.4", None), ("1.2.3.4.", None), ("1:2:3:4:5:6:7:8:9", None), ("1::2::3", None),
-        ("12345::", None), ("g::1", None), ("0x1::", None), ("-0::1", None), ("::ffff:1.2.3.4", None),
+        ("12345::", None), ("g::1", None), ("0x1::", None), ("-0::1", None), ("1.2.3.\u0664", None),
+        ("::ffff:1.2.3.4", h("00000000000000000000ffff01020304")), ("::ffff:1.2.3", None),
         ("::1:2:3:4:5:6:7:8", None), ("", None), (":", None), (":::", None), ("1:", None),
         ("example.com", None), ("*.0.0.1", None),
     ]

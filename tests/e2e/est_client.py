@@ -73,7 +73,7 @@ def _csr(step, state):
         return _read(step["csr"])
     m = step["make_csr"]
     from tinyest import ec
-    from tinyest.csr import CsrBuilder
+    from tinyest.csr_build import CsrBuilder
 
     key = ec.generate("P-256")
     b = CsrBuilder().subject([("CN", m["cn"])])

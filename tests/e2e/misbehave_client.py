@@ -21,7 +21,7 @@ import time
 
 from tinyest import ec
 from tinyest.client import EstClient
-from tinyest.csr import CsrBuilder
+from tinyest.csr_build import CsrBuilder
 from tinyest.errors import EstError
 from tinyest.store import Store, key_matches
 

@@ -33,7 +33,7 @@ import io
 import struct
 import sys
 
-from tinyest import client, csr, der, http, keys, pem, pkcs7, store, x509
+from tinyest import client, csr, csr_build, csr_read, csrattrs, der, der_extra, http, http_auth, keys, pem, pkcs7, serverkeygen, store, x509
 from tinyest.errors import EstError, FormatError, ProtocolError, StoreError, VerifyError
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -93,15 +93,15 @@ def _rebuild(r):
             unused, v = r.read_bit_string()
             out.append(der.bit_string(bytes(v), unused))
         elif tag == der.UTC_TIME:
-            out.append(der.utc_time(r.read_time()))
+            out.append(der_extra.utc_time(r.read_time()))
         elif tag == der.GENERALIZED_TIME:
-            out.append(der.generalized_time(r.read_time()))
+            out.append(der_extra.generalized_time(r.read_time()))
         elif tag == der.UTF8_STRING:
             out.append(der.utf8(r.read_string()[1]))
         elif tag == der.PRINTABLE_STRING:
-            out.append(der.printable(r.read_string()[1]))
+            out.append(der_extra.printable(r.read_string()[1]))
         elif tag == der.IA5_STRING:
-            out.append(der.ia5(r.read_string()[1]))
+            out.append(der_extra.ia5(r.read_string()[1]))
         elif tag in (der.BMP_STRING, der.T61_STRING,
                      der.UNIVERSAL_STRING, der.NUMERIC_STRING, der.VISIBLE_STRING):
             r.read_string()
@@ -167,7 +167,7 @@ def _root():
     alg = ALG_ECDSA_SHA256
     tbs = der.seq(
         der.explicit(0, der.integer(2)), der.integer(1), alg, name,
-        der.seq(der.utc_time(1700000000), der.utc_time(2000000000)), name, SPKI_P256,
+        der.seq(der_extra.utc_time(1700000000), der_extra.utc_time(2000000000)), name, SPKI_P256,
         der.explicit(3, der.seq(der.seq(der.oid("2.5.29.19"), der.boolean(True),
                                         der.octet_string(der.seq(der.boolean(True)))))))
     return der.seq(tbs, alg, der.bit_string(b"\x30\x06\x02\x01\x01\x02\x01\x01"))
@@ -206,16 +206,16 @@ class _Signer:
 
 
 def t_csrattrs(data):
-    a = client.CsrAttrs(data)
+    a = csrattrs.CsrAttrs(data)
     a.describe()
     a.empty()
-    b = csr.CsrBuilder().subject([("CN", "device-1")])
-    b, missing = client.apply_csrattrs(b, a, {"challengePassword": "pw"}, _Signer())
+    b = csr_build.CsrBuilder().subject([("CN", "device-1")])
+    b, missing = csrattrs.apply_csrattrs(b, a, {"challengePassword": "pw"}, _Signer())
     for item in missing:
         check(isinstance(item[0], str) and isinstance(item[1], str), "unsatisfied entry")
     # What the builder made of it must read back through the CSR reader.
     info = b.info_der(SPKI_P256)
-    c = csr.parse(csr.assemble(info, ALG_ECDSA_SHA256, b"\x30\x00"))
+    c = csr_read.parse(csr.assemble(info, ALG_ECDSA_SHA256, b"\x30\x00"))
     for oid, crit, val in a.extension_values:
         got = c.extension(der.oid_str(oid))
         if got is not None:
@@ -298,7 +298,7 @@ def t_signature(data):
 
 
 def t_csr(data):
-    c = csr.parse(data)
+    c = csr_read.parse(data)
     c.san()
     c.attribute("1.2.840.113549.1.9.7")
     for oid, crit, val in c.extensions:
@@ -446,7 +446,6 @@ def _response(data, step):
     except EstError as e:
         return None, e
     out = (resp.status, resp.reason, resp.headers, bytes(resp.body), resp.keep_alive)
-    resp.content_type()
     resp.snippet()
     http.retry_after(resp.header("retry-after"), resp.header("date"), now=0)
     ch = resp.header_all("www-authenticate")
@@ -454,7 +453,7 @@ def _response(data, step):
         _challenges(ch)
     except EstError:
         pass
-    mtype, params = resp.content_type()
+    mtype, params = serverkeygen.parse_media_type(resp.header("content-type") or "")
     if mtype == "multipart/mixed":
         try:
             _multipart(resp.header("content-type"), resp.body)
@@ -542,10 +541,10 @@ def t_b64body(data):
 
 
 def _multipart(ctype, body):
-    parts = http.parse_multipart(ctype, body)
+    parts = serverkeygen.parse_multipart(ctype, body)
     for headers, d in parts:
-        http.part_header(headers, "content-type")
-    boundary = http.parse_media_type(ctype)[1]["boundary"].encode()
+        serverkeygen.part_header(headers, "content-type")
+    boundary = serverkeygen.parse_media_type(ctype)[1]["boundary"].encode()
     # Rebuild the body from the parts and read it again.
     out = [b"preamble\r\n"]
     simple = True
@@ -558,7 +557,7 @@ def _multipart(ctype, body):
         out.append(b"\r\n" + bytes(d) + b"\r\n")
     out.append(b"--" + boundary + b"--\r\n")
     if simple:
-        again = http.parse_multipart(ctype, b"".join(out))
+        again = serverkeygen.parse_multipart(ctype, b"".join(out))
         check([(h, bytes(d)) for h, d in again] == [(h, bytes(d)) for h, d in parts], "multipart round trip")
     return parts
 
@@ -585,7 +584,7 @@ def _d2(v):
 
 def imf_fixdate(t):
     """RFC 7231 IMF-fixdate of seconds since 1970 (years 1970..9999)."""
-    y, mo, d, h, mi, s = der.gmtime(t)
+    y, mo, d, h, mi, s = der_extra.gmtime(t)
     return "%s, %s %s %d %s:%s:%s GMT" % (_DAYS[(t // 86400) % 7], _d2(d), _MON[mo - 1], y,
                                           _d2(h), _d2(mi), _d2(s))
 
@@ -605,18 +604,18 @@ def t_http_date(data):
 
 
 def _challenges(values):
-    ch = http.parse_challenges(values)
-    best = http.choose_challenge(ch)
+    ch = http_auth.parse_challenges(values)
+    best = http_auth.choose_challenge(ch)
     if best is None:
         return ch
     scheme, params = best
     if scheme == "basic":
-        http.basic_authorization("user", "pässword")
+        http_auth.basic_authorization("user", "pässword")
         return ch
-    authz = http.digest_authorization(params, "user", "pw", "POST", "/.well-known/est/simpleenroll",
+    authz = http_auth.digest_authorization(params, "user", "pw", "POST", "/.well-known/est/simpleenroll",
                                       "0a4f113b")
     check(authz.startswith("Digest "), "Digest answer")
-    back = http.parse_challenges([authz])
+    back = http_auth.parse_challenges([authz])
     check(len(back) == 1 and back[0][0] == "digest", "Digest answer reads as one auth-param list")
     p = back[0][1]
     for k in ("realm", "nonce", "opaque"):

@@ -32,7 +32,7 @@ import hashlib
 import struct
 import sys
 
-from tinyest import client, csr, der, http, keys, pem, pkcs7, store, x509
+from tinyest import client, csr, csr_read, csrattrs, der, der_extra, http, http_auth, keys, pem, pkcs7, serverkeygen, store, x509
 from tinyest.errors import DERError, EstError, FormatError, ProtocolError, StoreError
 
 GIB4 = 1 << 32
@@ -123,7 +123,7 @@ def _der_all(data):
     # every DER entry point, each must refuse; the first error is raised
     first = None
     for fn in (lambda d: _walk(der.Reader(d)), lambda d: _walk(der.Reader(d, ber=True)), x509.Certificate,
-               pkcs7.certificates, csr.parse, keys.load_private, keys.parse_spki, client.CsrAttrs):
+               pkcs7.certificates, csr_read.parse, keys.load_private, keys.parse_spki, csrattrs.CsrAttrs):
         try:
             fn(data)
         except EstError as e:
@@ -146,7 +146,7 @@ def build_inputs():
     """The in-memory hostile inputs (made before any memory budget is set)."""
     san = der.seq(*[der.tlv(0x82, b"a%d.example" % i) for i in range(65)])
     tbs = der.seq(der.explicit(0, der.integer(2)), der.integer(1), der.seq(der.oid("1.2.840.10045.4.3.2")),
-                  der.seq(), der.seq(der.utc_time(0), der.utc_time(1)), der.seq(),
+                  der.seq(), der.seq(der_extra.utc_time(0), der_extra.utc_time(1)), der.seq(),
                   der.seq(der.seq(der.oid("1.3.101.112")), der.bit_string(bytes(32))),
                   der.explicit(3, der.seq(der.seq(der.oid("2.5.29.17"), der.octet_string(san)))))
     cert = der.seq(tbs, der.seq(der.oid("1.2.840.10045.4.3.2")), der.bit_string(b"\x00"))
@@ -210,15 +210,15 @@ def cases(inp):
         ("ber_nested_10000_indefinite", D, lambda: pkcs7.certificates(inp["ber_nested_10000_indefinite"])),
         ("x509_65_san", F, lambda: x509.Certificate(inp["x509_65_san"])),
         ("pkcs7_65_certificates", F, lambda: pkcs7.certificates(inp["pkcs7_65_certificates"])),
-        ("csrattrs_10000_oids", F, lambda: client.CsrAttrs(inp["csrattrs_10000_oids"])),
+        ("csrattrs_10000_oids", F, lambda: csrattrs.CsrAttrs(inp["csrattrs_10000_oids"])),
         ("pem_1000_blocks", F, lambda: pem.decode_all(inp["pem_1000_blocks"])),
         ("pem_unterminated_100k", F, lambda: pem.decode_all(inp["pem_unterminated_100k"])),
         ("multipart_10000_parts", P,
-         lambda: http.parse_multipart("multipart/mixed; boundary=b", inp["multipart_10000_parts"])),
+         lambda: serverkeygen.parse_multipart("multipart/mixed; boundary=b", inp["multipart_10000_parts"])),
         ("www_authenticate_10000_challenges", P,
-         lambda: http.parse_challenges([inp["www_authenticate_10000_challenges"]])),
+         lambda: http_auth.parse_challenges([inp["www_authenticate_10000_challenges"]])),
         ("www_authenticate_17_challenges", P,
-         lambda: http.parse_challenges([inp["www_authenticate_17_challenges"]])),
+         lambda: http_auth.parse_challenges([inp["www_authenticate_17_challenges"]])),
         ("store_length_4g", S, lambda: _store_load(inp["store_length_4g"])),
         ("store_record_length_64k", S, lambda: _store_load(inp["store_record_length_64k"])),
     ]

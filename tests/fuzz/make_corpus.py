@@ -53,7 +53,7 @@ for p in (ROOT, HERE):
         sys.path.insert(0, p)
 
 import harness  # noqa: E402
-from tinyest import der as tder  # noqa: E402
+from tinyest import csr_build, csr_read, der as tder  # noqa: E402
 
 # files kept per target (seeds included)
 BUDGET = {
@@ -211,14 +211,14 @@ def tinyest_csrs():
     from tinyest import csr, keys
     key = keys.load_private(vec("keys_p256_pkcs8.der"))
     ed = keys.load_private(vec("keys_ed25519_pkcs8.der"))
-    b = (csr.CsrBuilder().subject([("C", "DE"), [("O", "Example"), ("OU", "x")], ("CN", "device-0042")])
+    b = (csr_build.CsrBuilder().subject([("C", "DE"), [("O", "Example"), ("OU", "x")], ("CN", "device-0042")])
          .dns("device-0042.example.com").ip("10.0.0.1").ip("fe80::1").uri("urn:uuid:1").email("d@example.com")
          .key_usage("digitalSignature", "keyAgreement").ext_key_usage("clientAuth", "1.2.3.4")
          .basic_constraints().challenge_password("p\u00e4ss")
          .attribute("1.3.6.1.4.1.311.13.2.3", tder.ia5("x")))
     # ECDSA signatures are deterministic (RFC 6979), Ed25519 always
     return [("tinyest_csr_p256", b.sign(key)),
-            ("tinyest_csr_ed25519", csr.CsrBuilder().subject([]).dns("ed.example").sign(ed))]
+            ("tinyest_csr_ed25519", csr_build.CsrBuilder().subject([]).dns("ed.example").sign(ed))]
 
 
 def crypto_pkcs7(certs):
@@ -549,7 +549,7 @@ def record():
             data = b""
             if method == "POST":
                 # one CSR per request: the server defers each distinct CSR once
-                body = base64.encodebytes(csr.CsrBuilder().subject([("CN", "fuzz-" + name)]).sign(key))
+                body = base64.encodebytes(csr_build.CsrBuilder().subject([("CN", "fuzz-" + name)]).sign(key))
                 lines += ["Content-Type: application/pkcs10", "Content-Length: %d" % len(body)]
                 data = body
             s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data)

@@ -285,6 +285,43 @@ def test_enroll_reenroll_serverkeygen(srv, tmp_path):
     assert sk.stat().st_mode & 0o077 == 0
 
 
+def test_reenroll_copies_names_byte_for_byte_for_a_strict_server(srv, tmp_path):
+    # A server that wants the renewal's subject and subjectAltName identical to the
+    # certificate's as DER (string types included): a PrintableString CN, and URI,
+    # e-mail and IP names, which a rebuilt request would change or drop.
+    import datetime
+    import ipaddress
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.name import _ASN1Type
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    srv.set_habits(reenroll_check="strict")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dev-ps", _type=_ASN1Type.PrintableString)])
+    sans = [x509.DNSName("dev-ps.example"), x509.UniformResourceIdentifier("urn:dev:ps"),
+            x509.RFC822Name("dev@example.com"), x509.IPAddress(ipaddress.ip_address("192.0.2.9"))]
+    cert = srv.ca.issue(name, key.public_key(), sans, 30 * 86400, eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    r = run("reenroll", "--server", srv.url, "--cacert", tmp_path / "ca.pem",
+            "--cert", tmp_path / "c.pem", "--key", tmp_path / "k.pem",
+            "--new-key", tmp_path / "k2.pem", "--out", tmp_path / "c2.pem")
+    assert r.returncode == 0, r.stderr
+    new = x509.load_pem_x509_certificate((tmp_path / "c2.pem").read_bytes())
+    assert new.subject.public_bytes() == cert.subject.public_bytes()
+    got = new.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert got.public_bytes() == cert.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value.public_bytes()
+    # The habit really refuses a request with the same values in another string type.
+    r = run("reenroll", "--server", srv.url, "--cacert", tmp_path / "ca.pem",
+            "--cert", tmp_path / "c.pem", "--key", tmp_path / "k.pem", "--subject", "CN=dev-ps",
+            "--dns", "dev-ps.example", "--ip", "192.0.2.9", "--out", tmp_path / "c3.pem")
+    assert r.returncode == cli.EXIT_EST and b"403" in r.stderr, r.stderr
+
+
 def test_enroll_with_factory_certificate_and_usage_checked_first(srv, tmp_path):
     cert_der, key_der = srv.make_idevid("factory-7", serial_number="7")
     (tmp_path / "idevid.der").write_bytes(cert_der)

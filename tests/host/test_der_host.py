@@ -4,7 +4,7 @@ import datetime
 import asn1crypto.core as core
 from hypothesis import given, settings, strategies as st
 
-from tinyest import der
+from tinyest import der, der_extra
 from tinyest.errors import DERError
 
 
@@ -57,13 +57,13 @@ def test_set_of_order_matches_asn1crypto(items):
 def test_time_matches_asn1crypto(dt):
     dt = dt.replace(microsecond=0, tzinfo=datetime.timezone.utc)
     t = int(dt.timestamp())
-    enc = der.time(t)
+    enc = der_extra.time(t)
     if dt.year < 2050:
         assert enc == core.UTCTime(dt).dump()
     else:
         assert enc == core.GeneralizedTime(dt).dump()
     assert der.Reader(enc).read_time() == t
-    assert der.gmtime(t) == (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
+    assert der_extra.gmtime(t) == (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
 
 
 def _walk(r, depth=0):
@@ -102,7 +102,7 @@ def test_random_bytes_only_raise_der_error(data, ber):
 @settings(max_examples=1000, deadline=None)
 def test_mutated_structures_only_raise_der_error(data):
     base = der.seq(der.integer(2**100), der.oid("1.2.840.113549.1.1.11"), der.null(),
-                   der.set_of(der.utf8("héllo"), der.printable("abc")), der.time(2**31),
+                   der.set_of(der.utf8("héllo"), der_extra.printable("abc")), der_extra.time(2**31),
                    der.explicit(0, der.bit_string(b"\x01\x02", 1)), der.boolean(True))
     buf = bytearray(base)
     for _ in range(data.draw(st.integers(1, 4))):

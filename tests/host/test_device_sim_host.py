@@ -274,7 +274,7 @@ def test_client_reports_the_date_of_verified_responses_only(tmp_path):
             cl.cacerts()
             assert abs(cl.date[0] - clock.now()) <= 2
             from tinyest import ec
-            from tinyest.csr import CsrBuilder
+            from tinyest.csr_build import CsrBuilder
 
             cl.date = None
             csr = CsrBuilder().subject([("CN", "d")]).sign(ec.generate())

@@ -25,10 +25,12 @@ import build  # noqa: E402
 from host_tools import find_micropython  # noqa: E402
 
 SOURCES = sorted(p.name for p in (ROOT / "tinyest").glob("*.py"))
-CRYPTO = sorted(build.CRYPTO)
+CRYPTO = [n for n in SOURCES if n in build.CRYPTO]
 # What package-core.json installs: the core and its lazily imported modules.
-CORE = [n for n in SOURCES if n not in build.CRYPTO and n not in build.CPYTHON]
+CORE = [n for n in SOURCES if n not in build.CRYPTO | build.CPYTHON | build.HOST]
 DEVICE = sorted(CORE + CRYPTO)  # everything MicroPython can import
+# What package.json installs: all a board may load (not the host-only modules, not CPython's).
+BOARD = [n for n in SOURCES if build.group(n) in ("core", "lazy", "crypto")]
 
 USE = r"""
 import sys
@@ -36,8 +38,8 @@ from tinyest.device import Device
 from tinyest.client import EstClient
 from tinyest.store import Store
 import tinyest.x509, tinyest.csr, tinyest.pkcs7
-from tinyest.client import CsrAttrs  # lazily imported modules are installed too
-from tinyest.http import parse_challenges
+from tinyest.csrattrs import CsrAttrs  # lazily imported modules are installed too
+from tinyest.http_auth import parse_challenges
 assert CsrAttrs().empty() and parse_challenges(["Basic realm=x"])[0][0] == "basic"
 print("CORE OK")
 try:
@@ -103,14 +105,14 @@ def test_package_json_files_name_every_module():
         for target, url in on_disk["urls"]:
             assert (PORT_DIR / url).resolve() == (ROOT / target).resolve()
     allf = json.loads((PORT_DIR / "package.json").read_text())["urls"]
-    assert sorted(t.split("/")[1] for t, _ in allf) == SOURCES
+    assert sorted(t.split("/")[1] for t, _ in allf) == BOARD
 
 
 def test_mip_installs_sources_from_a_local_folder(tmp_path, serve):
     base = serve(ROOT)
     out = _install(tmp_path, base + "/port_micropython/package.json")
-    assert _installed(tmp_path / "lib") == SOURCES, out
-    for name in SOURCES:
+    assert _installed(tmp_path / "lib") == BOARD, out
+    for name in BOARD:
         got = (tmp_path / "lib" / "tinyest" / name).read_bytes()
         src = (ROOT / "tinyest" / name).read_bytes()
         assert hashlib.sha256(got).digest() == hashlib.sha256(src).digest(), name
@@ -138,7 +140,7 @@ def test_mip_installs_built_mpy_files(tmp_path, serve):
     dev = tmp_path / "device"
     dev.mkdir()
     _install(dev, base + "/package.json")
-    assert _installed(dev / "lib") == sorted(n[:-3] + ".mpy" for n in SOURCES)
+    assert _installed(dev / "lib") == sorted(n[:-3] + ".mpy" for n in BOARD)
     rc, out = _mp(dev, USE, dev / "lib")
     assert rc == 0 and "CRYPTO OK" in out, out
 

@@ -353,7 +353,7 @@ def test_agent_keeps_a_pending_key_until_its_certificate(devices, server):
     """GENKEY without a chain commits the key as pending; CERT later takes only a
     certificate for that key that chains to the stored trust anchor."""
     from tinyest.client import EstClient
-    from tinyest import csr as csrmod
+    from tinyest import csr_read as csrmod
 
     dev = devices()
     port, c = _client(dev)
