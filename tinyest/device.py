@@ -51,7 +51,10 @@ Errors
     attempt waits ``hold`` seconds (clamped before the expiry like a retry).
     StoreError (the store is damaged or cannot be written) and errors reading the
     stored certificates propagate out of ``step``: the application decides (wipe and
-    provision again). TLS handshake failures count as retryable: on MicroPython a
+    provision again). A stored key that is not its certificate's (or a factory key
+    not its chain's; ``Credentials.check``, once per Device) is surfaced like a
+    failure, action "store": state "failed", ``on_error``, and ``step`` returns
+    ``hold`` without contacting the server. TLS handshake failures count as retryable: on MicroPython a
     refused certificate and a broken handshake are not reliably told apart.
 
 Rekey and fallback
@@ -117,7 +120,7 @@ Side channels: none of its own; keys are generated and handled by ``tinyest.ec``
 
 from tinyest import port
 from tinyest.errors import (AuthError, ConnectError, EstError, EstTimeout, FormatError,
-                            HttpError, ProtocolError, RetryLater, TlsError)
+                            HttpError, ProtocolError, RetryLater, StoreError, TlsError)
 from tinyest.store import Pending
 
 UNPROVISIONED = "unprovisioned"
@@ -201,6 +204,7 @@ class Device:
         self._t0 = port.ticks()
         self._retry_in = None
         self._cl = None
+        self._checked = False
 
     # -- plumbing
 
@@ -338,6 +342,18 @@ class Device:
         self._distrust = False
         self._retry_in = None
         c = self.store.load()
+        if not self._checked:
+            try:
+                c.check()  # a key that is not its certificate's: nothing can work
+            except StoreError as e:
+                self.state = FAILED
+                self.error = e
+                self.wake_at = None
+                self.log("failed", "store: %s; provision the device again" % e)
+                if self.on_error is not None:
+                    self.on_error("store", e)
+                return self.hold
+            self._checked = True
         if self._now(c) is None and self.ntp is not None:
             try:
                 v = self.ntp()

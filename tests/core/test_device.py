@@ -10,8 +10,8 @@ from tinyest import csr, csr_build, csr_read, der, der_extra, ec, port, x509
 from tinyest.device import (BOOTSTRAPPED, ENROLLED, FAILED, RENEWING, UNPROVISIONED, Device,
                             renew_time, retryable)
 from tinyest.errors import (AuthError, ConnectError, CryptoError, DERError, EstTimeout,
-                            FormatError, HttpError, ProtocolError, RetryLater, TlsError,
-                            VerifyError)
+                            FormatError, HttpError, ProtocolError, RetryLater, StoreError,
+                            TlsError, VerifyError)
 from tinyest.store import Credentials, Pending, Store
 from store_crash import clear_dir, temp_dir
 from _t import raises
@@ -583,6 +583,23 @@ def test_ntp_hook_sets_an_unknown_clock():
         r.srv.t = T0 + 60
         d.step(ESP32_BOOT)
         assert r.srv.ops()[n:] == ["cacerts"]
+    finally:
+        r.close()
+
+
+def test_key_that_is_not_the_certificates_is_surfaced_not_retried():
+    r = Rig(hold=5000)
+    try:
+        r.enroll()
+        c = r.store.load()
+        c.key_der = new_key().to_der()  # a store written wrong (not by the device)
+        r.store.commit(c)
+        n = len(r.srv.calls)
+        d, delay = r.step(T0 + 10)
+        assert d.state == FAILED and delay == 5000, (d.state, delay)
+        assert len(r.srv.calls) == n, "contacted the server with a key that cannot work"
+        assert [a for a, e in r.errors] == ["store"] and isinstance(d.error, StoreError)
+        assert [e for e in r.events if e[0] == "failed"], r.events
     finally:
         r.close()
 
