@@ -375,9 +375,17 @@ class EstClient:
                 out.append(a)
         return [x509.Certificate(t) for t in out]
 
+    def accept_issued(self, certs, csr, op="simpleenroll"):
+        """Certificates (DER list) the server issued for ``csr`` (DER), checked as
+        an enrollment answer is, the issued one first: what a caller kept from an
+        answer that did not verify then (``VerifyError.issued``) is finished here."""
+        return self._verify_issued(certs, _csr_spki(csr), op)
+
     def _verify_issued(self, certs, spki, op):
         """Order certs (DER list) with the one holding ``spki`` first and check
-        that it chains to the trust anchors."""
+        that it chains to the trust anchors. A VerifyError from the chain check
+        carries the answer's certificates as ``issued``: a one-time credential may
+        be spent already, and a /cacerts refresh or a settled clock may fix it."""
         from tinyest import x509
 
         parsed = [x509.Certificate(c) for c in certs]
@@ -388,6 +396,15 @@ class EstClient:
                 break
         if mine is None:
             raise VerifyError("%s: no certificate in the response is for our public key" % op)
+        try:
+            return self._chain_of(mine, parsed, op)
+        except VerifyError as e:
+            e.issued = [bytes(c) for c in certs]
+            raise
+
+    def _chain_of(self, mine, parsed, op):
+        from tinyest import x509
+
         others = [c for c in parsed if c is not mine]
         for attempt in (0, 1):
             pool = others + [x509.Certificate(c) for c in self.ca_certs]

@@ -120,7 +120,8 @@ Side channels: none of its own; keys are generated and handled by ``tinyest.ec``
 
 from tinyest import port
 from tinyest.errors import (AuthError, ConnectError, EstError, EstTimeout, FormatError,
-                            HttpError, ProtocolError, RetryLater, StoreError, TlsError)
+                            HttpError, ProtocolError, RetryLater, StoreError, TlsError,
+                            VerifyError)
 from tinyest.store import Pending
 
 UNPROVISIONED = "unprovisioned"
@@ -443,7 +444,19 @@ class Device:
         t = self._now(c)
         p = c.pending
         attempts = (0 if p is None else p.attempts or 0) + 1
-        if isinstance(e, RetryLater):
+        issued = getattr(e, "issued", None)
+        if issued and p is not None and p.csr is not None and p.op in _IN_FLIGHT and attempts <= 3:
+            # The server said 200 (a one-time password is spent): keep what it issued
+            # and check it again later (a /cacerts refresh, a settled clock).
+            p.issued = issued
+            self.error = e
+            d = self._backoff(attempts)
+            p.attempts = attempts
+            p.retry_at = None if t is None else self._clamp(c, t, t + d)
+            self._retry_in = d if t is None else p.retry_at - t
+            self.log("retry", "%s: %s; answer kept, checked again in %d s"
+                     % (act, e, self._retry_in))
+        elif isinstance(e, RetryLater):
             p = p if p is not None else Pending("wait")
             p.attempts = attempts - 1
             p.retry_at = None if t is None else t + e.seconds
@@ -579,8 +592,28 @@ class Device:
             self._absorb(cl, what)
         self.log(what, "%s, valid %d..%d" % (leaf.subject, leaf.not_before, leaf.not_after))
 
+    def _issued(self, c, t, csr, what):
+        """The certificates kept from an earlier answer, checked again after a
+        /cacerts refresh (issuing CAs, the time), or None if none were kept."""
+        p = c.pending
+        if p is None or not p.issued or p.csr != csr:
+            return None
+        cl = self._client(c, t, c.trust)
+        cl.cacerts()
+        self._learn(c)
+        try:
+            return cl, cl.accept_issued(p.issued, csr, what)
+        except VerifyError as e:
+            e.issued = p.issued
+            raise
+
     def _enroll(self, c, t):
         csr, key_der = self._pending(c, "simpleenroll", True)
+        kept = self._issued(c, t, csr, "simpleenroll")
+        if kept is not None:
+            self._commit(c, kept[0], key_der if key_der is not None else c.key_der, kept[1],
+                         "enrolled")
+            return
         auth = None
         if c.boot_password is not None:
             auth = (c.boot_user or "", c.boot_password)
@@ -596,6 +629,11 @@ class Device:
 
     def _renew(self, c, t):
         csr, key_der = self._pending(c, "simplereenroll", self.rekey)
+        kept = self._issued(c, t, csr, "simplereenroll")
+        if kept is not None:
+            self._commit(c, kept[0], key_der if key_der is not None else c.key_der, kept[1],
+                         "renewed")
+            return
         cl = self._client(c, t, c.trust, None, c.chain[0], c.key_der)
         certs = cl.simplereenroll(csr)
         self._learn(c)

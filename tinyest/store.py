@@ -66,8 +66,8 @@ Format (version 1)
     Unknown tags are skipped (and dropped by the next commit). The body is at most
     65536 octets, a record at most 65535. Tags: 1 config, 2 trust, 3 boot_user,
     4 boot_password, 5 boot_key, 6 boot_chain, 7 key_der, 8 chain, 9 to 13 pending op,
-    csr, key_der, retry_at, attempts, 14 enrolled_at, 15 cacerts_at, 16 time_offset;
-    written in that order, config sorted by name, pending last.
+    csr, key_der, retry_at, attempts, 14 enrolled_at, 15 cacerts_at, 16 time_offset,
+    17 pending issued; written in that order, config sorted by name, pending last.
 
     A slot is intact when its size is exactly 48 + body length, its magic is right and
     the hash matches. ``load`` takes the intact slot with the newest sequence number.
@@ -137,11 +137,11 @@ from tinyest.errors import EstError, StoreError
 _TOP = 0xFFFFFFFF
 _SLOTS = ("cred.a", "cred.b")
 # The fields in record order, each with its tag and kind: "L" a list of DER, "D" DER,
-# "s" text, "i" an integer. The last five are the fields of ``pending``.
+# "s" text, "i" an integer. The last six are the fields of ``pending``.
 _NAMES = ["trust", "boot_user", "boot_password", "boot_key", "boot_chain", "key_der", "chain", "enrolled_at",
-          "cacerts_at", "time_offset", "op", "csr", "key_der", "retry_at", "attempts"]
-_TAGS = b"\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x09\x0a\x0b\x0c\x0d"
-_KINDS = "LssDLDLiiisDDii"
+          "cacerts_at", "time_offset", "op", "csr", "key_der", "retry_at", "attempts", "issued"]
+_TAGS = b"\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x09\x0a\x0b\x0c\x0d\x11"
+_KINDS = "LssDLDLiiisDDiiL"
 # The config names the device reads and the type octets each may have; any other
 # name may have any type ("sbiTF").
 _CONFIG = {"host": "s", "port": "i", "label": "s", "fingerprint": "sb", "cn": "s", "dns": "s"}
@@ -187,16 +187,18 @@ class _Fields:
 
 class Pending(_Fields):
     """A deferred request: ``op`` (e.g. "simplereenroll"), the CSR and the key made
-    for it (DER or None), when to send it again (``retry_at``) and ``attempts``."""
+    for it (DER or None), when to send it again (``retry_at``), ``attempts``, and
+    ``issued``: certificates (DER) the server issued for it that did not verify yet."""
 
     _names = _NAMES[10:]
 
-    def __init__(self, op, csr=None, key_der=None, retry_at=None, attempts=0):
+    def __init__(self, op, csr=None, key_der=None, retry_at=None, attempts=0, issued=None):
         self.op = op
         self.csr = csr
         self.key_der = key_der
         self.retry_at = retry_at
         self.attempts = attempts
+        self.issued = issued or []
 
 
 class Credentials(_Fields):
@@ -294,7 +296,7 @@ def _records(c):
     for k in sorted(cfg):
         b = k.encode()
         out.append(_record(1, bytes([len(b)]) + b, "config " + k, cfg[k], _CONFIG.get(k, "sbiTF")))
-    for i in range(15):
+    for i in range(16):
         o = c
         name = a = _NAMES[i]
         kind = _KINDS[i]
@@ -376,11 +378,14 @@ def _parse(f):
         v = _decode(a, _read(f, 1), _read(f, k - 1))
         if tag == 1:
             c.config[a] = v
+        elif i > 9:
+            if _KINDS[i] == "L":
+                p.issued.append(v)
+            else:
+                setattr(p, a, v)
+            c.pending = p
         elif _KINDS[i] == "L":
             getattr(c, a).append(v)
-        elif i > 9:
-            setattr(p, a, v)
-            c.pending = p
         else:
             setattr(c, a, v)
     _records(c)  # what load returns, commit can write again: the same checks both ways

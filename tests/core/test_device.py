@@ -128,6 +128,10 @@ class FakeClient:
         self._answer("simpleenroll", csr_der)
         return [self.srv.issue(csr_der)]
 
+    def accept_issued(self, certs, csr_der, op):
+        self._answer("accept_issued", csr_der)
+        return list(certs)
+
     def simplereenroll(self, csr_der):
         self._answer("simplereenroll", csr_der)
         return [self.srv.issue(csr_der)]
@@ -600,6 +604,38 @@ def test_key_that_is_not_the_certificates_is_surfaced_not_retried():
         assert len(r.srv.calls) == n, "contacted the server with a key that cannot work"
         assert [a for a, e in r.errors] == ["store"] and isinstance(d.error, StoreError)
         assert [e for e in r.events if e[0] == "failed"], r.events
+    finally:
+        r.close()
+
+
+def test_an_answer_that_does_not_verify_yet_is_kept_not_requested_again():
+    # The server said 200 (the one-time password is spent) but the answer did not
+    # verify on the device (say, its issuing CA was not known yet): the device keeps
+    # what was issued, retries with backoff, and finishes from it, without a second
+    # /simpleenroll.
+    r = Rig()
+    try:
+        r.provision()
+        r.srv.t = T0
+
+        def hook(op, csr_der, cl):
+            if op == "simpleenroll":
+                e = VerifyError("no issuer found")
+                e.issued = [r.srv.issue(csr_der)]
+                raise e
+
+        r.srv.hook = hook
+        d, delay = r.step(T0)
+        c = r.store.load()
+        assert d.state == BOOTSTRAPPED and c.pending.issued and c.boot_password == "one-time"
+        assert r.errors == [] and 30 <= delay <= 60, (r.errors, delay)
+        r.srv.hook = None
+        n = len(r.srv.calls)
+        d, delay = r.step(T0 + delay)
+        assert r.srv.ops()[n:] == ["cacerts", "accept_issued"], r.srv.ops()[n:]
+        assert d.state == ENROLLED and r.store.load().boot_password is None
+        assert r.store.load().chain == c.pending.issued
+        assert r.srv.ops().count("simpleenroll") == 1
     finally:
         r.close()
 
