@@ -1,0 +1,74 @@
+"""The device path of a mip-installed board, as one MicroPython program: what
+the heap budgets of port_micropython/manifest.py are measured with.
+
+    device_path.py full  HOST PORT CA.der USER PASSWORD STORE_DIR
+    device_path.py renew HOST PORT CA.der STORE_DIR
+
+full: /cacerts, a new P-256 key and CSR, /simpleenroll with the password, the
+key and certificate committed to the store, then /simplereenroll with that
+certificate and a new key, committed. renew: /simplereenroll alone, with the
+key and certificate loaded from the store (what a deployed device does most),
+a new key, committed. Run it under ``micropython -X heapsize=N`` with the .mpy
+files on MICROPYPATH; it prints "OK <peak-free-bytes>" or "FAIL <error>".
+"""
+import gc
+import sys
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _renew(host, port, ca, store):
+    from tinyest import ec
+    from tinyest.client import EstClient
+    from tinyest.csr import renewal
+
+    c = store.load()
+    cl = EstClient(host, port, trust=[ca], cert=c.chain[0], key=c.key_der)
+    cur = c.chain[0]
+    c = None
+    gc.collect()
+    key = ec.generate("P-256")
+    csr = renewal(cur, key)
+    cur = None
+    chain = cl.simplereenroll(csr)
+    cl = csr = None
+    gc.collect()
+    store.commit_enrollment(key.to_der(), chain)
+
+
+def main(argv):
+    from tinyest.store import Store
+
+    op, host, port, ca = argv[1], argv[2], int(argv[3]), _read(argv[4])
+    if op == "full":
+        from tinyest import ec
+        from tinyest.client import EstClient
+        from tinyest.csr_build import CsrBuilder
+
+        store = Store(argv[7])
+        cl = EstClient(host, port, trust=[ca], auth=(argv[5], argv[6]))
+        cl.cacerts()
+        key = ec.generate("P-256")
+        csr = CsrBuilder().subject([("CN", "fit-device")]).dns("fit-device.local").sign(key)
+        chain = cl.simpleenroll(csr)
+        cl = csr = None
+        gc.collect()
+        store.commit_enrollment(key.to_der(), chain)
+        key = chain = None
+        gc.collect()
+    else:
+        store = Store(argv[5])
+    _renew(host, port, ca, store)
+    gc.collect()
+    print("OK", gc.mem_free())
+
+
+try:
+    main(sys.argv)
+except MemoryError as e:
+    print("FAIL MemoryError", e)
+except Exception as e:  # the probe reports; the driver decides
+    print("FAIL", type(e).__name__, e)
