@@ -46,15 +46,15 @@ def main(argv):
     if op == "full":
         from tinyest import ec
         from tinyest.client import EstClient
-        from tinyest.csr_build import CsrBuilder
+        from tinyest import csr
 
         store = Store(argv[7])
         cl = EstClient(host, port, trust=[ca], auth=(argv[5], argv[6]))
         cl.cacerts()
         key = ec.generate("P-256")
-        csr = CsrBuilder().subject([("CN", "fit-device")]).dns("fit-device.local").sign(key)
-        chain = cl.simpleenroll(csr)
-        cl = csr = None
+        req = csr.request(key, "fit-device", "fit-device.local")
+        chain = cl.simpleenroll(req)
+        cl = req = None
         gc.collect()
         store.commit_enrollment(key.to_der(), chain)
         key = chain = None

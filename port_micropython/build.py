@@ -13,8 +13,10 @@ core    what a device running the state machine (``tinyest.device``) imports to
 lazy    modules a device imports only inside the function that needs them
         (``LAZY``): http_auth (answering a 401: a device that enrolls with a
         password loads it for that request, one that renews with its certificate
-        never), csrattrs (``EstClient.csrattrs``), csr_build (the general request
-        builder), names (names as text), serverkeygen (multipart responses), proxy
+        never), catrust (CA rollover in /cacerts, the bootstrap's server chain
+        check), hostname (a certificate naming a host: the bootstrap check, and IP
+        addresses on MicroPython), csrattrs (``EstClient.csrattrs``), csr_build (the general request
+        builder), der_text (OID text, rare string types), names (names as text), serverkeygen (multipart responses), proxy
         (HTTP CONNECT) and pem (PEM input).
 crypto  the software key implementations (``CRYPTO``): a board that signs and
         verifies with a secure element leaves them out.
@@ -40,7 +42,7 @@ CORE = ROOT / "tinyest"
 # Software key implementations: a board that signs with a secure element omits them.
 CRYPTO = {"ec.py", "rsa.py", "ed25519.py", "hashes.py"}
 # Core modules imported only by the function that needs them (see the docstring).
-LAZY = {"csr_build.py", "csrattrs.py", "http_auth.py", "names.py", "pem.py", "proxy.py",
+LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "names.py", "pem.py", "proxy.py",
         "serverkeygen.py"}
 # Modules no board loads.
 HOST = {"csr_read.py", "der_extra.py"}

@@ -9,7 +9,8 @@
 # imported on first use of a feature it never uses (csrattrs, serverkeygen, proxy,
 # the general CSR builder, names as text, PEM input):
 #     include("/path/to/tinyest/port_micropython/manifest.py", extras=False)
-# It keeps http_auth, which answers the 401 of an enrollment with a password.
+# It keeps http_auth (the 401 of an enrollment with a password), catrust (bootstrap
+# by fingerprint, CA rollover) and names (certificate names in messages).
 # Using a feature whose module was left out raises ImportError.
 # The example application (main.py) is not frozen: it lives in the flash with its
 # config.json, so both can be changed without rebuilding the firmware.
@@ -18,9 +19,9 @@ metadata(description="EST (RFC 7030) client: enroll and renew device certificate
 
 options.defaults(crypto=True, extras=True)
 
-CORE = ("__init__.py", "client.py", "csr.py", "der.py", "device.py", "errors.py", "http.py",
-        "http_auth.py", "keys.py", "pkcs7.py", "port.py", "store.py", "x509.py")
-EXTRAS = ("csr_build.py", "csrattrs.py", "names.py", "pem.py", "proxy.py", "serverkeygen.py")
+CORE = ("__init__.py", "catrust.py", "client.py", "csr.py", "der.py", "der_text.py", "device.py", "errors.py",
+        "hostname.py", "http.py", "http_auth.py", "keys.py", "names.py", "pkcs7.py", "port.py", "store.py", "x509.py")
+EXTRAS = ("csr_build.py", "csrattrs.py", "pem.py", "proxy.py", "serverkeygen.py")
 CRYPTO = ("ec.py", "ed25519.py", "hashes.py", "rsa.py")
 # port_cpython.py is CPython's TLS code: MicroPython never imports it; csr_read.py and
 # der_extra.py (the request reader, host-side DER writers) serve hosts and tests.

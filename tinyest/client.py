@@ -32,7 +32,9 @@ Bootstrap (RFC 7030 4.1.1)
 CA rollover (RFC 7030 4.1.3)
     /cacerts certificates that link an old and a new CA key (OldWithNew,
     NewWithOld) and the new self-signed root (NewWithNew) are recognised and
-    reported in ``client.rollover`` (a ``Rollover`` or None).
+    reported in ``client.rollover`` (a ``catrust.Rollover`` or None;
+    ``tinyest.catrust`` is loaded only when /cacerts holds a root of a key
+    that is not a trust anchor's).
 
 Authentication
     ``auth=(user, password)`` answers a 401 challenge with Digest (SHA-256
@@ -106,17 +108,6 @@ PREFIX = "/.well-known/est/"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-class Rollover:
-    """CA key rollover certificates found in /cacerts (RFC 7030 4.1.3), DER
-    or None: ``new_with_new`` (the new self-signed root), ``new_with_old``
-    (new key signed by the old), ``old_with_new`` (old key signed by the new)."""
-
-    def __init__(self):
-        self.new_with_new = None
-        self.new_with_old = None
-        self.old_with_new = None
 
 
 def _csr_spki(csr_der):
@@ -474,13 +465,24 @@ class EstClient:
             good.append(c)
         if not good:
             raise VerifyError("cacerts: no certificate chains to a trust anchor")
-        self.rollover = self._find_rollover(good, anchors, checks)
+        self.rollover = None
+        keys = [bytes(a.public_key_der) for a in anchors]
+        for c in good:
+            if c.is_self_issued() and bytes(c.public_key_der) not in keys:
+                from tinyest import catrust  # a root of another key: a rollover, maybe
+
+                self.rollover = catrust.find_rollover(good, anchors, checks)
+                break
         out = [bytes(c.der) for c in good]
         if fp is not None:
             self.ca_anchors = [bytes(a.der) for a in anchors]
         if bootstrap:
             self.trust = list(self.ca_anchors)
-            self.bootstrap_server_verified = self._check_bootstrap_chain(anchors, good, now, checks)
+            from tinyest import catrust
+
+            self.bootstrap_server_verified = catrust.server_chain_ok(
+                self._chain, self.host, anchors, good, now, self.max_skew, checks)
+            self._chain = None
             self._note("bootstrap", "server chain %s" % (
                 "verified" if self.bootstrap_server_verified else "NOT verified"))
         self.ca_certs = out
@@ -492,57 +494,6 @@ class EstClient:
             if o is not c and o.subject_der == c.issuer_der and checks.signed(c, o) is True:
                 return True
         return False
-
-    def _find_rollover(self, good, anchors, checks):
-        anchor_keys = [bytes(a.public_key_der) for a in anchors]
-        roots = []
-        for c in good:
-            if (c.is_self_issued() and bytes(c.public_key_der) not in anchor_keys
-                    and checks.signed(c, c) is True):
-                roots.append(c)
-        ro = Rollover()
-        for new in roots:
-            nk = bytes(new.public_key_der)
-            for c in good:
-                if c is new:
-                    continue
-                ck = bytes(c.public_key_der)
-                if ck == nk and c.subject_der == new.subject_der:
-                    for a in anchors:
-                        if c.issuer_der == a.subject_der and checks.signed(c, a) is True:
-                            ro.new_with_old = bytes(c.der)
-                elif (ck in anchor_keys and c.issuer_der == new.subject_der
-                      and checks.signed(c, new) is True):
-                    ro.old_with_new = bytes(c.der)
-            if ro.new_with_old or ro.old_with_new:
-                ro.new_with_new = bytes(new.der)
-                return ro
-        return None
-
-    def _check_bootstrap_chain(self, anchors, good, now, checks):
-        """True if the certificate that did the provisional handshake (the first
-        of the captured TLS chain) names our host, is not a CA, and chains to
-        the accepted anchors through the captured chain and /cacerts."""
-        from tinyest import x509
-
-        chain = self._chain or []
-        self._chain = None
-        try:
-            captured = [x509.Certificate(c) for c in chain]
-        except EstError:
-            return False
-        if not captured:
-            return False
-        leaf = captured[0]
-        bc = leaf.basic_constraints
-        if (bc is not None and bc[0]) or not leaf.matches_host(self.host):
-            return False
-        try:
-            x509.verify_chain(leaf, captured[1:] + good, anchors, now, skew=self.max_skew,
-                              checks=checks)
-            return True
-        except VerifyError:
-            return False
 
     def csrattrs(self):
         """The server's CSR attributes (``tinyest.csrattrs.CsrAttrs``; empty on

@@ -43,8 +43,8 @@ from tinyest.csr import (GN_DNS, GN_EMAIL, GN_IP, GN_URI, OID_CHALLENGE_PASSWORD
                          OID_EXTENSION_REQUEST, check_ascii, check_hostname, check_text,
                          element, ext_request, extension, info, sign)
 from tinyest.errors import DERError, FormatError
-from tinyest.x509 import (OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, OID_KEY_USAGE, OID_SAN,
-                          ip_octets)
+from tinyest.hostname import ip_octets
+from tinyest.x509 import OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, OID_KEY_USAGE, OID_SAN
 
 _PRINTABLE_EXTRA = " '()+,-./:=?"
 _DIGITS = "0123456789"

@@ -590,7 +590,7 @@ class Device:
         self.error = None
         if cl.ca_certs:
             self._absorb(cl, what)
-        self.log(what, "%s, valid %d..%d" % (leaf.subject, leaf.not_before, leaf.not_after))
+        self.log(what, "serial %x, valid %d..%d" % (leaf.serial, leaf.not_before, leaf.not_after))
 
     def _issued(self, c, t, csr, what):
         """The certificates kept from an earlier answer, checked again after a

@@ -404,7 +404,7 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
     timed = None
     ip = None
     if MICROPYTHON and not bootstrap:
-        from tinyest.x509 import ip_octets
+        from tinyest.hostname import ip_octets
 
         ip = ip_octets(host)
         if ip is not None:
@@ -426,10 +426,10 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
     if bootstrap and not MICROPYTHON:
         chain.extend(port_cpython.peer_chain(s))
     if ip is not None:
-        from tinyest import x509
+        from tinyest import hostname, x509
 
         try:
-            ok = chain and x509.Certificate(chain[0]).matches_host(host)
+            ok = chain and hostname.matches(x509.Certificate(chain[0]), host)
         except EstError:
             ok = False
         if not ok:

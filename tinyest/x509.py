@@ -351,37 +351,12 @@ class Certificate:
 
     # -- checks
 
-    def matches_host(self, host):
-        """True if a subjectAltName entry names ``host``: an IP address literal
-        equal to an iPAddress entry (as octets), else a DNS name equal to a
-        dNSName entry (ASCII case ignored; ``*`` as the whole left-most label
-        stands for one label). The subject CN is not consulted."""
-        ip = ip_octets(host)
-        h = host.lower().split(".")
-        for kind, v in self.san or ():
-            if ip is not None:
-                if kind == "ip" and v == ip:
-                    return True
-            elif kind == "dns":
-                n = v.lower().split(".")
-                if len(n) == len(h) and len(h) > 1 and n[1:] == h[1:] and n[0] in (h[0], "*"):
-                    return True
-        return False
-
     def fingerprint(self):
         """SHA-256 of the certificate DER."""
         return hashlib.sha256(self.der).digest()
 
     def is_self_issued(self):
         return self.issuer_der == self.subject_der
-
-    def valid_at(self, t):
-        """True if t (seconds since 1970 UTC) is within notBefore..notAfter."""
-        return self.not_before <= t <= self.not_after
-
-    def public_key_matches(self, spki_der):
-        """True if spki_der is byte for byte this certificate's public key."""
-        return self.public_key_der == spki_der
 
     def verify_signed_by(self, issuer):
         """Check this certificate's signature with the key of ``issuer`` (a
@@ -478,62 +453,6 @@ def _aki(r):
         s.read_int(0x82)  # authorityCertSerialNumber
     s.done()
     return None if kid is None else bytes(kid)
-
-
-def _quad(s):
-    p = s.split(".")
-    if len(p) != 4:
-        return None
-    for x in p:
-        if not 0 < len(x) < 4 or (x[0] == "0" and x != "0"):
-            return None
-        for c in x:
-            if c not in "0123456789":
-                return None
-        if int(x) > 255:
-            return None
-    return bytes([int(x) for x in p])
-
-
-def ip_octets(text):
-    """The 4 or 16 octets of an IPv4 (dotted decimal) or IPv6 (RFC 4291 2.2:
-    ``::`` and a dotted IPv4 tail allowed, no zone) address literal, else None."""
-    if ":" not in text:
-        return _quad(text)
-    tail, n = b"", 8
-    if "." in text:
-        i = text.rfind(":")
-        tail = _quad(text[i + 1:])
-        if tail is None:
-            return None
-        text = text[:i + 1] if text[i - 1:i + 1] == "::" else text[:i]
-        n = 6
-    halves = text.split("::")
-    if len(halves) > 2:
-        return None
-    groups = []
-    for h in halves:
-        g = []
-        for x in h.split(":") if h else ():
-            if not 0 < len(x) < 5:
-                return None
-            for c in x:
-                if c not in "0123456789abcdefABCDEF":
-                    return None
-            g.append(int(x, 16))
-        groups.append(g)
-    k = len(groups[0]) + (len(groups[1]) if len(groups) == 2 else 0)
-    if (len(groups) == 1 and k != n) or k > n - len(groups) + 1:
-        return None
-    if len(groups) == 2:
-        groups = groups[0] + [0] * (n - k) + groups[1]
-    else:
-        groups = groups[0]
-    out = bytearray()
-    for v in groups:
-        out.append(v >> 8)
-        out.append(v & 0xFF)
-    return bytes(out) + tail
 
 
 def load(data):

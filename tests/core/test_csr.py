@@ -1,6 +1,6 @@
 """PKCS#10 requests: builder rules, IP text, structure, signing and the reader."""
 
-from tinyest import csr, csr_build, csr_read, der, der_extra, names, x509
+from tinyest import csr, csr_build, csr_read, der, der_extra, hostname, names, x509
 from tinyest.csr_build import CsrBuilder
 from tinyest.errors import DERError, EstError, FormatError, VerifyError
 from _t import h, raises, vector
@@ -129,10 +129,10 @@ IP_CASES = [
 def test_ip_parse_table():
     for name, text, want in IP_CASES:
         if want is None:
-            assert x509.ip_octets(text) is None, name
+            assert hostname.ip_octets(text) is None, name
             raises(FormatError, CsrBuilder().ip, text)
         else:
-            got = x509.ip_octets(text)
+            got = hostname.ip_octets(text)
             assert got == h(want), name
     raises(FormatError, CsrBuilder().ip, b"1.2.3.4")
 
@@ -152,7 +152,7 @@ def test_ip_text_rfc5952():
     ]
     for name, hexa, want in cases:
         assert names.ip_text(h(hexa)) == want, name
-        assert x509.ip_octets(want) == h(hexa), name
+        assert hostname.ip_octets(want) == h(hexa), name
     raises(FormatError, names.ip_text, b"\x01\x02\x03")
 
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyest import csr, csr_read, der, keys, names, pem
-from tinyest.x509 import ip_octets
+from tinyest.hostname import ip_octets
 from tinyest.csr_build import CsrBuilder
 from tinyest.errors import EstError, FormatError
 

@@ -41,7 +41,7 @@ import harness  # noqa: E402
 import hostile  # noqa: E402
 from host_tools import find_micropython  # noqa: E402
 from tinyest import csr, csr_build, csr_read, der, der_extra, http, http_auth, keys, names, pem, pkcs7, serverkeygen, store  # noqa: E402
-from tinyest.x509 import ip_octets
+from tinyest.hostname import ip_octets
 from tinyest.errors import EstError, FormatError, ProtocolError  # noqa: E402
 
 SLOW_S = 2.0

@@ -175,7 +175,9 @@ def _run_manifest(**kwargs):
 def test_manifest_freezes_the_core_and_optionally_the_crypto():
     assert _run_manifest() == ["tinyest/" + n for n in DEVICE]
     assert _run_manifest(crypto=False) == ["tinyest/" + n for n in CORE]
-    # extras=False keeps what bootstrap, enroll (with a password) and renew import.
-    basic = [n for n in CORE if n not in build.LAZY] + ["http_auth.py"]
+    # extras=False keeps what bootstrap, enroll (with a password) and renew import,
+    # lazily or not: the 401 answer, CA trust, host names, names in messages.
+    basic = [n for n in CORE if n not in build.LAZY] + [
+        "catrust.py", "hostname.py", "http_auth.py", "names.py"]
     assert _run_manifest(extras=False, crypto=False) == sorted("tinyest/" + n for n in basic)
     assert _run_manifest(extras=False) == sorted("tinyest/" + n for n in basic + CRYPTO)
