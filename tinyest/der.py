@@ -33,7 +33,10 @@ Time
 
 Not here: ``tinyest.der_extra`` holds what only a host writes (``implicit``,
     ``uint``, ``printable``, ``ia5``, ``utc_time``, ``generalized_time``,
-    ``time`` and ``gmtime``).
+    ``time`` and ``gmtime``); ``tinyest.der_text`` (imported on first use) holds
+    OID dotted text (``oid_str``, ``encode_oid``: messages and hosts) and the
+    rare string types (T61String, BMPString, UniversalString) that
+    ``decode_string`` hands it.
 
 Errors are ``DERError`` with the absolute byte offset of the fault.
 """
@@ -56,7 +59,6 @@ BIT_STRING = const(0x03)
 OCTET_STRING = const(0x04)
 NULL = const(0x05)
 OID = const(0x06)
-ENUMERATED = const(0x0A)
 UTF8_STRING = const(0x0C)
 NUMERIC_STRING = const(0x12)
 PRINTABLE_STRING = const(0x13)
@@ -108,14 +110,15 @@ class Reader:
         if self.pos != self.end:
             raise DERError("trailing bytes", self.pos)
 
+    def offset(self):
+        return self.pos
+
     def peek_tag(self):
         """The next tag byte, or -1 at the end."""
-        if self.pos >= self.end:
-            return -1
-        return self.buf[self.pos]
+        return self.buf[self.pos] if self.pos < self.end else -1
 
     def _header(self, pos, end, depth):
-        # Returns (tag, content_start, content_end, next_pos).
+        # The X.690 rules: returns (tag, content_start, content_end, next_pos).
         buf = self.buf
         if pos >= end:
             raise DERError("truncated: element expected", pos)
@@ -128,103 +131,80 @@ class Reader:
             raise DERError("truncated: no length", pos)
         n = buf[pos + 1]
         c = pos + 2
-        if n < 0x80:
-            length = n
-        elif n == 0x80:
+        if n == 0x80:
+            # BER indefinite length: walk the children up to the end-of-contents
+            # octets. Every step advances e by >= 2.
             if not (self.ber and tag & 0x20):
                 raise DERError("indefinite length", pos)
-            stop = self._eoc(c, end, depth + 1)
-            return tag, c, stop, stop + 2
-        else:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise DERError("nesting deeper than %d" % MAX_DEPTH, c)
+            e = c
+            while True:
+                if e + 2 > end:
+                    raise DERError("truncated: end-of-contents missing", e)
+                if buf[e] == 0:
+                    if buf[e + 1]:
+                        raise DERError("bad end-of-contents", e)
+                    return tag, c, e, e + 2
+                e = self._header(e, end, depth)[3]
+        if n > 0x80:
             n &= 0x7F
-            if n == 0x7F:
-                raise DERError("reserved length form", pos)
-            if n > 4:
+            if n > 4:  # the reserved 0xFF form included
                 raise DERError("length of %d octets" % n, pos)
             if c + n > end:
                 raise DERError("truncated length", pos)
-            if buf[c] == 0:
-                raise DERError("non-minimal length", pos)
             length = 0
             for i in range(n):
                 length = (length << 8) | buf[c + i]
-            if length < 0x80:
+            if buf[c] == 0 or length < 0x80:
                 raise DERError("non-minimal length", pos)
             c += n
-        if length > end - c:
-            raise DERError("length %d exceeds the %d bytes left" % (length, end - c), pos)
-        return tag, c, c + length, c + length
+            n = length
+        if n > end - c:
+            raise DERError("length %d exceeds the %d bytes left" % (n, end - c), pos)
+        return tag, c, c + n, c + n
 
-    def _eoc(self, pos, end, depth):
-        # BER indefinite length: walk the children up to the end-of-contents
-        # octets and return their offset. Every step advances pos by >= 2.
-        if depth > MAX_DEPTH:
-            raise DERError("nesting deeper than %d" % MAX_DEPTH, pos)
-        buf = self.buf
-        while True:
-            if pos + 2 > end:
-                raise DERError("truncated: end-of-contents missing", pos)
-            if buf[pos] == 0:
-                if buf[pos + 1] != 0:
-                    raise DERError("bad end-of-contents", pos)
-                return pos
-            pos = self._header(pos, end, depth)[3]
+    def _take(self, tag=-1):
+        # Consumes the next element (of this tag, if >= 0): (tag, c, e, start).
+        pos = self.pos
+        if tag >= 0 and pos < self.end and self.buf[pos] != tag:
+            raise DERError("expected tag 0x%02x, got 0x%02x" % (tag, self.buf[pos]), pos)
+        t, c, e, self.pos = self._header(pos, self.end, self.depth)
+        return t, c, e, pos
 
-    def _next(self):
-        tag, c, e, nxt = self._header(self.pos, self.end, self.depth)
-        start = self.pos
-        self.pos = nxt
-        return tag, c, e, start
-
-    def _expect(self, tag):
-        if self.pos < self.end and self.buf[self.pos] != tag:
-            raise DERError("expected tag 0x%02x, got 0x%02x" % (tag, self.buf[self.pos]), self.pos)
-        return self._next()
+    skip = _take
 
     def read_any(self):
         """Return (tag, contents) of the next element."""
-        tag, c, e, _ = self._next()
-        return tag, self.buf[c:e]
+        t, c, e, _ = self._take()
+        return t, self.buf[c:e]
 
     def read(self, tag):
         """Contents of the next element, which must have this tag."""
-        _, c, e, _ = self._expect(tag)
+        _, c, e, _ = self._take(tag)
         return self.buf[c:e]
 
     def read_element(self, tag=-1):
-        """The whole next element, header included (e.g. a TBSCertificate)."""
-        if tag >= 0:
-            _, c, e, start = self._expect(tag)
-        else:
-            _, c, e, start = self._next()
-        if e != self.pos:  # indefinite length: include the end-of-contents octets
-            e = self.pos
-        return self.buf[start:e]
+        """The whole next element, header (and BER end-of-contents) included."""
+        return self.buf[self._take(tag)[3]:self.pos]
 
     def enter(self, tag):
         """A Reader over the contents of the next element (constructed)."""
-        _, c, e, _ = self._expect(tag)
+        _, c, e, _ = self._take(tag)
         return Reader(self.buf, c, e, self.depth + 1, self.ber)
 
     def optional(self, tag):
-        if self.peek_tag() != tag:
-            return None
-        return self.read(tag)
+        if self.peek_tag() == tag:
+            return self.read(tag)
 
     def enter_optional(self, tag):
-        if self.peek_tag() != tag:
-            return None
-        return self.enter(tag)
-
-    def skip(self):
-        self._next()
-
-    def offset(self):
-        return self.pos
+        if self.peek_tag() == tag:
+            return self.enter(tag)
 
     # -- typed values
 
-    def read_int(self, tag=INTEGER):
+    def read_int(self, tag=INTEGER, _raw=False):
         """A signed INTEGER (or ENUMERATED, or an implicitly tagged one) as int."""
         at = self.pos
         v = self.read(tag)
@@ -233,25 +213,20 @@ class Reader:
             raise DERError("empty integer", at)
         if n > 1 and ((v[0] == 0 and v[1] < 0x80) or (v[0] == 0xFF and v[1] >= 0x80)):
             raise DERError("non-minimal integer", at)
+        if _raw:
+            return v
         x = int.from_bytes(v, "big")
         if v[0] & 0x80:
             x -= 1 << (8 * n)
         return x
 
     def read_uint(self, tag=INTEGER):
-        """A non-negative INTEGER as minimal big-endian bytes (b'' for zero is b'\\x00')."""
+        """A non-negative INTEGER as minimal big-endian bytes (zero is b'\\x00')."""
         at = self.pos
-        v = self.read(tag)
-        n = len(v)
-        if n == 0:
-            raise DERError("empty integer", at)
+        v = self.read_int(tag, True)
         if v[0] & 0x80:
             raise DERError("negative integer", at)
-        if n > 1 and v[0] == 0:
-            if v[1] < 0x80:
-                raise DERError("non-minimal integer", at)
-            return v[1:]
-        return v
+        return v[1:] if len(v) > 1 and v[0] == 0 else v
 
     def read_bool(self):
         at = self.pos
@@ -272,39 +247,52 @@ class Reader:
         check_oid(v, at)
         return v
 
-    def read_bit_string(self):
+    def read_bit_string(self, _whole=False):
         """Return (unused_bits, bytes) of a BIT STRING."""
         at = self.pos
         v = self.read(BIT_STRING)
-        if len(v) == 0:
-            raise DERError("empty bit string", at)
-        unused = v[0]
-        if unused > 7 or (unused and len(v) == 1):
-            raise DERError("bad unused-bits count", at)
-        if unused and v[len(v) - 1] & ((1 << unused) - 1):
-            raise DERError("non-zero padding bits", at)
-        return unused, v[1:]
+        n = len(v)
+        u = v[0] if n else 8
+        if u > 7 or (u and (n == 1 or _whole or v[n - 1] & ((1 << u) - 1))):
+            raise DERError("bad BIT STRING padding", at)
+        return v[1:] if _whole else (u, v[1:])
 
     def read_bits(self):
         """A BIT STRING holding whole octets (keys, signatures)."""
-        at = self.pos
-        unused, v = self.read_bit_string()
-        if unused:
-            raise DERError("bit string is not octet-aligned", at)
-        return v
+        return self.read_bit_string(True)
 
     def read_octets(self):
         return self.read(OCTET_STRING)
 
     def read_time(self):
-        """UTCTime or GeneralizedTime as seconds since 1970-01-01 UTC."""
+        """UTCTime or GeneralizedTime (RFC 5280 forms: YYMMDDHHMMSSZ,
+        YYYYMMDDHHMMSSZ) as seconds since 1970-01-01 UTC."""
         at = self.pos
-        tag = self.peek_tag()
-        if tag == UTC_TIME:
-            return parse_time(self.read(UTC_TIME), False, at)
-        if tag == GENERALIZED_TIME:
-            return parse_time(self.read(GENERALIZED_TIME), True, at)
-        raise DERError("expected a time", at)
+        g = self.peek_tag() == GENERALIZED_TIME
+        v = self.read(GENERALIZED_TIME if g else UTC_TIME)
+        n = 15 if g else 13
+        if len(v) != n or v[n - 1] != 0x5A:  # 'Z'
+            raise DERError("time not in YYMMDDHHMMSSZ form", at)
+        x = []  # two-digit fields
+        for i in range(0, n - 1, 2):
+            a = v[i] - 0x30
+            b = v[i + 1] - 0x30
+            if not (0 <= a <= 9 and 0 <= b <= 9):
+                raise DERError("bad digit in time", at)
+            x.append(a * 10 + b)
+        if g:
+            y = x.pop(0) * 100 + x[0]
+        else:
+            y = x[0] + (2000 if x[0] < 50 else 1900)  # RFC 5280 4.1.2.5.1
+        mo = x[1]
+        d = x[2]
+        if mo == 2:
+            days = 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
+        else:
+            days = 30 + ((mo + (mo >> 3)) & 1)
+        if not (1 <= mo <= 12 and 1 <= d <= days and x[3] < 24 and x[4] < 60 and x[5] < 60):
+            raise DERError("time out of range", at)
+        return timegm(y, mo, d, x[3], x[4], x[5])
 
     def read_string(self):
         """Any ASN.1 character string as (tag, str)."""
@@ -322,11 +310,10 @@ def top(buf, tag=SEQUENCE, ber=False):
 
 
 def check_oid(v, at=-1):
+    """Raise unless v is valid OID contents (X.690 8.19: minimal subidentifiers)."""
     n = len(v)
-    if n == 0:
-        raise DERError("empty OID", at)
-    if v[n - 1] & 0x80:
-        raise DERError("truncated OID", at)
+    if n == 0 or v[n - 1] & 0x80:
+        raise DERError("empty or truncated OID", at)
     first = True
     for b in v:
         if first and b == 0x80:
@@ -336,38 +323,28 @@ def check_oid(v, at=-1):
 
 def decode_string(tag, v, at=-1):
     """Decode a character string's contents to str; checks the type's alphabet."""
-    if tag == UTF8_STRING:
+    if tag in b"\x0c\x12\x13\x16\x1a":  # UTF8, Numeric, Printable, IA5, Visible
+        for b in v:
+            if tag == IA5_STRING:  # all of 7-bit ASCII, controls and DEL included
+                ok = b < 0x80
+            elif tag == NUMERIC_STRING:
+                ok = 0x30 <= b <= 0x39 or b == 0x20
+            elif tag == PRINTABLE_STRING:
+                ok = alnum(b) or b in _PRINTABLE
+            elif tag == VISIBLE_STRING:
+                ok = 0x20 <= b <= 0x7E
+            else:
+                break
+            if not ok:
+                raise DERError("bad character in string type 0x%02x" % tag, at)
         try:
             return str(bytes(v), "utf-8")
         except UnicodeError:
             raise DERError("bad UTF-8", at)
-    if tag in (PRINTABLE_STRING, IA5_STRING, NUMERIC_STRING, VISIBLE_STRING):
-        for b in v:
-            if tag == IA5_STRING:
-                if b > 0x7F:  # IA5 is all of 7-bit ASCII, controls and DEL included
-                    raise DERError("bad character in IA5String", at)
-                continue
-            if b > 0x7E or b < 0x20:
-                raise DERError("bad character in string", at)
-            if tag == PRINTABLE_STRING and not (alnum(b) or b in _PRINTABLE):
-                raise DERError("bad character in PrintableString", at)
-            if tag == NUMERIC_STRING and not (0x30 <= b <= 0x39 or b == 0x20):
-                raise DERError("bad character in NumericString", at)
-        return str(bytes(v), "utf-8")
-    if tag == T61_STRING:  # in practice Latin-1
-        return "".join([chr(b) for b in v])
-    if tag == BMP_STRING:
-        return _utf16(v, at)
-    if tag == UNIVERSAL_STRING:
-        if len(v) % 4:
-            raise DERError("bad UniversalString length", at)
-        out = []
-        for i in range(0, len(v), 4):
-            c = (v[i] << 24) | (v[i + 1] << 16) | (v[i + 2] << 8) | v[i + 3]
-            if c > 0x10FFFF or 0xD800 <= c < 0xE000:
-                raise DERError("bad UniversalString character", at)
-            out.append(chr(c))
-        return "".join(out)
+    if tag in b"\x14\x1c\x1e":
+        from tinyest import der_text
+
+        return der_text.decode_rare(tag, v, at)
     raise DERError("not a string type: 0x%02x" % tag, at)
 
 
@@ -375,89 +352,17 @@ def alnum(b):
     return 0x30 <= b <= 0x39 or 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A
 
 
-def _utf16(v, at):
-    if len(v) % 2:
-        raise DERError("bad BMPString length", at)
-    out = []
-    i = 0
-    n = len(v)
-    while i < n:
-        c = (v[i] << 8) | v[i + 1]
-        i += 2
-        if 0xD800 <= c < 0xDC00:
-            if i >= n:
-                raise DERError("bad BMPString surrogate", at)
-            d = (v[i] << 8) | v[i + 1]
-            if not 0xDC00 <= d < 0xE000:
-                raise DERError("bad BMPString surrogate", at)
-            i += 2
-            c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00)
-        elif 0xDC00 <= c < 0xE000:
-            raise DERError("bad BMPString surrogate", at)
-        out.append(chr(c))
-    return "".join(out)
-
-
-# ---------------------------------------------------------------- time
-
-_MDAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def _days_in_month(y, m):
-    if m == 2 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0):
-        return 29
-    return _MDAYS[m - 1]
-
-
 def timegm(y, mo, d, h=0, mi=0, s=0):
     """Seconds since 1970-01-01T00:00:00Z of a proleptic Gregorian UTC date."""
-    y2 = y - (mo <= 2)
-    era = y2 // 400
-    yoe = y2 - era * 400
+    y -= mo <= 2
+    era = y // 400
+    yoe = y - era * 400
     doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
     return ((days * 24 + h) * 60 + mi) * 60 + s
 
 
-def parse_time(v, generalized, at=-1):
-    n = 15 if generalized else 13
-    if len(v) != n or v[n - 1] != 0x5A:  # 'Z'
-        raise DERError("time not in YYMMDDHHMMSSZ form", at)
-    x = []
-    for i in range(n - 1):
-        c = v[i] - 0x30
-        if not 0 <= c <= 9:
-            raise DERError("bad digit in time", at)
-        x.append(c)
-    if generalized:
-        y = x[0] * 1000 + x[1] * 100 + x[2] * 10 + x[3]
-        x = x[4:]
-    else:
-        y = x[0] * 10 + x[1]
-        y += 2000 if y < 50 else 1900  # RFC 5280 4.1.2.5.1
-        x = x[2:]
-    mo = x[0] * 10 + x[1]
-    d = x[2] * 10 + x[3]
-    h = x[4] * 10 + x[5]
-    mi = x[6] * 10 + x[7]
-    s = x[8] * 10 + x[9]
-    if not (1 <= mo <= 12 and 1 <= d <= _days_in_month(y, mo) and h < 24 and mi < 60 and s < 60):
-        raise DERError("time out of range", at)
-    return timegm(y, mo, d, h, mi, s)
-
-
 # ---------------------------------------------------------------- writing
-
-
-def _length(n):
-    if n < 0x80:
-        return bytes((n,))
-    b = n.to_bytes(4, "big")
-    i = 0
-    while b[i] == 0:
-        i += 1
-    return bytes((0x80 | (4 - i),)) + b[i:]
 
 
 def tlv(tag, *parts):
@@ -466,7 +371,14 @@ def tlv(tag, *parts):
     for p in parts:
         n += len(p)
     out = bytearray((tag,))
-    out += _length(n)
+    if n < 0x80:
+        out.append(n)
+    else:
+        k = 1
+        while n >> (8 * k):
+            k += 1
+        out.append(0x80 | k)
+        out += n.to_bytes(k, "big")
     for p in parts:  # MicroPython's bytes.join refuses memoryviews; += takes them
         out += p
     return bytes(out)
@@ -481,12 +393,16 @@ def set_of(*parts):
     shorter padded with zero octets)."""
     n = 0
     for p in parts:
-        if len(p) > n:
-            n = len(p)
-    pad = bytes(n)
-    items = [(bytes(p) + pad[len(p):], p) for p in parts]
-    items.sort(key=lambda t: t[0])
-    return tlv(SET, *[p for _, p in items])
+        n = max(n, len(p))
+    items = []
+    for p in parts:
+        p = bytes(p)
+        items.append((p + bytes(n - len(p)), p))
+    items.sort()
+    out = []
+    for _, p in items:
+        out.append(p)
+    return tlv(SET, *out)
 
 
 def explicit(n, *parts):
@@ -496,54 +412,24 @@ def explicit(n, *parts):
 
 def integer(x):
     """A signed INTEGER of any size, minimal."""
-    if x >= 0:
-        n = 1
-        while x >> (8 * n - 1):
-            n += 1
-        return tlv(INTEGER, x.to_bytes(n, "big"))
     n = 1
-    while -x > (1 << (8 * n - 1)):
+    while not -(1 << (8 * n - 1)) <= x < 1 << (8 * n - 1):
         n += 1
-    return tlv(INTEGER, ((1 << (8 * n)) + x).to_bytes(n, "big"))
+    return tlv(INTEGER, (x % (1 << (8 * n))).to_bytes(n, "big"))
 
 
 def encode_oid(dotted):
     """OID contents of a dotted string such as '1.2.840.10045.2.1'."""
-    try:
-        arcs = [int(a) for a in dotted.split(".")]
-    except ValueError:
-        raise DERError("bad OID text %r" % dotted)
-    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39) or min(arcs) < 0:
-        raise DERError("bad OID %r" % dotted)
-    out = bytearray()
-    vals = [arcs[0] * 40 + arcs[1]] + arcs[2:]
-    for v in vals:
-        chunk = [v & 0x7F]
-        v >>= 7
-        while v:
-            chunk.append(0x80 | (v & 0x7F))
-            v >>= 7
-        chunk.reverse()
-        out.extend(bytes(chunk))
-    return bytes(out)
+    from tinyest import der_text
+
+    return der_text.encode_oid(dotted)
 
 
 def oid_str(v):
     """Dotted text of OID contents (for messages and display only)."""
-    check_oid(v)
-    arcs = []
-    x = 0
-    for b in v:
-        x = (x << 7) | (b & 0x7F)
-        if not b & 0x80:
-            arcs.append(x)
-            x = 0
-    first = arcs[0]
-    if first < 80:
-        head = [first // 40, first % 40]
-    else:
-        head = [2, first - 80]
-    return ".".join([str(a) for a in head + arcs[1:]])
+    from tinyest import der_text
+
+    return der_text.oid_str(v)
 
 
 def oid(x):
@@ -577,4 +463,3 @@ def utf8(s):
     except UnicodeError:  # CPython: a lone surrogate
         raise DERError("%r is not encodable as UTF-8" % s)
     return tlv(UTF8_STRING, b)
-

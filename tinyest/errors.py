@@ -3,16 +3,49 @@
 Every error the library raises on bad input, a bad peer or a failed check is an
 ``EstError``. Messages carry what caused them: a byte offset for encodings, an
 HTTP status for server answers.
+
+``EstError``
+    Base of every tinyest error.
+``DERError(msg, offset=-1)``
+    Malformed or non-DER encoding. ``offset`` is the byte offset of the fault
+    (appended to the message as "at offset N" when known).
+``FormatError``
+    Well-formed DER (or text) that does not have the structure expected (wrong
+    PEM armor, unsupported algorithm, wrong key length...).
+``CryptoError``
+    A key or signature operation could not be done (bad key, bad parameters).
+``VerifyError``
+    A signature, fingerprint or certificate chain did not verify.
+``HttpError(msg, status=0, body=b"")``
+    The server answered with an unexpected HTTP status: ``status``, ``body``.
+``AuthError``
+    An HttpError: the server refused our credentials (401/403).
+``RetryLater(seconds, status=202)``
+    An HttpError: the server accepted the request for later processing (202 +
+    Retry-After). ``seconds`` is how long to wait before sending the same
+    request again.
+``ProtocolError``
+    The peer broke HTTP or EST framing (bad status line, bad chunk, too large).
+``TlsError``
+    TLS handshake, certificate verification or hostname check failed.
+``ConnectError``
+    Could not reach the server (refused, reset, unreachable, DNS).
+``EstTimeout``
+    A network operation took longer than the configured timeout.
+``StoreError``
+    The credential store holds no intact generation, a format this version
+    cannot read, data it cannot store, or a key and certificate that differ.
+
+The classes without attributes of their own are made with ``type()``: on a
+board each ``class`` statement costs a compiled body besides the type.
 """
 
 
 class EstError(Exception):
-    """Base of every tinyest error."""
+    pass
 
 
 class DERError(EstError):
-    """Malformed or non-DER encoding. ``offset`` is the byte offset of the fault."""
-
     def __init__(self, msg, offset=-1):
         if offset >= 0:
             msg = "%s at offset %d" % (msg, offset)
@@ -20,57 +53,25 @@ class DERError(EstError):
         self.offset = offset
 
 
-class FormatError(EstError):
-    """Well-formed DER (or text) that does not have the structure expected
-    (wrong PEM armor, unsupported algorithm, wrong key length...)."""
-
-
-class CryptoError(EstError):
-    """A key or signature operation could not be done (bad key, bad parameters)."""
-
-
-class VerifyError(EstError):
-    """A signature, fingerprint or certificate chain did not verify."""
-
-
 class HttpError(EstError):
-    """The server answered with an unexpected HTTP status. ``status`` holds it."""
-
     def __init__(self, msg, status=0, body=b""):
         super().__init__(msg)
         self.status = status
         self.body = body
 
 
-class AuthError(HttpError):
-    """The server refused our credentials (401/403)."""
-
-
 class RetryLater(HttpError):
-    """The server accepted the request for later processing (202 + Retry-After).
-    ``seconds`` is how long to wait before sending the same request again."""
-
     def __init__(self, seconds, status=202):
         super().__init__("server asks to retry in %d s" % seconds, status)
         self.seconds = seconds
 
 
-class ProtocolError(EstError):
-    """The peer broke HTTP or EST framing (bad status line, bad chunk, too large)."""
-
-
-class TlsError(EstError):
-    """TLS handshake, certificate verification or hostname check failed."""
-
-
-class ConnectError(EstError):
-    """Could not reach the server (refused, reset, unreachable, DNS)."""
-
-
-class EstTimeout(EstError):
-    """A network operation took longer than the configured timeout."""
-
-
-class StoreError(EstError):
-    """The credential store holds no intact generation, a format this version
-    cannot read, data it cannot store, or a key and certificate that differ."""
+AuthError = type("AuthError", (HttpError,), {})
+FormatError = type("FormatError", (EstError,), {})
+CryptoError = type("CryptoError", (EstError,), {})
+VerifyError = type("VerifyError", (EstError,), {})
+ProtocolError = type("ProtocolError", (EstError,), {})
+TlsError = type("TlsError", (EstError,), {})
+ConnectError = type("ConnectError", (EstError,), {})
+EstTimeout = type("EstTimeout", (EstError,), {})
+StoreError = type("StoreError", (EstError,), {})

@@ -93,7 +93,8 @@ def _nested_definite(levels, inner=b"\x05\x00"):
     heads = []
     n = len(inner)
     for _ in range(levels):
-        h = bytes((0x30,)) + der._length(n)
+        k = 0 if n < 0x80 else 1 if n < 256 else 2 if n < 65536 else 3
+        h = bytes((0x30, 0x80 | k if k else n)) + (n.to_bytes(k, "big") if k else b"")
         heads.append(h)
         n += len(h)
     heads.reverse()

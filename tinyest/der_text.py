@@ -1,0 +1,83 @@
+"""DER values as text, which a device rarely needs (imported on first use by
+``tinyest.der``): OID dotted text for messages and hosts (``oid_str``,
+``encode_oid``, reached through ``der.oid_str``, ``der.encode_oid`` and
+``der.oid``), and the character string types certificates seldom use, which
+``der.decode_string`` hands here: T61String (read as Latin-1), BMPString
+(UTF-16BE, surrogate pairs checked) and UniversalString (UCS-4, no
+surrogates, at most U+10FFFF).
+
+A leaf: imports tinyest.errors only. Errors: DERError (with the byte offset
+``at`` when the caller gave one). Side channels: none (no secrets).
+"""
+
+from tinyest.errors import DERError
+
+
+def decode_rare(tag, v, at=-1):
+    """str of a T61String (0x14), UniversalString (0x1C) or BMPString (0x1E)."""
+    n = len(v)
+    out = []
+    if tag == 0x14:  # in practice Latin-1
+        for b in v:
+            out.append(chr(b))
+        return "".join(out)
+    w = 4 if tag == 0x1C else 2
+    if n % w:
+        raise DERError("bad string length", at)
+    i = 0
+    while i < n:
+        c = int.from_bytes(v[i:i + w], "big")
+        i += w
+        if w == 2 and 0xD800 <= c < 0xDC00 and i < n:  # a BMPString surrogate pair
+            d = (v[i] << 8) | v[i + 1]
+            if 0xDC00 <= d < 0xE000:
+                i += 2
+                c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00)
+        if c > 0x10FFFF or 0xD800 <= c < 0xE000:
+            raise DERError("bad character in string type 0x%02x" % tag, at)
+        out.append(chr(c))
+    return "".join(out)
+
+
+def encode_oid(dotted):
+    """OID contents of a dotted string such as '1.2.840.10045.2.1'."""
+    try:
+        arcs = [int(a) for a in dotted.split(".")]
+    except ValueError:
+        raise DERError("bad OID text %r" % dotted)
+    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] > 39) or min(arcs) < 0:
+        raise DERError("bad OID %r" % dotted)
+    out = bytearray()
+    for v in [arcs[0] * 40 + arcs[1]] + arcs[2:]:
+        chunk = [v & 0x7F]
+        v >>= 7
+        while v:
+            chunk.append(0x80 | (v & 0x7F))
+            v >>= 7
+        chunk.reverse()
+        out.extend(bytes(chunk))
+    return bytes(out)
+
+
+def oid_str(v):
+    """Dotted text of OID contents (checked as ``der.check_oid`` does)."""
+    n = len(v)
+    if n == 0 or v[n - 1] & 0x80:
+        raise DERError("empty or truncated OID")
+    arcs = []
+    x = 0
+    for b in v:
+        if x == 0 and b == 0x80:
+            raise DERError("non-minimal OID subidentifier")
+        x = (x << 7) | (b & 0x7F)
+        if not b & 0x80:
+            arcs.append(x)
+            x = 0
+    first = arcs[0]
+    if first < 80:
+        arcs[0] = first % 40
+        arcs.insert(0, first // 40)
+    else:
+        arcs[0] = first - 80
+        arcs.insert(0, 2)
+    return ".".join([str(a) for a in arcs])
