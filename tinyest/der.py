@@ -121,14 +121,14 @@ class Reader:
         # The X.690 rules: returns (tag, content_start, content_end, next_pos).
         buf = self.buf
         if pos >= end:
-            raise DERError("truncated: element expected", pos)
+            raise DERError("truncated", pos)
         tag = buf[pos]
         if tag & 0x1F == 0x1F:
-            raise DERError("high tag number form", pos)
+            raise DERError("high tag number", pos)
         if tag == 0:
-            raise DERError("unexpected end-of-contents", pos)
+            raise DERError("stray end-of-contents", pos)
         if pos + 1 >= end:
-            raise DERError("truncated: no length", pos)
+            raise DERError("truncated", pos)
         n = buf[pos + 1]
         c = pos + 2
         if n == 0x80:
@@ -142,7 +142,7 @@ class Reader:
             e = c
             while True:
                 if e + 2 > end:
-                    raise DERError("truncated: end-of-contents missing", e)
+                    raise DERError("no end-of-contents", e)
                 if buf[e] == 0:
                     if buf[e + 1]:
                         raise DERError("bad end-of-contents", e)
@@ -153,7 +153,7 @@ class Reader:
             if n > 4:  # the reserved 0xFF form included
                 raise DERError("length of %d octets" % n, pos)
             if c + n > end:
-                raise DERError("truncated length", pos)
+                raise DERError("truncated", pos)
             length = 0
             for i in range(n):
                 length = (length << 8) | buf[c + i]
@@ -272,13 +272,13 @@ class Reader:
         v = self.read(GENERALIZED_TIME if g else UTC_TIME)
         n = 15 if g else 13
         if len(v) != n or v[n - 1] != 0x5A:  # 'Z'
-            raise DERError("time not in YYMMDDHHMMSSZ form", at)
+            raise DERError("bad time form", at)
         x = []  # two-digit fields
         for i in range(0, n - 1, 2):
             a = v[i] - 0x30
             b = v[i + 1] - 0x30
             if not (0 <= a <= 9 and 0 <= b <= 9):
-                raise DERError("bad digit in time", at)
+                raise DERError("bad time form", at)
             x.append(a * 10 + b)
         if g:
             y = x.pop(0) * 100 + x[0]
@@ -313,11 +313,11 @@ def check_oid(v, at=-1):
     """Raise unless v is valid OID contents (X.690 8.19: minimal subidentifiers)."""
     n = len(v)
     if n == 0 or v[n - 1] & 0x80:
-        raise DERError("empty or truncated OID", at)
+        raise DERError("bad OID", at)
     first = True
     for b in v:
         if first and b == 0x80:
-            raise DERError("non-minimal OID subidentifier", at)
+            raise DERError("non-minimal OID", at)
         first = not (b & 0x80)
 
 
@@ -336,7 +336,7 @@ def decode_string(tag, v, at=-1):
             else:
                 break
             if not ok:
-                raise DERError("bad character in string type 0x%02x" % tag, at)
+                raise DERError("bad character in string 0x%02x" % tag, at)
         try:
             return str(bytes(v), "utf-8")
         except UnicodeError:
@@ -345,7 +345,7 @@ def decode_string(tag, v, at=-1):
         from tinyest import der_text
 
         return der_text.decode_rare(tag, v, at)
-    raise DERError("not a string type: 0x%02x" % tag, at)
+    raise DERError("not a string: 0x%02x" % tag, at)
 
 
 def alnum(b):
@@ -461,5 +461,5 @@ def utf8(s):
     try:
         b = s.encode("utf-8")
     except UnicodeError:  # CPython: a lone surrogate
-        raise DERError("%r is not encodable as UTF-8" % s)
+        raise DERError("not UTF-8: %r" % s)
     return tlv(UTF8_STRING, b)

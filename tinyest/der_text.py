@@ -34,7 +34,7 @@ def decode_rare(tag, v, at=-1):
                 i += 2
                 c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00)
         if c > 0x10FFFF or 0xD800 <= c < 0xE000:
-            raise DERError("bad character in string type 0x%02x" % tag, at)
+            raise DERError("bad character in string 0x%02x" % tag, at)
         out.append(chr(c))
     return "".join(out)
 
@@ -63,12 +63,12 @@ def oid_str(v):
     """Dotted text of OID contents (checked as ``der.check_oid`` does)."""
     n = len(v)
     if n == 0 or v[n - 1] & 0x80:
-        raise DERError("empty or truncated OID")
+        raise DERError("bad OID")
     arcs = []
     x = 0
     for b in v:
         if x == 0 and b == 0x80:
-            raise DERError("non-minimal OID subidentifier")
+            raise DERError("non-minimal OID")
         x = (x << 7) | (b & 0x7F)
         if not b & 0x80:
             arcs.append(x)

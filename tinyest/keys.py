@@ -37,106 +37,78 @@ its stance are in tinyest.ec, tinyest.rsa and tinyest.ed25519.
 """
 
 from tinyest import der
-from tinyest.errors import DERError, FormatError, VerifyError
+from tinyest.errors import FormatError, VerifyError
 
-OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"  # 1.2.840.10045.2.1
-OID_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"  # 1.2.840.113549.1.1.1
-OID_ED25519 = b"\x2b\x65\x70"  # 1.3.101.112
-OID_P256 = b"\x2a\x86\x48\xce\x3d\x03\x01\x07"  # 1.2.840.10045.3.1.7
-OID_P384 = b"\x2b\x81\x04\x00\x22"  # 1.3.132.0.34
-
-# (OID contents, hash name)
-_ECDSA = (
-    (b"\x2a\x86\x48\xce\x3d\x04\x03\x02", "sha256"),  # 1.2.840.10045.4.3.2
-    (b"\x2a\x86\x48\xce\x3d\x04\x03\x03", "sha384"),
-    (b"\x2a\x86\x48\xce\x3d\x04\x03\x04", "sha512"),
-)
-_RSA_PKCS1 = (
-    (b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b", "sha256"),  # 1.2.840.113549.1.1.11
-    (b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0c", "sha384"),
-    (b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0d", "sha512"),
-)
-# (curve OID, name, coordinate bytes)
-_CURVES = ((OID_P256, "P-256", 32), (OID_P384, "P-384", 48))
-
-_PKCS8 = "PRIVATE KEY"
-_SEC1 = "EC PRIVATE KEY"
-_PKCS1 = "RSA PRIVATE KEY"
-_ENCRYPTED = "encrypted private keys are not supported: decrypt it first"
+# OID contents
+_EC = b"\x2a\x86\x48\xce\x3d\x02\x01"  # id-ecPublicKey 1.2.840.10045.2.1
+_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"  # rsaEncryption 1.2.840.113549.1.1.1
+_ED25519 = b"\x2b\x65\x70"  # 1.3.101.112
 
 
-def _lookup(table, oid):
-    for k, v in table:
-        if k == oid:
-            return v
-    return None
+def _unsupported(what, oid):
+    raise FormatError("unsupported %s %s" % (what, der.oid_str(oid)))
 
 
-def _oid_text(oid):
-    try:
-        return der.oid_str(oid)
-    except DERError:
-        return oid.hex()
+def _no_params(r, what):
+    if not r.empty():
+        raise FormatError(what + " with parameters")
 
 
 def load_private(data):
     """The key object of one private key, DER or PEM (see the module text)."""
+    label = None
     if isinstance(data, str) or (len(data) and data[0] != der.SEQUENCE):
         from tinyest import pem
 
-        blocks = [b for b in pem.decode_all(data) if b[0] != "EC PARAMETERS"]
+        blocks = []
+        for b in pem.decode_all(data):
+            if b[0] != "EC PARAMETERS":
+                blocks.append(b)
         if len(blocks) != 1:
-            raise FormatError("expected one private key PEM block, found %d" % len(blocks))
-        label, body = blocks[0]
+            raise FormatError("%d private key PEM blocks" % len(blocks))
+        label, data = blocks[0]
         if label == "ENCRYPTED PRIVATE KEY":
-            raise FormatError(_ENCRYPTED)
-        if label not in (_PKCS8, _SEC1, _PKCS1):
-            raise FormatError("not a private key PEM block: " + label)
-        return _load_der(body, label)
-    return _load_der(bytes(data), None)
-
-
-def _load_der(body, label):
-    r = der.top(body)
+            raise FormatError("encrypted key: decrypt it first")
+        if label not in ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"):
+            raise FormatError("not a key PEM label: " + label)
+    data = bytes(data)
+    r = der.top(data)
     if r.peek_tag() == der.SEQUENCE:
         r.skip()
         if r.peek_tag() == der.OCTET_STRING:  # EncryptedPrivateKeyInfo (RFC 5958 section 3)
-            raise FormatError(_ENCRYPTED)
-        raise FormatError("not a private key (a public key or a certificate?)")
+            raise FormatError("encrypted key: decrypt it first")
+        raise FormatError("not a private key")
     r.read_int()
     tag = r.peek_tag()
     if tag == der.SEQUENCE:
-        form = _PKCS8
+        form = "PRIVATE KEY"
     elif tag == der.OCTET_STRING:
-        form = _SEC1
+        form = "EC PRIVATE KEY"
     elif tag == der.INTEGER:
-        form = _PKCS1
+        form = "RSA PRIVATE KEY"
     else:
-        raise FormatError("not a PKCS#8, SEC1 or PKCS#1 private key")
+        raise FormatError("not a private key")
     if label is not None and label != form:
-        raise FormatError("PEM label %s on a %s structure" % (label, form))
-    if form == _SEC1:
-        from tinyest import ec
-
-        return ec.from_der(body)
-    if form == _PKCS1:
+        raise FormatError("PEM label %s on %s" % (label, form))
+    if tag == der.INTEGER:
         from tinyest import rsa
 
-        return rsa.from_pkcs1(body)
-    oid = bytes(r.enter(der.SEQUENCE).read_oid())
-    if oid == OID_EC_PUBLIC_KEY:
-        from tinyest import ec
+        return rsa.from_pkcs1(data)
+    if tag == der.SEQUENCE:
+        oid = bytes(r.enter(der.SEQUENCE).read_oid())
+        if oid == _RSA:
+            from tinyest import rsa
 
-        return ec.from_der(body)
-    if oid == OID_RSA:
-        from tinyest import rsa
+            return rsa.from_der(data)
+        if oid == _ED25519:
+            from tinyest import ed25519
 
-        return rsa.from_der(body)
-    if oid == OID_ED25519:
-        from tinyest import ed25519
+            return ed25519.from_der(data)
+        if oid != _EC:
+            _unsupported("key algorithm", oid)
+    from tinyest import ec
 
-        return ed25519.from_der(body)
-    raise FormatError("unsupported private key algorithm " + _oid_text(oid))
+    return ec.from_der(data)
 
 
 def parse_spki(spki_der):
@@ -146,47 +118,41 @@ def parse_spki(spki_der):
     oid = bytes(alg.read_oid())
     key = r.read_bits()
     r.done()
-    if oid == OID_EC_PUBLIC_KEY:
+    if oid == _EC:
         if alg.peek_tag() != der.OID:
-            raise FormatError("EC public key without a named curve")
+            raise FormatError("EC key without a named curve")
         curve = bytes(alg.read_oid())
-        if not alg.empty():
-            raise FormatError("trailing EC key parameters")
-        for c_oid, name, size in _CURVES:
-            if c_oid == curve:
-                if len(key) != 1 + 2 * size or key[0] != 4:
-                    raise FormatError("EC public key is not an uncompressed %s point" % name)
-                from tinyest import ec
+        _no_params(alg, "EC key")
+        if curve == b"\x2a\x86\x48\xce\x3d\x03\x01\x07":  # 1.2.840.10045.3.1.7
+            name = "P-256"
+        elif curve == b"\x2b\x81\x04\x00\x22":  # 1.3.132.0.34
+            name = "P-384"
+        else:
+            _unsupported("curve", curve)
+        if len(key) != (65 if name == "P-256" else 97) or key[0] != 4:
+            raise FormatError("not an uncompressed %s point" % name)
+        from tinyest import ec
 
-                ec.point_from_bytes(name, key)
-                return "ec", name, bytes(key)
-        raise FormatError("unsupported curve " + _oid_text(curve))
-    if oid == OID_RSA:
+        ec.point_from_bytes(name, key)
+        return "ec", name, bytes(key)
+    if oid == _RSA:
         if alg.peek_tag() != der.NULL:
-            raise FormatError("rsaEncryption parameters are not NULL")
+            raise FormatError("RSA key parameters not NULL")
         alg.read_null()
-        if not alg.empty():
-            raise FormatError("trailing rsaEncryption parameters")
+        _no_params(alg, "RSA key")
         from tinyest import rsa
 
         n, e = rsa.public_from_der(key)
         return "rsa", rsa.bit_length(n), (n, e)
-    if oid == OID_ED25519:
-        if not alg.empty():
-            raise FormatError("Ed25519 key with parameters")
+    if oid == _ED25519:
+        _no_params(alg, "Ed25519 key")
         if len(key) != 32:
-            raise FormatError("Ed25519 public key of %d bytes" % len(key))
+            raise FormatError("Ed25519 key of %d bytes" % len(key))
         from tinyest import ed25519
 
         ed25519.check_public(key)
         return "ed25519", None, bytes(key)
-    raise FormatError("unsupported public key algorithm " + _oid_text(oid))
-
-
-def _digest(name, data):
-    from tinyest import hashes
-
-    return getattr(hashes, name)(data)
+    _unsupported("key algorithm", oid)
 
 
 def verify(spki_der, algorithm_der, data, signature):
@@ -197,40 +163,39 @@ def verify(spki_der, algorithm_der, data, signature):
     oid = bytes(r.read_oid())
     data = bytes(data)
     signature = bytes(signature)
-    h = _lookup(_ECDSA, oid)
-    if h is not None:
-        if not r.empty():
-            raise FormatError("ECDSA AlgorithmIdentifier with parameters")
-        if kind != "ec":
-            raise FormatError("ECDSA signature with an %s key" % kind)
-        from tinyest import ec
-
-        if not ec.verify(param, key, _digest(h, data), signature):
-            raise VerifyError("bad ECDSA %s signature" % param)
-        return None
-    h = _lookup(_RSA_PKCS1, oid)
-    if h is not None:
-        if not r.empty():
-            if r.peek_tag() != der.NULL:
-                raise FormatError("RSA signature AlgorithmIdentifier parameters are not NULL")
+    i = oid[-1]
+    arc = oid[:-1]
+    if arc == b"\x2a\x86\x48\xce\x3d\x04\x03" and 2 <= i <= 4:  # ecdsa-with-SHA256/384/512
+        want, name = "ec", "ECDSA"
+        i -= 2
+    elif arc == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01" and 11 <= i <= 13:  # sha*WithRSAEncryption
+        want, name = "rsa", "RSA"
+        i -= 11
+        if r.peek_tag() == der.NULL:  # NULL or absent (RFC 4055)
             r.read_null()
-            if not r.empty():
-                raise FormatError("trailing RSA signature parameters")
-        if kind != "rsa":
-            raise FormatError("RSA signature with an %s key" % kind)
-        from tinyest import rsa
-
-        if not rsa.verify(key[0], key[1], h, _digest(h, data), signature):
-            raise VerifyError("bad RSA %s signature" % h)
-        return None
-    if oid == OID_ED25519:
-        if not r.empty():
-            raise FormatError("Ed25519 AlgorithmIdentifier with parameters")
-        if kind != "ed25519":
-            raise FormatError("Ed25519 signature with an %s key" % kind)
+    elif oid == _ED25519:
+        want = name = "Ed25519"
+    else:
+        _unsupported("signature algorithm", oid)
+    _no_params(r, name + " signature")
+    if kind != want.lower():
+        raise FormatError("%s signature, %s key" % (name, kind))
+    if want == name:  # Ed25519
         from tinyest import ed25519
 
-        if not ed25519.verify(key, data, signature):
-            raise VerifyError("bad Ed25519 signature")
-        return None
-    raise FormatError("unsupported signature algorithm " + _oid_text(oid))
+        ok = ed25519.verify(key, data, signature)
+    else:
+        from tinyest import hashes
+
+        h = "sha%d" % (256 + 128 * i)
+        digest = getattr(hashes, h)(data)
+        if want == "ec":
+            from tinyest import ec
+
+            ok = ec.verify(param, key, digest, signature)
+        else:
+            from tinyest import rsa
+
+            ok = rsa.verify(key[0], key[1], h, digest, signature)
+    if not ok:
+        raise VerifyError("bad %s signature" % name)

@@ -34,53 +34,45 @@ from tinyest.errors import FormatError
 MAX_CERTS = 64
 MAX_CRLS = 16
 
-OID_DATA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01"
-OID_SIGNED_DATA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"
+# OID contents of id-signedData (1.2.840.113549.1.7.2); id-data ends in 1.
+_SIGNED_DATA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"
 
 
-def _signed_data(data):
-    # Returns Readers over the certificates and crls sets (or None).
+def _items(data, crl):
+    # The certificates (crl=0) or CRLs (crl=1) of a certs-only message.
     if isinstance(data, str):
         raise FormatError("PKCS#7 text given: decode the base64 first")
     r = der.Reader(data, ber=True)
-    ci = r.enter(der.SEQUENCE)
+    ci = r.enter(0x30)
     r.done()
-    if bytes(ci.read_oid()) != OID_SIGNED_DATA:
+    if bytes(ci.read_oid()) != _SIGNED_DATA:
         raise FormatError("not a CMS SignedData")
-    content = ci.enter(der.ctx(0))
+    content = ci.enter(0xA0)
     ci.done()
-    sd = content.enter(der.SEQUENCE)
+    sd = content.enter(0x30)
     content.done()
     at = sd.offset()
     v = sd.read_int()
     if v not in (1, 3, 4, 5):
         raise FormatError("SignedData version %d at offset %d" % (v, at))
-    if not sd.enter(der.SET).empty():
-        raise FormatError("SignedData has digestAlgorithms: not certs-only")
-    eci = sd.enter(der.SEQUENCE)
-    if bytes(eci.read_oid()) != OID_DATA:
-        raise FormatError("encapsulated content is not id-data")
-    if not eci.empty():
-        raise FormatError("SignedData has content: not certs-only")
-    certs = sd.enter_optional(der.ctx(0))
-    crl_set = sd.enter_optional(der.ctx(1))
-    if not sd.enter(der.SET).empty():
-        raise FormatError("SignedData has signerInfos: not certs-only")
+    if not sd.enter(0x31).empty():
+        raise FormatError("not certs-only: digestAlgorithms")
+    eci = sd.enter(0x30)
+    if bytes(eci.read_oid()) != _SIGNED_DATA[:-1] + b"\x01" or not eci.empty():
+        raise FormatError("not certs-only: content")
+    sets = (sd.enter_optional(0xA0), sd.enter_optional(0xA1))
+    if not sd.enter(0x31).empty():
+        raise FormatError("not certs-only: signerInfos")
     sd.done()
-    return certs, crl_set
-
-
-def _items(r, limit, what):
+    r = sets[crl]
+    limit = MAX_CRLS if crl else MAX_CERTS
     out = []
-    if r is None:
-        return out
-    while not r.empty():
+    while r is not None and not r.empty():
         if len(out) >= limit:
-            raise FormatError("more than %d %s" % (limit, what))
-        if r.peek_tag() != der.SEQUENCE:
-            raise FormatError("unsupported %s choice (tag 0x%02x) at offset %d"
-                              % (what, r.peek_tag(), r.offset()))
-        e = r.read_element(der.SEQUENCE)
+            raise FormatError("more than %d %s" % (limit, "CRLs" if crl else "certificates"))
+        if r.peek_tag() != 0x30:
+            raise FormatError("unsupported choice 0x%02x at offset %d" % (r.peek_tag(), r.offset()))
+        e = r.read_element(0x30)
         der.top(e)  # definite length, DER header
         out.append(e)
     return out
@@ -88,33 +80,36 @@ def _items(r, limit, what):
 
 def certificates(data):
     """The certificates of a certs-only message, as DER memoryview slices."""
-    return _items(_signed_data(data)[0], MAX_CERTS, "certificates")
+    return _items(data, 0)
 
 
 def crls(data):
     """The CRLs of a certs-only message, as DER memoryview slices."""
-    return _items(_signed_data(data)[1], MAX_CRLS, "CRLs")
+    return _items(data, 1)
 
 
 def load(data):
     """The certificates of a certs-only message as x509.Certificate objects."""
     from tinyest import x509
 
-    return [x509.Certificate(c) for c in certificates(data)]
+    out = []
+    for c in _items(data, 0):
+        out.append(x509.Certificate(c))
+    return out
 
 
 def encode_certs_only(cert_ders, crl_ders=()):
     """DER of a certs-only ContentInfo holding these certificates (and CRLs)."""
     if len(cert_ders) > MAX_CERTS or len(crl_ders) > MAX_CRLS:
         raise FormatError("too many certificates or CRLs")
-    parts = [der.integer(1), der.tlv(der.SET), der.seq(der.oid(OID_DATA))]
-    if cert_ders:
-        for c in cert_ders:
+    # version 1, no digestAlgorithms, encapContentInfo { id-data }
+    parts = [b"\x02\x01\x01\x31\x00\x30\x0b\x06\x09" + _SIGNED_DATA[:-1] + b"\x01"]
+    for i in (0, 1):
+        items = []
+        for c in (cert_ders, crl_ders)[i]:
             der.top(c)
-        parts.append(der.tlv(der.ctx(0), *[bytes(c) for c in cert_ders]))
-    if crl_ders:
-        for c in crl_ders:
-            der.top(c)
-        parts.append(der.tlv(der.ctx(1), *[bytes(c) for c in crl_ders]))
-    parts.append(der.tlv(der.SET))
-    return der.seq(der.oid(OID_SIGNED_DATA), der.explicit(0, der.seq(*parts)))
+            items.append(bytes(c))
+        if items:
+            parts.append(der.tlv(0xA0 | i, *items))
+    parts.append(b"\x31\x00")  # no signerInfos
+    return der.seq(b"\x06\x09" + _SIGNED_DATA, der.explicit(0, der.seq(*parts)))
