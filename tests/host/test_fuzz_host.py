@@ -282,14 +282,54 @@ def _rfc5952(ip):
 @example("CN", "\ud800", "x")  # a lone surrogate (CPython str only): FormatError, not UnicodeEncodeError
 @example("CN", "x", "\udfff")
 def test_csr_builder_refuses_any_text_with_format_error(attr, value, pw):
-    for build in (lambda: csr_build.CsrBuilder().subject([(attr, value)]),
-                  lambda: csr_build.CsrBuilder().challenge_password(pw),
-                  lambda: csr_build.CsrBuilder().dns(value), lambda: csr_build.CsrBuilder().email(value),
-                  lambda: csr_build.CsrBuilder().uri(value), lambda: csr_build.CsrBuilder().ip(value)):
+    # Each builder call either raises FormatError (nothing else) or accepted a value
+    # that an independent reading of the rules also accepts.
+    import re
+
+    label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    host = re.compile(r"^(\*\.)?%s(\.%s)*$" % (label, label))
+
+    def text_ok(v, bound):
+        return 0 < len(v) <= bound and not any(
+            ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) < 0xE000 for c in v)
+
+    def subject_ok():
+        bound = {"CN": 64, "O": 64, "serialNumber": 64, "C": 2, "emailAddress": 255, "DC": 63}.get(attr, 256)
+        if not text_ok(value, bound):
+            return False
+        if attr == "C":
+            return re.match(r"^[A-Z]{2}$", value) is not None
+        if attr == "serialNumber":
+            return re.match(r"^[A-Za-z0-9 '()+,\-./:=?]+$", value) is not None
+        return attr not in ("emailAddress", "DC") or value.isascii()
+
+    def ip_ok():
         try:
-            build()
-        except EstError:
-            pass
+            ipaddress.ip_address(value)
+            return "%" not in value
+        except ValueError:
+            return False
+
+    def email_ok():
+        local, at, domain = value.rpartition("@")
+        return text_ok(value, 10 ** 6) and value.isascii() and at and local and host.match(domain)
+
+    cases = [
+        ("subject", lambda b: b.subject([(attr, value)]), subject_ok),
+        ("challenge", lambda b: b.challenge_password(pw), lambda: text_ok(pw, 255)),
+        ("dns", lambda b: b.dns(value), lambda: len(value) <= 253 and host.match(value)),
+        ("email", lambda b: b.email(value), email_ok),
+        ("uri", lambda b: b.uri(value),
+         lambda: text_ok(value, 10 ** 6) and value.isascii() and
+         re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:.", value) and " " not in value),
+        ("ip", lambda b: b.ip(value), ip_ok),
+    ]
+    for what, build, valid in cases:
+        try:
+            build(csr_build.CsrBuilder())
+        except FormatError:
+            continue
+        assert valid(), "%s accepted %r" % (what, pw if what == "challenge" else value)
 
 
 @settings(max_examples=int(300 * SCALE), **FUZZ_SETTINGS)
