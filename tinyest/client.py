@@ -86,7 +86,7 @@ import binascii
 import hashlib
 
 from tinyest import der, http, port
-from tinyest.errors import (AuthError, ConnectError, EstError, FormatError, HttpError,
+from tinyest.errors import (AuthError, ConnectError, DERError, EstError, FormatError, HttpError,
                             ProtocolError, RetryLater, TlsError, VerifyError)
 
 try:
@@ -147,6 +147,28 @@ def _der_list(items):
     return out
 
 
+def _tls_key(key):
+    # The TLS client key as DER (or PEM text, decoded at the handshake); checked
+    # here so that a wrong one is a FormatError now, not a TlsError at the handshake.
+    if hasattr(key, "to_der"):
+        key = key.to_der()
+    elif hasattr(key, "sign"):
+        raise FormatError("key: this signer does not export its key (no to_der()); TLS client "
+                          "authentication here needs the key itself")
+    if isinstance(key, str):
+        return key
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise FormatError("key must be DER or PEM, or a key object with to_der()")
+    key = bytes(key)
+    if key[:5] == b"-----":
+        return key
+    try:
+        der.top(key)
+    except DERError as e:
+        raise FormatError("key is not DER: %s" % e)
+    return key
+
+
 def _status_error(resp, what):
     msg = "%s: HTTP %d %s" % (what, resp.status, resp.reason)
     snippet = resp.snippet()
@@ -197,7 +219,7 @@ class EstClient:
         self.auth = auth
         self.token = token
         self.cert = _der_list([cert])[0] if cert is not None else None
-        self.key = key
+        self.key = None if key is None else _tls_key(key)
         self.timeout = timeout
         self.proxy = proxy
         self.max_body = max_body

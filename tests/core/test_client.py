@@ -195,6 +195,28 @@ def test_fingerprint():
         raises(FormatError, client._fingerprint, bad)
 
 
+def test_client_key_checked_at_construction():
+    # A wrong key is a FormatError when the client is made, not a TLS failure later
+    # (which a caller would take for a network problem).
+    from tinyest import ec
+
+    class SecureElement:  # signs, but cannot give its key to TLS
+        def public_key_der(self):
+            return b""
+
+        def sign(self, data):
+            return b""
+
+    cert = vector("x509_ec_leaf.der")
+    for bad in (12, b"junk", b"\x30\x05\x02\x01", SecureElement()):
+        e = raises(FormatError, EstClient, "h", cert=cert, key=bad)
+        if isinstance(bad, SecureElement):
+            assert "to_der" in str(e), e
+    k = ec.from_secret((5).to_bytes(32, "big"))
+    assert EstClient("h", cert=cert, key=k).key == k.to_der()
+    assert EstClient("h", cert=cert, key=k.to_der()).key == k.to_der()
+
+
 def test_arguments():
     for kw in ({"label": ""}, {"label": "a/b"}, {"cert": b"\x30\x00"}, {"key": b"\x30\x00"},
                {"auth": ("a:b", "c")}, {"auth": ("a",)}):
