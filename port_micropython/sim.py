@@ -34,7 +34,6 @@ sets its clock.
 import argparse
 import contextlib
 import datetime
-import email.utils
 import json
 import os
 import pathlib
@@ -48,9 +47,6 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-_NO_CHECK_TIME = 0x200000  # OpenSSL X509_V_FLAG_NO_CHECK_TIME
-
 
 class SimClock:
     """A wall clock ``offset`` seconds away from the real one (seconds since 1970)."""
@@ -72,38 +68,10 @@ class SimClock:
 @contextlib.contextmanager
 def fake_time(clock):
     """The dev server's certificate dates and Date headers follow ``clock``."""
-    from host_tools import devserver
+    from host_tools.devserver import clock as server_clock
 
-    real_formatdate = email.utils.formatdate
-
-    class _Utils:
-        @staticmethod
-        def formatdate(timeval=None, localtime=False, usegmt=False):
-            # The server passes time.time() + delta: the same delta on the fake clock.
-            t = clock.now() if timeval is None else timeval + clock.offset
-            return real_formatdate(t, localtime, usegmt)
-
-    class _Email:
-        utils = _Utils
-
-    def now():
-        return datetime.datetime.fromtimestamp(clock.now(), datetime.timezone.utc)
-
-    real_context = devserver.DevServer._context
-
-    def context(self):
-        ctx = real_context(self)
-        ctx.verify_flags |= _NO_CHECK_TIME
-        return ctx
-
-    saved = (devserver._now, devserver.email)
-    devserver._now, devserver.email = now, _Email
-    devserver.DevServer._context = context
-    try:
+    with server_clock.following(clock.now):
         yield clock
-    finally:
-        devserver._now, devserver.email = saved
-        devserver.DevServer._context = real_context
 
 
 def micropython_exe():

@@ -846,3 +846,29 @@ def test_curl_enrolls_with_basic_and_digest(srv, tmp_path):
         cert = certs_of(base64.b64decode(b"".join(out.stdout.split())))[0]
         assert same_key(cert, key)
     assert [r.auth_scheme for r in srv.requests if r.status == 200] == ["digest", "basic"]
+
+
+def test_clock_hook_dates_everything_and_lifts_the_tls_date_check(tmp_path):
+    # A fake clock ten days back: the CA, the Date and Retry-After headers and the
+    # issued certificates follow it, and a client certificate that expired by the
+    # real clock (but not by the fake one) still authenticates.
+    from host_tools.devserver import clock
+
+    fake = int(time.time()) - 10 * 86400
+    with clock.following(lambda: fake):
+        with DevServer(deferred=1, retry_after=60, retry_after_date=True) as s:
+            root = x509.load_der_x509_certificate(s.ca_der)
+            assert root.not_valid_before_utc.timestamp() == fake - 300
+            expired = s.make_cert("old-device", factory=True, lifetime=86400)
+            key, csr = make_csr()
+            ctx = client_ctx(s.ca_der, expired, tmp_path)
+            r = enroll(s, csr, auth=None, ctx=ctx)
+            assert r.status == 202, s.tls_errors
+            assert r.header("date") == email.utils.formatdate(fake, usegmt=True)
+            assert r.header("retry-after") == email.utils.formatdate(fake + 60, usegmt=True)
+            r = enroll(s, csr, auth=None, ctx=ctx)
+            assert issued_cert(r).not_valid_before_utc.timestamp() == fake
+            assert s.requests[-1].client_cert_subject == "CN=old-device"
+    with DevServer() as s:
+        assert abs(x509.load_der_x509_certificate(s.ca_der).not_valid_before_utc.timestamp()
+                   - (time.time() - 300)) < 60
