@@ -2,6 +2,10 @@
 
     python bench/bench_budgets.py [--quick] [--keep DIR]
 
+0. Board models (../shared/tools): the smallest heap of the device path
+   (bench/bench_fit.py: full enrollment and renewal) on the Pico W and ESP32
+   models, against each board's heap and the budgets, what is left for an
+   application, and the first signature of a process against a warm one.
 1. Code size: the .mpy size of every module (port_micropython/build.py), the core
    total (what a device imports to bootstrap, enroll and renew, without the
    software crypto), the same with ``mpy-cross -O3 -X no-source-lines``, the
@@ -33,6 +37,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "port_micropython"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import build  # noqa: E402
 
@@ -269,6 +274,66 @@ def heaps(mpy, quick):
         shutil.rmtree(work, ignore_errors=True)
 
 
+# Heap a board gives Python: a Pico W (rp2, mbedTLS in the GC heap) about 192 KiB in
+# all, Wi-Fi and the application included; an ESP32 without PSRAM about 110 KiB of GC
+# heap, TLS living in ESP-IDF's heap.
+BOARDS = (("Pico W", "micropython-32-tlsheap", 192, 96, 88),
+          ("ESP32", "micropython-32", 110, 80, 72))
+
+FIRST_SIGN = r"""
+import time
+t0 = time.ticks_us()
+from tinyest import ec
+k = ec.from_secret(bytes(31) + b"\x07")
+t1 = time.ticks_us()
+k.sign(b"first")
+t2 = time.ticks_us()
+k.sign(b"warm")
+t3 = time.ticks_us()
+print(time.ticks_diff(t2, t1), time.ticks_diff(t3, t2))
+"""
+
+
+def boards(mpy):
+    """The device path on the board-model interpreters (bench/bench_fit.py), the
+    heap left for an application, and the first signature against a warm one."""
+    import bench_fit
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="tinyest-boards-"))
+    fit = bench_fit.Fit(mpy, work)
+    try:
+        print("\n== board models: smallest -X heapsize (KiB) of the device path, .mpy imported ==")
+        print("%-8s %-24s %6s %6s %8s %8s %s" % ("board", "interpreter", "full", "renew",
+                                                   "budget", "gives", "left for the application"))
+        for board, name, gives, b_full, b_renew in BOARDS:
+            exe = bench_fit.TOOLS / name
+            if not exe.exists():
+                print("%-8s %s is absent" % (board, exe))
+                continue
+            full = fit.smallest(exe, "full")
+            renew = fit.smallest(exe, "renew")
+            left = "%d KiB after a renewal, %d KiB during the first enrollment" % (
+                gives - (renew or 0), gives - (full or 0))
+            print("%-8s %-24s %6s %6s %4d/%-3d %6d   %s" % (board, name, full, renew, b_full,
+                                                            b_renew, gives, left))
+    finally:
+        fit.close()
+        shutil.rmtree(work, ignore_errors=True)
+    exe = bench_fit.TOOLS / "micropython-64"
+    if exe.exists():
+        script = work.parent / "tinyest-first-sign.py"
+        script.write_text(FIRST_SIGN)
+        env = dict(os.environ, MICROPYPATH=".frozen:" + str(mpy))
+        p = subprocess.run([str(exe), str(script)], env=env, capture_output=True, text=True)
+        script.unlink()
+        try:
+            first, warm = [int(x) for x in p.stdout.split()]
+            print("\nfirst P-256 signature of a process on micropython-64: %.1f ms, warm %.1f ms "
+                  "(%.2fx; budget 2x)" % (first / 1000, warm / 1000, first / warm))
+        except ValueError:
+            print("\nfirst-signature probe failed: " + (p.stdout + p.stderr)[-300:])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bench_budgets.py", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer heap measurements")
@@ -276,6 +341,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     tmp = pathlib.Path(args.keep or tempfile.mkdtemp(prefix="tinyest-mpy-"))
     mpy = sizes(tmp)
+    boards(mpy)
     heaps(mpy, args.quick)
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
