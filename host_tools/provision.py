@@ -107,6 +107,7 @@ import threading
 import time
 
 from host_tools import serialproto as sp
+from tinyest import serialwire as wire
 
 PROG = "tinyest-provision"
 
@@ -422,7 +423,7 @@ class Plan:
 
     def files_for(self, dev_id, config, idevid=None):
         """(files, secret): the files to write and an OTP (user, password) or None."""
-        files = {"config": sp.render_config(config), "trust": b"".join(self.trust)}
+        files = {"config": wire.render_config(config), "trust": b"".join(self.trust)}
         secret = None
         o = self.o
         if self.method == "password":
@@ -451,7 +452,7 @@ class Plan:
             c.boot_password = files["boot_password"].decode()
         if "boot_key" in files:
             c.boot_key = files["boot_key"]
-            c.boot_chain = _split_der(files["boot_chain"])
+            c.boot_chain = wire.split_der(files["boot_chain"])
         return c
 
     def enroll(self, csr):
@@ -505,16 +506,6 @@ def identity(template, dev_id, what):
         raise Fail(EXIT_USAGE, "device %s: %r is not a usable %s" % (dev_id, v, "subject CN (1 to 64 characters)"
                                                                     if what == "cn" else "DNS name"), "untouched")
     return v
-
-
-def _split_der(data):
-    from tinyest import der
-
-    out = []
-    r = der.Reader(memoryview(data))
-    while not r.empty():
-        out.append(bytes(r.read_element(der.SEQUENCE)))
-    return out
 
 
 def _spki(cert_der):
@@ -721,7 +712,7 @@ class AgentDevice:
                 written = dict(files)
                 expected = dict(files)
                 c.begin()
-                for name in sp.FILES:
+                for name in wire.FILES:
                     if name in files:
                         self._put(name, files[name], rep)
                 if plan.method == "station":
@@ -739,20 +730,20 @@ class AgentDevice:
                 rep.progress("committing")
                 commit_sent = True
                 out["state"] = "unknown"  # until the store is read back (or cleaned)
-                gen = c.commit(sp.set_digest(written))
-                want = sp.set_digest(expected, sp.ITEMS)
-                key = sp.fresh_key()
+                gen = c.commit(wire.set_digest(written))
+                want = wire.set_digest(expected, wire.ITEMS)
+                key = wire.fresh_key()
                 count, proof, _ = c.readback(key)
-                if count != len(expected) or proof != sp.keyed(key, want):
-                    key = sp.fresh_key()
+                if count != len(expected) or proof != wire.keyed(key, want):
+                    key = wire.fresh_key()
                     _, _, items = c.readback(key, items=True)
                     bad = sorted(n for n in set(items) | set(expected)
-                                 if items.get(n, (0, b""))[1] != sp.keyed(key, expected.get(n, b"\0")))
+                                 if items.get(n, (0, b""))[1] != wire.keyed(key, expected.get(n, b"\0")))
                     raise Fail(EXIT_DEVICE, "the store read back differs in %s" % ", ".join(bad), "wipe")
                 out["written_sha256"] = want.hex()
                 out["state"] = "provisioned"
                 rep.say("  wrote %s; HMAC of each read back: match"
-                        % ", ".join("%s (%d B)" % (n, len(written[n])) for n in sp.FILES if n in written))
+                        % ", ".join("%s (%d B)" % (n, len(written[n])) for n in wire.FILES if n in written))
                 rep.say("  committed generation %d; read back %d items from the store: match" % (gen, count))
                 return
             except (sp.TransferLost, sp.LinkError) as e:
@@ -788,9 +779,9 @@ class AgentDevice:
             rep.progress("writing %s" % n, done, total)
 
         self.client.put(name, data, progress)
-        key = sp.fresh_key()
+        key = wire.fresh_key()
         n, proof = self.client.hash(name, key)
-        if n != len(data) or proof != sp.keyed(key, data):
+        if n != len(data) or proof != wire.keyed(key, data):
             raise Fail(EXIT_DEVICE, "%s arrived damaged on the device (its HMAC differs)" % name)
 
 
@@ -870,15 +861,15 @@ class ReplDevice:
                            "new set, never a mix" % last, "unknown", hint=True)
             raise Fail(EXIT_LINK, "%s; %s" % (last, "the store was wiped" if committed else "nothing was committed"),
                        out["state"], hint=True)
-        items = sp.render_credentials(creds)
-        want = sp.set_digest(files, sp.ITEMS)
-        if not same or sp.set_digest(items, sp.ITEMS) != want:
+        items = dict(wire.render(creds))
+        want = wire.set_digest(files, wire.ITEMS)
+        if not same or wire.set_digest(items, wire.ITEMS) != want:
             self._clean(out, True)
             raise Fail(EXIT_DEVICE, "the store read back differs from what was written", out["state"])
         out["written_sha256"] = want.hex()
         out["state"] = "provisioned"
         rep.say("  wrote %s through the raw REPL; the slot file's HMAC matched before its rename"
-                % ", ".join("%s (%d B)" % (n, len(files[n])) for n in sp.FILES if n in files))
+                % ", ".join("%s (%d B)" % (n, len(files[n])) for n in wire.FILES if n in files))
         rep.say("  committed generation %d; read back the newest slot (%d items) on the board: match"
                 % (gen, len(items)))
 

@@ -46,33 +46,17 @@ old slot files through the REPL to find the newest (the store's own scan).
 
 import ast
 import binascii
-import hashlib
-import hmac
 import os
 import struct
 import time
-import zlib
 
-PROTO = 2
-FLAG = 0x7E
-ESC = 0x7D
-T_REQ = 0x51
-T_RESP = 0x52
-T_ACK = 0x41
-T_NAK = 0x4E
+from tinyest.serialwire import (BAD, BEGIN, CERT, COMMIT, E_OFFSET, E_TRANSFER, GENKEY, HASH, HELLO, INFO,
+                                OK, PROTO, PUT, QUIT, READ, READBACK, REBOOT, SLOW, T_ACK, T_NAK, T_REQ,
+                                T_RESP, WIPE, ABORT, Decoder, encode, fresh_key, keyed)
 
-HELLO, INFO, BEGIN, PUT, HASH, READ, GENKEY, COMMIT, READBACK, CERT, WIPE, ABORT, REBOOT, QUIT = range(1, 15)
-OK = 0
-E_TRANSFER = 3
-E_OFFSET = 4
 STATUS_NAMES = {1: "unknown command", 2: "bad arguments", 3: "no transfer", 4: "wrong offset",
                 5: "no space", 6: "invalid data", 7: "digest mismatch", 8: "store error",
                 9: "no pending key", 10: "internal error"}
-SLOW = {GENKEY, COMMIT, CERT, WIPE}  # the agent acknowledges these first
-
-FILES = ("config", "trust", "boot_user", "boot_password", "boot_key", "boot_chain", "chain")
-ITEMS = FILES + ("key", "pending")
-KEY_LEN = 32
 HOST_MAX_PAYLOAD = 4096
 MAX_QUICK = 24  # resends on NAKs and damaged frames per request; then the timer only
 
@@ -107,168 +91,6 @@ class ReplExecError(ReplError):
     """Code sent through the raw REPL raised on the board."""
 
 
-# ---------------------------------------------------------------- frames
-
-_NEEDS_ESCAPE = frozenset(list(range(0x20)) + [ESC, FLAG, 0x7F])
-
-
-def encode_frame(ftype, seq, payload=b""):
-    body = struct.pack(">BHH", ftype, seq, len(payload)) + bytes(payload)
-    body += struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-    out = bytearray((FLAG,))
-    for b in body:
-        if b in _NEEDS_ESCAPE:
-            out += bytes((ESC, b ^ 0x20))
-        else:
-            out.append(b)
-    out.append(FLAG)
-    return bytes(out)
-
-
-BAD = object()
-
-
-class FrameDecoder:
-    """Octets in, frames (type, seq, payload) or BAD out (see the agent's docstring)."""
-
-    def __init__(self, max_payload=HOST_MAX_PAYLOAD):
-        self.max = max_payload
-        self.buf = bytearray()
-        self.need = -1
-        self.esc = False
-        self.state = 0
-
-    def feed(self, data):
-        out = []
-        for b in data:
-            r = self._byte(b)
-            if r is not None:
-                out.append(r)
-        return out
-
-    def _byte(self, b):
-        if b == FLAG:
-            partial = self.state == 0 and len(self.buf) > 0
-            self.buf = bytearray()
-            self.need = -1
-            self.esc = False
-            self.state = 0
-            return BAD if partial else None
-        if self.state == 2:
-            return None
-        if self.state == 1:
-            self.state = 2
-            return BAD
-        if b == ESC:
-            if self.esc:
-                self.state = 2
-                return BAD
-            self.esc = True
-            return None
-        if b < 0x20 or b == 0x7F:
-            self.state = 2
-            return BAD
-        if self.esc:
-            b ^= 0x20
-            self.esc = False
-        buf = self.buf
-        buf.append(b)
-        n = len(buf)
-        if n == 5:
-            length = (buf[3] << 8) | buf[4]
-            if length > self.max:
-                self.state = 2
-                return BAD
-            self.need = 9 + length
-        if n == self.need:
-            if zlib.crc32(bytes(buf[:-4])) & 0xFFFFFFFF != struct.unpack(">I", buf[-4:])[0]:
-                self.state = 2
-                return BAD
-            self.state = 1
-            return buf[0], (buf[1] << 8) | buf[2], bytes(buf[5:-4])
-        return None
-
-
-# ---------------------------------------------------------------- contents
-
-def render_config(cfg):
-    """Canonical config text: "name=T:value" lines sorted by name."""
-    lines = []
-    for name in sorted(cfg):
-        v = cfg[name]
-        if not name or "=" in name or "\n" in name:
-            raise ValueError("bad config name %r" % name)
-        if isinstance(v, bool):
-            lines.append("%s=t:%d\n" % (name, int(v)))
-        elif isinstance(v, int):
-            lines.append("%s=i:%d\n" % (name, v))
-        elif isinstance(v, str):
-            if "\n" in v or "\r" in v:
-                raise ValueError("config value with a line break")
-            lines.append("%s=s:%s\n" % (name, v))
-        else:
-            lines.append("%s=x:%s\n" % (name, bytes(v).hex()))
-    return "".join(lines).encode()
-
-
-def item_digest(data):
-    return hashlib.sha256(bytes(data)).digest()
-
-
-def fresh_key():
-    """A new key for one HASH, READBACK or file proof."""
-    return os.urandom(KEY_LEN)
-
-
-def keyed(key, data):
-    """HMAC-SHA256 of data under key (what the agent and the board answer)."""
-    return hmac.new(key, bytes(data), hashlib.sha256).digest()
-
-
-def set_digest(items, order=FILES):
-    """Digest of a set of files (dict name -> octets) in FILES (or ITEMS) order."""
-    h = hashlib.sha256()
-    for name in order:
-        if name in items:
-            data = bytes(items[name])
-            h.update(name.encode() + b"\x00" + struct.pack(">I", len(data)) + item_digest(data))
-    return h.digest()
-
-
-def render_credentials(c):
-    """{name: octets} of a tinyest.store Credentials, as the agent's READBACK
-    renders it ("key" is the public key, "pending" the pending CSR)."""
-    out = {}
-    if c.config:
-        out["config"] = render_config(c.config)
-    for name in FILES[1:]:
-        v = getattr(c, name)
-        if isinstance(v, list):
-            if v:
-                out[name] = b"".join(bytes(x) for x in v)
-        elif v is not None:
-            out[name] = v.encode() if isinstance(v, str) else bytes(v)
-    if c.key_der is not None:
-        from tinyest import keys
-
-        out["key"] = bytes(keys.load_private(c.key_der).public_key_der())
-    if c.pending is not None and c.pending.csr is not None:
-        out["pending"] = bytes(c.pending.csr)
-    return out
-
-
-def state_of(c):
-    if c.generation == 0:
-        return "empty"
-    if c.enrolled:
-        return "enrolled"
-    if c.pending is not None:
-        return "pending"
-    if c.boot_password is not None or c.boot_key is not None:
-        return "bootstrap"
-    return "config"
-
-
 # ---------------------------------------------------------------- link
 
 class Link:
@@ -280,7 +102,7 @@ class Link:
         self.answer_timeout = answer_timeout
         self.slow_timeout = slow_timeout
         self.srtt = None
-        self.dec = FrameDecoder()
+        self.dec = Decoder(HOST_MAX_PAYLOAD)
         self.pending = []
         self.seq = int.from_bytes(os.urandom(2), "big") % 0xFFF0
         self.stats = {"requests": 0, "retransmissions": 0, "damaged": 0, "naks": 0, "octets_out": 0,
@@ -329,7 +151,7 @@ class Link:
         and talks back) resends on the timer only."""
         self.seq = (self.seq + 1) % 0xFFFF
         seq = self.seq
-        frame = encode_frame(T_REQ, seq, payload)
+        frame = encode(T_REQ, seq, payload)
         self.stats["requests"] += 1
         start = time.monotonic()
         give_up = start + (answer_timeout or self.answer_timeout)
@@ -369,7 +191,7 @@ class Link:
                     quick += 1
                     resend(now)
                 continue
-            ftype, rseq, data = r
+            ftype, rseq, data = r[:3]
             if rseq != seq or ftype == T_REQ:
                 continue  # an old answer, or our own frame echoed
             if ftype == T_ACK:

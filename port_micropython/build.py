@@ -17,7 +17,8 @@ lazy    modules a device imports only inside the function that needs them
         check), hostname (a certificate naming a host: the bootstrap check, and IP
         addresses on MicroPython), csrattrs (``EstClient.csrattrs``), csr_build (the general request
         builder), der_text (OID text, rare string types), names (names as text), serverkeygen (multipart responses), proxy
-        (HTTP CONNECT) and pem (PEM input).
+        (HTTP CONNECT), pem (PEM input) and serialwire (the provisioning agent's
+        wire format: loaded only while the board is being provisioned).
 crypto  the software key implementations (``CRYPTO``): a board that signs and
         verifies with a secure element leaves them out.
 host    modules no board loads (``HOST``): csr_read (the request reader) and
@@ -43,7 +44,7 @@ CORE = ROOT / "tinyest"
 CRYPTO = {"ec.py", "rsa.py", "ed25519.py", "hashes.py"}
 # Core modules imported only by the function that needs them (see the docstring).
 LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "names.py", "pem.py", "proxy.py",
-        "serverkeygen.py"}
+        "serialwire.py", "serverkeygen.py"}
 # Modules no board loads.
 HOST = {"csr_read.py", "der_extra.py"}
 # Imported on CPython only.

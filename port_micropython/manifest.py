@@ -7,7 +7,7 @@
 #     include("/path/to/tinyest/port_micropython/manifest.py", crypto=False)
 # A board that only bootstraps, enrolls and renews may leave out the core modules
 # imported on first use of a feature it never uses (csrattrs, serverkeygen, proxy,
-# the general CSR builder, names as text, PEM input):
+# the general CSR builder, names as text, PEM input, the provisioning agent's wire format):
 #     include("/path/to/tinyest/port_micropython/manifest.py", extras=False)
 # It keeps http_auth (the 401 of an enrollment with a password), catrust (bootstrap
 # by fingerprint, CA rollover) and names (certificate names in messages).
@@ -21,7 +21,7 @@ options.defaults(crypto=True, extras=True)
 
 CORE = ("__init__.py", "catrust.py", "client.py", "csr.py", "der.py", "der_text.py", "device.py", "errors.py",
         "hostname.py", "http.py", "http_auth.py", "keys.py", "names.py", "pkcs7.py", "port.py", "store.py", "x509.py")
-EXTRAS = ("csr_build.py", "csrattrs.py", "pem.py", "proxy.py", "serverkeygen.py")
+EXTRAS = ("csr_build.py", "csrattrs.py", "pem.py", "proxy.py", "serialwire.py", "serverkeygen.py")
 CRYPTO = ("ec.py", "ed25519.py", "hashes.py", "rsa.py")
 # port_cpython.py is CPython's TLS code: MicroPython never imports it; csr_read.py and
 # der_extra.py (the request reader, host-side DER writers) serve hosts and tests.

@@ -2,7 +2,9 @@
 serial console and commits them to the credential store (``tinyest.store``).
 
 Runs on MicroPython boards and under the unix ``micropython`` interpreter (and
-CPython), using only the modules the tinyest core may import. Start it with
+CPython), using only the modules the tinyest core may import. The wire format
+described here (frames, CRC, config text, set digest, READBACK items) is
+``tinyest.serialwire``, which the host imports too. Start it with
 ``import provision_agent; provision_agent.main()`` (the host tool
 ``tinyest-provision`` does this through the raw REPL when the module is on the
 board), or on unix::
@@ -126,187 +128,22 @@ except ImportError:
     select = None
 
 from tinyest.errors import EstError
+from tinyest.serialwire import (ABORT, BAD, BEGIN, CERT, COMMIT, E_ARGS, E_COMMAND, E_DIGEST, E_INTERNAL,
+                                E_INVALID, E_NOKEY, E_OFFSET, E_SPACE, E_STORE, E_TRANSFER, FILES, GENKEY,
+                                HASH, HELLO, INFO, ITEMS, KEY_LEN, OK, PROTO, PUT, QUIT, READ, READBACK,
+                                REBOOT, SLOW, T_ACK, T_NAK, T_REQ, T_RESP, WIPE, Decoder, encode, keyed,
+                                parse_config, render, set_digest, split_der, state_of)
 from tinyest.store import Credentials, Pending, Store, key_matches
 
 AGENT_VERSION = "1.1"
-PROTO = 2
 STORE_ROOT = "/est"
 ID_FILE = "provision-id"
 
-FLAG = 0x7E
-ESC = 0x7D
-T_REQ = 0x51
-T_RESP = 0x52
-T_ACK = 0x41
-T_NAK = 0x4E
 MAX_PAYLOAD = 600
 MAX_FILE = 8192
 MAX_STAGED = 16384
 
-HELLO = 1
-INFO = 2
-BEGIN = 3
-PUT = 4
-HASH = 5
-READ = 6
-GENKEY = 7
-COMMIT = 8
-READBACK = 9
-CERT = 10
-WIPE = 11
-ABORT = 12
-REBOOT = 13
-QUIT = 14
-
-OK = 0
-E_COMMAND = 1
-E_ARGS = 2
-E_TRANSFER = 3
-E_OFFSET = 4
-E_SPACE = 5
-E_INVALID = 6
-E_DIGEST = 7
-E_STORE = 8
-E_NOKEY = 9
-E_INTERNAL = 10
-
-FILES = ("config", "trust", "boot_user", "boot_password", "boot_key", "boot_chain", "chain")
-ITEMS = FILES + ("key", "pending")
 READABLE = ("csr", "config", "trust", "boot_chain", "chain")  # no secret, no bootstrap credential
-KEY_LEN = 32  # of a HASH or READBACK key
-
-_HDR = ">BHH"
-
-
-# ---------------------------------------------------------------- CRC-32
-
-def _crc_table():
-    t = []
-    for i in range(16):
-        c = i
-        for _ in range(4):
-            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
-        t.append(c)
-    return t
-
-
-_T16 = _crc_table()
-
-
-def crc32_soft(data, crc=0):
-    """CRC-32 (IEEE 802.3, as binascii.crc32), four bits at a time: for ports
-    built without binascii.crc32."""
-    crc ^= 0xFFFFFFFF
-    t = _T16
-    for b in data:
-        crc = t[(crc ^ b) & 15] ^ (crc >> 4)
-        crc = t[(crc ^ (b >> 4)) & 15] ^ (crc >> 4)
-    return crc ^ 0xFFFFFFFF
-
-
-_crc = getattr(binascii, "crc32", None)
-
-
-def crc32(data):
-    if _crc is None:
-        return crc32_soft(data)
-    return _crc(data) & 0xFFFFFFFF
-
-
-# ---------------------------------------------------------------- frames
-
-def encode(ftype, seq, payload=b""):
-    """The wire octets of one frame."""
-    body = struct.pack(_HDR, ftype, seq, len(payload)) + bytes(payload)
-    body += struct.pack(">I", crc32(body))
-    out = bytearray()
-    out.append(FLAG)
-    for b in body:
-        if b < 0x20 or b == FLAG or b == ESC or b == 0x7F:
-            out.append(ESC)
-            out.append(b ^ 0x20)
-        else:
-            out.append(b)
-    out.append(FLAG)
-    return out
-
-
-BAD = "bad"
-
-
-class Decoder:
-    """Feeds octets; returns a frame (type, seq, payload, crc) as soon as its
-    length and CRC are complete (a lost closing flag costs nothing), BAD once
-    for a damaged frame, else None."""
-
-    def __init__(self, max_payload=MAX_PAYLOAD):
-        self.max = max_payload
-        self._reset()
-
-    def _reset(self):
-        self.buf = bytearray()
-        self.need = -1
-        self.esc = False
-        self.state = 0  # 0 collecting, 1 frame delivered, 2 damaged (reported)
-
-    def _bad(self):
-        self.state = 2
-        return BAD
-
-    def feed(self, b):
-        if b == FLAG:
-            partial = self.state == 0 and len(self.buf) > 0
-            self._reset()
-            return BAD if partial else None
-        if self.state == 2:
-            return None
-        if self.state == 1:
-            return self._bad()  # octets after a whole frame: a flag was lost
-        if b == ESC:
-            if self.esc:
-                return self._bad()
-            self.esc = True
-            return None
-        if b < 0x20 or b == 0x7F:
-            return self._bad()  # never sent raw: the line damaged the frame
-        if self.esc:
-            b ^= 0x20
-            self.esc = False
-        buf = self.buf
-        buf.append(b)
-        n = len(buf)
-        if n == 5:
-            length = struct.unpack_from(_HDR, buf)[2]
-            if length > self.max:
-                return self._bad()
-            self.need = 9 + length
-        if n == self.need:
-            crc = struct.unpack_from(">I", buf, n - 4)[0]
-            if crc32(buf[:n - 4]) != crc:
-                return self._bad()
-            self.state = 1
-            return buf[0], struct.unpack_from(">H", buf, 1)[0], bytes(buf[5:n - 4]), crc
-        return None
-
-
-# ---------------------------------------------------------------- contents
-
-def set_digest(files, order=FILES):
-    """SHA-256 over the files (dict name -> octets) in FILES (or ITEMS) order."""
-    h = hashlib.sha256()
-    for name in order:
-        data = files.get(name)
-        if data is not None:
-            h.update(name.encode() + b"\x00" + struct.pack(">I", len(data)))
-            h.update(hashlib.sha256(data).digest())
-    return h.digest()
-
-
-def keyed(key, data):
-    """HMAC-SHA256 of data under key (hashlib has no hmac on MicroPython)."""
-    from tinyest.hashes import hmac
-
-    return hmac("sha256", key, data)
 
 
 def _key(args):
@@ -316,115 +153,11 @@ def _key(args):
     return bytes(args[:KEY_LEN]), args[KEY_LEN:]
 
 
-def _hexval(s):
-    try:
-        return binascii.unhexlify(s)
-    except ValueError:
-        raise ValueError("bad hex value")
-
-
-def parse_config(data):
-    """dict from the canonical config text; ValueError when it is not canonical."""
-    try:
-        text = str(bytes(data), "utf-8")
-    except UnicodeError:
-        raise ValueError("config is not UTF-8")
-    cfg = {}
-    if text and not text.endswith("\n"):
-        raise ValueError("config must end with a line end")
-    for line in text.split("\n")[:-1]:
-        eq = line.find("=")
-        if eq < 1 or len(line) < eq + 3 or line[eq + 2] != ":":
-            raise ValueError("bad config line")
-        name = line[:eq]
-        t = line[eq + 1]
-        v = line[eq + 3:]
-        if name in cfg:
-            raise ValueError("config name repeated: " + name)
-        if t == "s":
-            cfg[name] = v
-        elif t == "i":
-            try:
-                cfg[name] = int(v)
-            except ValueError:
-                raise ValueError("bad integer for " + name)
-        elif t == "x":
-            cfg[name] = _hexval(v)
-        elif t == "t" and v in ("0", "1"):
-            cfg[name] = v == "1"
-        else:
-            raise ValueError("bad config type for " + name)
-    if render_config(cfg) != bytes(data):
-        raise ValueError("config not in canonical form")
-    return cfg
-
-
-def render_config(cfg):
-    """The canonical config text (octets) of a dict."""
-    out = []
-    for name in sorted(cfg):
-        v = cfg[name]
-        if v is True or v is False:
-            line = "%s=t:%d" % (name, 1 if v else 0)
-        elif isinstance(v, int):
-            line = "%s=i:%d" % (name, v)
-        elif isinstance(v, str):
-            line = "%s=s:%s" % (name, v)
-        else:
-            line = "%s=x:%s" % (name, binascii.hexlify(bytes(v)).decode())
-        out.append(line + "\n")
-    return "".join(out).encode()
-
-
-def split_der(data):
-    """The DER elements (bytes) concatenated in data."""
-    from tinyest import der
-
-    out = []
-    r = der.Reader(memoryview(bytes(data)))
-    while not r.empty():
-        out.append(bytes(r.read_element(der.SEQUENCE)))
-    return out
-
-
 def _text(data, what):
     try:
         return str(bytes(data), "utf-8")
     except UnicodeError:
         raise ValueError(what + " is not UTF-8")
-
-
-def render(c):
-    """[(name, octets)] of a Credentials snapshot, as READBACK reports it."""
-    out = []
-    if c.config:
-        out.append(("config", render_config(c.config)))
-    for name in FILES[1:]:
-        v = getattr(c, name)
-        if isinstance(v, list):
-            if v:
-                out.append((name, b"".join([bytes(x) for x in v])))
-        elif v is not None:
-            out.append((name, v.encode() if isinstance(v, str) else bytes(v)))
-    if c.key_der is not None:
-        from tinyest import keys
-
-        out.append(("key", bytes(keys.load_private(c.key_der).public_key_der())))
-    if c.pending is not None and c.pending.csr is not None:
-        out.append(("pending", bytes(c.pending.csr)))
-    return out
-
-
-def state_of(c):
-    if c.generation == 0:
-        return "empty"
-    if c.enrolled:
-        return "enrolled"
-    if c.pending is not None:
-        return "pending"
-    if c.boot_password is not None or c.boot_key is not None:
-        return "bootstrap"
-    return "config"
 
 
 # ---------------------------------------------------------------- console
@@ -524,7 +257,7 @@ class Agent:
         self.root = root
         self.store = Store(root, fs)
         self.id = device_id(dev_id)
-        self.dec = Decoder()
+        self.dec = Decoder(MAX_PAYLOAD)
         self.last = None  # (seq, crc, response frame)
         self.staged = None
         self.key_der = None
@@ -546,7 +279,7 @@ class Agent:
                 return "idle"
             if b < 0:
                 return "eof"
-            r = self.dec.feed(b)
+            r = self.dec.byte(b)
             if r is None:
                 continue
             if r is BAD:
@@ -560,7 +293,7 @@ class Agent:
                 self.io.write(last[2])
                 continue
             since = _ticks()
-            if payload and payload[0] in _SLOW:
+            if payload and payload[0] in SLOW:
                 self.io.write(encode(T_ACK, seq))
             resp = encode(T_RESP, seq, self.dispatch(payload))
             self.last = (seq, crc, resp)
@@ -790,10 +523,7 @@ class Agent:
         except EstError as e:
             raise Failure(E_STORE, str(e))
         if not args:
-            d = {}
-            for name, data in items:
-                d[name] = data
-            return bytes([len(items)]) + keyed(key, set_digest(d, ITEMS))
+            return bytes([len(items)]) + keyed(key, set_digest(dict(items), ITEMS))
         i = args[0]
         if len(args) != 1 or i >= len(items):
             raise Failure(E_ARGS, "no item %d" % i)
@@ -854,8 +584,6 @@ def _reboot():
         pass
     sys.exit(0)
 
-
-_SLOW = (GENKEY, COMMIT, CERT, WIPE)
 
 _COMMANDS = {
     HELLO: Agent.c_hello,

@@ -9,7 +9,8 @@ import sys
 
 # The groups of port_micropython/build.py (tests/test_core_imports.py checks that
 # they agree): imported on first use, software crypto, never on a board, CPython only.
-LAZY = ("catrust", "csr_build", "csrattrs", "der_text", "hostname", "http_auth", "names", "pem", "proxy", "serverkeygen")
+LAZY = ("catrust", "csr_build", "csrattrs", "der_text", "hostname", "http_auth", "names", "pem", "proxy",
+        "serialwire", "serverkeygen")
 CRYPTO = ("ec", "ed25519", "hashes", "rsa")
 HOST = ("csr_read", "der_extra")
 CPYTHON = ("port_cpython",)

@@ -204,12 +204,12 @@ class Relay(threading.Thread):
             dev.h2d += len(data)
             self.queues[dev.dev_m] += f.mangle(data)
             if f.reset_on is not None:
-                from host_tools import serialproto
+                from tinyest import serialwire
 
                 if f.decoder is None:
-                    f.decoder = serialproto.FrameDecoder()
+                    f.decoder = serialwire.Decoder(4096)
                 for r in f.decoder.feed(data):
-                    if r is not serialproto.BAD and r[0] == serialproto.T_REQ and r[2][:1] == bytes((f.reset_on,)):
+                    if r is not serialwire.BAD and r[0] == serialwire.T_REQ and r[2][:1] == bytes((f.reset_on,)):
                         f.reset_on = None
                         while self.queues[dev.dev_m]:
                             self._flush(dev.dev_m)

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from host_tools import provision
-from host_tools import serialproto as sp
 from host_tools.devserver import DevServer
+from tinyest import serialwire as wire
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from provision_sim import Faults, Relay, SimDevice  # noqa: E402
@@ -68,9 +68,9 @@ def _want(server, user="u", password="p"):
     computed from the inputs; the device's id is its cn."""
     def want(dev_id):
         config = {"cn": dev_id, "host": "127.0.0.1", "port": server.port}
-        files = {"config": sp.render_config(config), "trust": server.ca_der,
+        files = {"config": wire.render_config(config), "trust": server.ca_der,
                  "boot_user": user.encode(), "boot_password": password.encode()}
-        return sp.set_digest(files, sp.ITEMS)
+        return wire.set_digest(files, wire.ITEMS)
 
     return want
 
@@ -85,7 +85,7 @@ def _consistent(dev, row, want, rc):
     """The ledger row and exit code tell the truth about the device's store."""
     c = dev.store()  # never damaged: StoreError would fail the test here
     want = want(dev.id)
-    got = sp.set_digest(sp.render_credentials(c), sp.ITEMS) if c.generation else None
+    got = wire.set_digest(dict(wire.render(c)), wire.ITEMS) if c.generation else None
     assert row["exit_code"] == rc
     if row["result"] == "ok":
         assert rc == 0 and row["device_state"] == "provisioned"
@@ -142,7 +142,7 @@ def test_device_reset_while_committing(devices, server, ta, tmp_path):
     ledger = tmp_path / "l.db"
     want = _want(server)
     for i, delay in enumerate((0.0, 0.003, 0.05)):
-        dev = devices("dev-commit-%d" % i, faults=Faults(reset_on=sp.COMMIT, reset_delay=delay))
+        dev = devices("dev-commit-%d" % i, faults=Faults(reset_on=wire.COMMIT, reset_delay=delay))
         rc = _provision(dev, server, ta, ledger)
         assert dev.faults.resets == 1
         assert _consistent(dev, _rows(ledger)[-1], want, rc) == "ok"
@@ -161,7 +161,7 @@ def test_device_dies_part_way(devices, server, ta, tmp_path):
     assert (rc, row["device_state"]) == (provision.EXIT_LINK, "untouched")
     states = set()
     for i, delay in enumerate((0.0, 0.05)):
-        dev = devices("dev-dies-commit-%d" % i, faults=Faults(reset_on=sp.COMMIT, reset_delay=delay,
+        dev = devices("dev-dies-commit-%d" % i, faults=Faults(reset_on=wire.COMMIT, reset_delay=delay,
                                                                reset_down=None))
         rc = _provision(dev, server, ta, ledger, "--timeout", "1", "--attempts", "2")
         row = _rows(ledger)[-1]

@@ -9,13 +9,11 @@ import importlib.util
 import io
 import os
 import pathlib
-import random
 import sqlite3
 import struct
 import subprocess
 import sys
 import time
-import zlib
 
 import pytest
 import serial
@@ -23,6 +21,7 @@ import serial
 from host_tools import provision
 from host_tools import serialproto as sp
 from host_tools.devserver import DevServer
+from tinyest import serialwire as wire
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import provision_sim  # noqa: E402
@@ -111,101 +110,7 @@ def test_agent_imports_only_what_the_core_may():
                     assert id(node) in guarded, "%s imported unguarded" % name
 
 
-def test_crc32_soft_matches_zlib():
-    rng = random.Random(5)
-    for n in (0, 1, 2, 9, 100, 1000):
-        data = bytes(rng.randrange(256) for _ in range(n))
-        assert agent.crc32_soft(data) == zlib.crc32(data)
-    assert agent.crc32_soft(b"123456789") == 0xCBF43926  # the CRC-32 check value
-
-
-def test_frames_cross_decode_and_carry_no_control_octets():
-    rng = random.Random(7)
-    for i in range(200):
-        payload = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 600)))
-        seq = rng.randrange(0x10000)
-        a = bytes(agent.encode(agent.T_RESP, seq, payload))
-        h = sp.encode_frame(sp.T_RESP, seq, payload)
-        assert a == h
-        inner = a[1:-1]
-        assert all(b >= 0x20 and b not in (0x7E, 0x7F) for b in inner), i
-        assert sp.FrameDecoder().feed(a) == [(sp.T_RESP, seq, payload)]
-        dec = agent.Decoder()
-        got = [r for r in (dec.feed(b) for b in h) if r is not None]
-        assert len(got) == 1 and got[0][:3] == (sp.T_RESP, seq, payload)
-
-
-def test_decoder_resynchronises_and_reports_damage():
-    f1 = sp.encode_frame(sp.T_REQ, 1, b"\x03first")
-    f2 = sp.encode_frame(sp.T_REQ, 2, b"second\x04")
-    cases = [
-        ("banner before", b"MicroPython v1.29\r\n>>> " + f1, ["bad", 1]),
-        ("printable noise before", b"MicroPython v1.29 >>> " + f1, ["bad", 1]),
-        ("two frames", f1 + f2, [1, 2]),
-        ("closing flag lost", f1[:-1] + f2, [1, 2]),
-        ("one octet flipped", f1[:6] + bytes([f1[6] ^ 0x40]) + f1[7:] + f2, ["bad", 2]),
-        ("one octet dropped", f1[:5] + f1[6:] + f2, ["bad", 2]),
-        ("raw control octet inside", f1[:4] + b"\n" + f1[4:] + f2, ["bad", 2]),
-        ("length beyond the limit", b"\x7e\x51\x00\x01\xff\xff" + b"x" * 20 + b"\x7e" + f2, ["bad", 2]),
-        ("opening flag lost", f1 + f2[1:], [1, 2]),
-        ("both flags between lost", f1[:-1] + f2[1:], [1, "bad"]),
-    ]
-    for name, wire, want in cases:
-        host = [("bad" if r is sp.BAD else r[1]) for r in sp.FrameDecoder(1024).feed(wire)]
-        dec = agent.Decoder(1024)
-        dev = [("bad" if r is agent.BAD else r[1]) for r in (dec.feed(b) for b in wire) if r is not None]
-        assert host == want, name
-        assert dev == want, name
-
-
-def test_config_text_is_canonical_on_both_sides():
-    cfgs = [{"host": "est.example", "port": 8443, "label": "iot"},
-            {"flag": True, "off": False, "blob": b"\x00\xff", "n": -5, "t": "a=b:c"}]
-    for cfg in cfgs:
-        text = sp.render_config(cfg)
-        assert agent.render_config(cfg) == text
-        assert agent.parse_config(text) == cfg
-    bad = [b"port=i:1\nhost=s:x\n", b"host=s:x\nhost=s:y\n", b"host=q:x\n", b"host=s:x",
-           b"port=i:12a\n", b"=s:x\n", b"flag=t:2\n", b"\xff=s:x\n", b"blob=x:zz\n"]
-    for text in bad:
-        with pytest.raises(ValueError):
-            agent.parse_config(text)
-
-
-def test_set_digest_is_the_same_on_both_sides():
-    files = {"config": b"host=s:x\n", "trust": b"\x30\x00", "boot_user": b"u", "boot_password": b"p"}
-    want = hashlib.sha256()
-    for name in ("config", "trust", "boot_user", "boot_password"):
-        want.update(name.encode() + b"\0" + struct.pack(">I", len(files[name])) + hashlib.sha256(files[name]).digest())
-    assert agent.set_digest(files) == sp.set_digest(files) == want.digest()
-
-
 # ---------------------------------------------------------------- the agent under micropython
-
-
-def test_agent_codec_under_micropython(tmp_path):
-    """The CRC fallback, frame codec and config parser give the same results
-    on the MicroPython interpreter (its binascii.crc32 and zlib as oracles)."""
-    script = (
-        "import binascii, provision_agent as a\n"
-        "assert a.crc32_soft(b'123456789') == 0xCBF43926\n"
-        "d = bytes(range(256)) * 3\n"
-        "assert a.crc32_soft(d) == binascii.crc32(d) & 0xFFFFFFFF\n"
-        "f = a.encode(a.T_REQ, 7, d[:500])\n"
-        "dec = a.Decoder()\n"
-        "got = [r for r in [dec.feed(b) for b in f] if r is not None]\n"
-        "assert len(got) == 1 and got[0][:3] == (a.T_REQ, 7, d[:500])\n"
-        "cfg = {'host': 'h', 'port': 8443, 'label': 'x', 'on': True, 'b': b'\\x01'}\n"
-        "assert a.parse_config(a.render_config(cfg)) == cfg\n"
-        "print(binascii.hexlify(bytes(f)).decode())\n")
-    env = dict(os.environ)
-    env["MICROPYPATH"] = ".frozen:%s:%s" % (ROOT, ROOT / "port_micropython")
-    (tmp_path / "codec_check.py").write_text(script)
-    proc = subprocess.run([provision_sim.micropython_exe(), str(tmp_path / "codec_check.py")], capture_output=True,
-                          text=True, env=env, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    d = bytes(range(256)) * 3
-    assert bytes.fromhex(proc.stdout.strip()) == sp.encode_frame(sp.T_REQ, 7, d[:500])
 
 
 def test_board_summary_agrees_with_the_store(tmp_path, server):
@@ -252,7 +157,7 @@ def test_board_summary_agrees_with_the_store(tmp_path, server):
     for name, root in cases.items():
         try:
             c = Store(root).load()
-            want = {"state": sp.state_of(c), "gen": c.generation}
+            want = {"state": wire.state_of(c), "gen": c.generation}
             want.update({k: c.config[k] for k in ("cn", "dns") if k in c.config})
         except Exception:
             want = {"state": "damaged", "gen": 0}
@@ -284,34 +189,34 @@ def test_agent_commands_and_refusals(devices, server):
             c.put("config", b"x")
         c.begin()
         with pytest.raises(sp.DeviceError) as e:
-            c.call(sp.PUT, c._name("secrets") + struct.pack(">I", 0) + b"x")
+            c.call(wire.PUT, c._name("secrets") + struct.pack(">I", 0) + b"x")
         assert _status(e) == 2
         with pytest.raises(sp.DeviceError) as e:
             c.call(0x55)
         assert _status(e) == 1
         # PUT says "octets off.. are data": overlaps must agree, gaps are refused.
-        put = lambda off, data: struct.unpack(">I", c.call(sp.PUT, c._name("boot_user") + struct.pack(">I", off) + data))[0]
+        put = lambda off, data: struct.unpack(">I", c.call(wire.PUT, c._name("boot_user") + struct.pack(">I", off) + data))[0]
         assert put(0, b"0123456789") == 10
         assert put(5, b"56789abcde") == 15
         assert put(0, b"0123") == 15
         with pytest.raises(sp.DeviceError) as e:
             put(5, b"XXXX")
-        assert _status(e) == sp.E_OFFSET
+        assert _status(e) == wire.E_OFFSET
         with pytest.raises(sp.DeviceError) as e:
             put(16, b"x")
-        assert _status(e) == sp.E_OFFSET
-        k = sp.fresh_key()
+        assert _status(e) == wire.E_OFFSET
+        k = wire.fresh_key()
         assert c.hash("boot_user", k) == (15, _mac(k, b"0123456789abcde"))
         # The same request frame twice is carried out once and answered twice alike.
         c.link.seq += 1
-        frame = sp.encode_frame(sp.T_REQ, c.link.seq, bytes((sp.PUT,)) + c._name("boot_password")
+        frame = wire.encode(wire.T_REQ, c.link.seq, bytes((wire.PUT,)) + c._name("boot_password")
                                 + struct.pack(">I", 0) + b"pw")
         c.link.port.write(frame + frame)
         answers = []
         end = time.monotonic() + 3
         while len(answers) < 2 and time.monotonic() < end:
             r = c.link._next(end)
-            if r is not None and r is not sp.BAD and r[0] == sp.T_RESP:
+            if r is not None and r is not wire.BAD and r[0] == wire.T_RESP:
                 answers.append(r)
         assert len(answers) == 2 and answers[0] == answers[1]
         assert c.hash("boot_password", k)[0] == 2
@@ -320,7 +225,7 @@ def test_agent_commands_and_refusals(devices, server):
             c.put("boot_key", b"k" * 9000)
         assert _status(e) == 5
         c.begin()
-        files = {"config": sp.render_config({"host": "127.0.0.1", "port": server.port}),
+        files = {"config": wire.render_config({"host": "127.0.0.1", "port": server.port}),
                  "trust": server.ca_der, "boot_user": b"u"}
         for n in ("config", "trust", "boot_user"):
             c.put(n, files[n])
@@ -328,12 +233,12 @@ def test_agent_commands_and_refusals(devices, server):
             c.commit(b"\0" * 32)
         assert _status(e) == 7
         with pytest.raises(sp.DeviceError) as e:
-            c.commit(sp.set_digest(files))
+            c.commit(wire.set_digest(files))
         assert _status(e) == 6 and "go together" in e.value.message
         c.begin()
         c.put("trust", b"\x30\x03\x02\x01\x01")
         with pytest.raises(sp.DeviceError) as e:
-            c.commit(sp.set_digest({"trust": b"\x30\x03\x02\x01\x01"}))
+            c.commit(wire.set_digest({"trust": b"\x30\x03\x02\x01\x01"}))
         assert _status(e) == 6
         cert, key = server.make_idevid("someone-else")
         _, other_key = server.make_idevid("other")
@@ -342,7 +247,7 @@ def test_agent_commands_and_refusals(devices, server):
         for n in ("trust", "boot_key", "boot_chain"):
             c.put(n, bad[n])
         with pytest.raises(sp.DeviceError) as e:
-            c.commit(sp.set_digest(bad))
+            c.commit(wire.set_digest(bad))
         assert _status(e) == 6 and "boot_chain" in e.value.message
         assert dev.store().generation == 0  # nothing refused ever reached the store
     finally:
@@ -359,7 +264,7 @@ def test_agent_keeps_a_pending_key_until_its_certificate(devices, server):
     port, c = _client(dev)
     try:
         c.begin()
-        files = {"config": sp.render_config({"host": "127.0.0.1", "port": server.port}), "trust": server.ca_der}
+        files = {"config": wire.render_config({"host": "127.0.0.1", "port": server.port}), "trust": server.ca_der}
         for n in ("config", "trust"):
             c.put(n, files[n])
         n, digest = c.genkey(dev.id)
@@ -367,7 +272,7 @@ def test_agent_keeps_a_pending_key_until_its_certificate(devices, server):
         assert hashlib.sha256(req).digest() == digest
         parsed = csrmod.parse(req)
         parsed.verify()
-        c.commit(sp.set_digest(files))
+        c.commit(wire.set_digest(files))
         stored = dev.store()
         assert stored.pending is not None and stored.pending.csr == req and not stored.enrolled
         assert c.info()["state"] == "pending"
@@ -385,11 +290,11 @@ def test_agent_keeps_a_pending_key_until_its_certificate(devices, server):
         after = dev.store()
         assert after.generation == gen and after.enrolled and after.pending is None
         assert after.chain == chain and after.key_der == stored.pending.key_der
-        k = sp.fresh_key()
+        k = wire.fresh_key()
         count, rb, items = c.readback(k, items=True)
         assert items["key"][1] == _mac(k, _spki(chain[0]))
-        assert rb == _mac(k, sp.set_digest({"config": files["config"], "trust": files["trust"],
-                                            "chain": b"".join(chain), "key": _spki(chain[0])}, sp.ITEMS))
+        assert rb == _mac(k, wire.set_digest({"config": files["config"], "trust": files["trust"],
+                                            "chain": b"".join(chain), "key": _spki(chain[0])}, wire.ITEMS))
         c.wipe()
         assert dev.store().generation == 0
     finally:
@@ -427,33 +332,33 @@ def test_agent_reads_only_public_data_and_proves_with_a_fresh_key(devices, serve
     try:
         idev_cert, idev_key = server.make_idevid(dev.id)
         pw = b"hunter2-but-longer"
-        files = {"config": sp.render_config({"cn": dev.id, "host": "127.0.0.1", "port": server.port}),
+        files = {"config": wire.render_config({"cn": dev.id, "host": "127.0.0.1", "port": server.port}),
                  "trust": server.ca_der, "boot_user": b"u", "boot_password": pw,
                  "boot_key": idev_key, "boot_chain": idev_cert}
         c.begin()
-        for n in sp.FILES:
+        for n in wire.FILES:
             if n in files:
                 c.put(n, files[n])
         for name in ("boot_password", "boot_key", "boot_user"):
             with pytest.raises(sp.DeviceError) as e:
-                c.call(sp.READ, c._name(name) + struct.pack(">IH", 0, 64))
+                c.call(wire.READ, c._name(name) + struct.pack(">IH", 0, 64))
             assert _status(e) == 2, name
         assert c.read("trust", len(server.ca_der)) == server.ca_der
         assert c.read("config", len(files["config"])) == files["config"]
         k1, k2 = os.urandom(32), os.urandom(32)
-        got = c.call(sp.HASH, k1 + c._name("boot_password"))
+        got = c.call(wire.HASH, k1 + c._name("boot_password"))
         assert got == struct.pack(">I", len(pw)) + _mac(k1, pw)
         with pytest.raises(sp.DeviceError):
-            c.call(sp.HASH, c._name("boot_password"))  # no key: no digest
-        c.commit(sp.set_digest(files))
-        plain = sp.set_digest(files, sp.ITEMS)
-        r1, r2 = c.call(sp.READBACK, k1), c.call(sp.READBACK, k2)
+            c.call(wire.HASH, c._name("boot_password"))  # no key: no digest
+        c.commit(wire.set_digest(files))
+        plain = wire.set_digest(files, wire.ITEMS)
+        r1, r2 = c.call(wire.READBACK, k1), c.call(wire.READBACK, k2)
         assert r1 == bytes((6,)) + _mac(k1, plain) and r2 == bytes((6,)) + _mac(k2, plain)
         with pytest.raises(sp.DeviceError):
-            c.call(sp.READBACK)
+            c.call(wire.READBACK)
         seen = {}
         for i in range(6):
-            r = c.call(sp.READBACK, k2 + bytes((i,)))
+            r = c.call(wire.READBACK, k2 + bytes((i,)))
             name = r[1:1 + r[0]].decode()
             seen[name] = r[1 + r[0]:]
         for name, data in files.items():
@@ -466,7 +371,7 @@ def test_agent_reads_only_public_data_and_proves_with_a_fresh_key(devices, serve
 def _from_device(dev):
     """What the device sent: the raw octets and the payloads of its frames."""
     raw = bytes(dev.d2h)
-    frames = [r[2] for r in sp.FrameDecoder().feed(raw) if r is not sp.BAD]
+    frames = [r[2] for r in wire.Decoder(sp.HOST_MAX_PAYLOAD).feed(raw) if r is not wire.BAD]
     return raw + b"".join(frames)
 
 
@@ -493,7 +398,7 @@ def test_otp_through_the_agent_then_the_device_enrolls(devices, server, ta, tmp_
     c = dev.store()
     assert c.boot_user == "dev-otp-1" and c.boot_password == password and c.trust == [server.ca_der]
     assert c.config == {"cn": "dev-otp-1", "host": "127.0.0.1", "port": server.port}
-    assert row["written_sha256"] == sp.set_digest(sp.render_credentials(c), sp.ITEMS).hex()
+    assert row["written_sha256"] == wire.set_digest(dict(wire.render(c)), wire.ITEMS).hex()
     # The CA learns the password from the export; the device enrolls with it.
     server.add_user(rows[0]["user"], password, one_time=True)
     res = device_enroll(dev)
