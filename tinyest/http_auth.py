@@ -2,7 +2,7 @@
 
 Loaded only when a server answers 401 to a client holding a password
 (``EstClient(auth=...)``); a device that renews with its TLS client certificate
-never imports it. ``tinyest.http`` resolves the same names for older callers.
+never imports it.
 
 ``parse_challenges`` reads WWW-Authenticate values (several challenges per
 value, quoted strings with escapes, token68) into a list of (scheme in lower
@@ -21,59 +21,16 @@ nothing is constant-time, and nothing needs to be: no secret is compared.
 
 import binascii
 
-from tinyest.der import alnum
 from tinyest.errors import ProtocolError
-from tinyest.http import MAX_LINE, is_tchar
+from tinyest.http import MAX_LINE, TCHAR
 
 
-def _skip(s, i, chars):
+def _span(s, i, chars):
+    # The index of the first character at or after i that is not in chars.
     n = len(s)
     while i < n and s[i] in chars:
         i += 1
     return i
-
-
-def _token_end(s, i):
-    n = len(s)
-    while i < n and ord(s[i]) < 0x80 and is_tchar(ord(s[i])):
-        i += 1
-    return i
-
-
-def _quoted(s, i):
-    # s[i] == '"'; returns (value, index after the closing quote)
-    out = []
-    i += 1
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c == '"':
-            return "".join(out), i + 1
-        if c == "\\":
-            i += 1
-            if i >= n:
-                break
-            c = s[i]
-        out.append(c)
-        i += 1
-    raise ProtocolError("unterminated quoted string in WWW-Authenticate")
-
-
-def _token68_end(s, i):
-    # End of a token68 (RFC 7235 2.1) starting at i, or -1 if none stands there
-    # alone (followed by the end or a comma).
-    n = len(s)
-    j = i
-    while j < n and (alnum(ord(s[j])) or s[j] in "-._~+/"):
-        j += 1
-    if j == i:
-        return -1
-    while j < n and s[j] == "=":
-        j += 1
-    k = _skip(s, j, " \t")
-    if k < n and s[k] != ",":
-        return -1
-    return j
 
 
 def parse_challenges(values):
@@ -83,38 +40,49 @@ def parse_challenges(values):
     for s in values:
         if len(s) > MAX_LINE:
             raise ProtocolError("WWW-Authenticate too long")
-        i = 0
         n = len(s)
+        i = 0
         cur = None
         for _ in range(n + 1):  # every round consumes at least one character
-            i = _skip(s, i, " \t,")
+            i = _span(s, i, " \t,")
             if i >= n:
                 break
-            j = _token_end(s, i)
+            j = _span(s, i, TCHAR)
             if j == i:
                 raise ProtocolError("bad WWW-Authenticate at %d: %r" % (i, s[i:i + 20]))
-            tok = s[i:j]
-            k = _skip(s, j, " \t")
-            if cur is not None and k < n and s[k] == "=":
-                k = _skip(s, k + 1, " \t")
-                if k < n and s[k] == '"':
-                    val, i = _quoted(s, k)
+            tok = s[i:j].lower()
+            k = _span(s, j, " \t")
+            if cur is not None and s[k:k + 1] == "=":  # auth-param
+                k = _span(s, k + 1, " \t")
+                if s[k:k + 1] == '"':  # quoted-string, with backslash escapes
+                    val = ""
+                    k += 1
+                    while k < n and s[k] != '"':
+                        if s[k] == "\\":
+                            k += 1
+                        val += s[k:k + 1]
+                        k += 1
+                    if k >= n:
+                        raise ProtocolError("unterminated quoted string in WWW-Authenticate")
+                    i = k + 1
                 else:
-                    e = _token_end(s, k)
-                    val, i = s[k:e], e
-                name = tok.lower()
-                if name not in cur[1]:
-                    cur[1][name] = val
-                i = _skip(s, i, " \t")
+                    i = _span(s, k, TCHAR)
+                    val = s[k:i]
+                if tok not in cur[1]:
+                    cur[1][tok] = val
+                i = _span(s, i, " \t")
                 if i < n and s[i] != ",":
                     raise ProtocolError("bad WWW-Authenticate at %d: %r" % (i, s[i:i + 20]))
                 continue
-            cur = (tok.lower(), {}, None)
+            cur = (tok, {}, None)
             i = k
             if i < n and s[i] != "," and j < i:
-                e = _token68_end(s, i)
-                if e > 0:
-                    cur = (cur[0], cur[1], s[i:e])
+                # token68 (RFC 7235 2.1): stands alone, up to a comma or the end
+                j = _span(s, i, TCHAR[15:] + "-._~+/")
+                e = _span(s, j, "=")
+                k = _span(s, e, " \t")
+                if j > i and s[k:k + 1] in ("", ","):
+                    cur = (tok, cur[1], s[i:e])
                     i = e
             out.append(cur)
             if len(out) > 16:
@@ -122,22 +90,24 @@ def parse_challenges(values):
     return out
 
 
-def _hash_name(alg):
-    a = alg.upper()
+def _alg(params):
+    # (hash constructor or None, hashlib name, -sess) of a Digest challenge
+    import hashlib
+
+    a = params.get("algorithm", "MD5").upper()
     sess = a.endswith("-SESS")
     if sess:
         a = a[:-5]
-    if a == "MD5":
-        return "md5", sess
-    if a == "SHA-256":
-        return "sha256", sess
-    return None, sess
+    name = "md5" if a == "MD5" else "sha256" if a == "SHA-256" else "-"
+    return getattr(hashlib, name, None), name, sess
 
 
-def _hasher(name):
-    import hashlib
-
-    return getattr(hashlib, name, None)
+def _auth(qop):
+    # Whether "auth" is one of the qop tokens
+    for q in qop.split(","):
+        if q.strip().lower() == "auth":
+            return True
+    return False
 
 
 def choose_challenge(challenges):
@@ -147,9 +117,8 @@ def choose_challenge(challenges):
     for scheme, params, _ in challenges:
         r = 0
         if scheme == "digest":
-            name, _s = _hash_name(params.get("algorithm", "MD5"))
-            qop = [q.strip().lower() for q in params.get("qop", "auth").split(",")]
-            if name and _hasher(name) and "auth" in qop and "nonce" in params and "realm" in params:
+            h, name, _s = _alg(params)
+            if h and _auth(params.get("qop", "auth")) and "nonce" in params and "realm" in params:
                 r = 3 if name == "sha256" else 2
         elif scheme == "basic":
             r = 1
@@ -159,8 +128,8 @@ def choose_challenge(challenges):
     return best
 
 
-def _hex(hname, text):
-    return binascii.hexlify(_hasher(hname)(text.encode()).digest()).decode()
+def _hex(h, text):
+    return binascii.hexlify(h(text.encode()).digest()).decode()
 
 
 def _q(s):
@@ -168,48 +137,35 @@ def _q(s):
 
 
 def basic_authorization(user, password):
-    raw = (user + ":" + password).encode()
-    return "Basic " + binascii.b2a_base64(raw).decode().strip()
+    return "Basic " + binascii.b2a_base64((user + ":" + password).encode()).decode().strip()
 
 
 def digest_authorization(params, user, password, method, uri, cnonce, nc=1):
     """The Authorization value answering a Digest challenge (RFC 7616 3.4)."""
     alg = params.get("algorithm", "MD5")
-    hname, sess = _hash_name(alg)
-    if hname is None or _hasher(hname) is None:
+    h, _n, sess = _alg(params)
+    if h is None:
         raise ProtocolError("unsupported Digest algorithm %r" % alg[:20])
     realm = params.get("realm", "")
     nonce = params.get("nonce", "")
-    qops = [q.strip().lower() for q in params.get("qop", "").split(",") if q.strip()]
-    if qops and "auth" not in qops:
+    qop = params.get("qop", "")
+    auth = _auth(qop)
+    if qop.strip(", \t") and not auth:
         raise ProtocolError("Digest challenge without qop=auth")
-    ha1 = _hex(hname, user + ":" + realm + ":" + password)
+    ha1 = _hex(h, user + ":" + realm + ":" + password)
     if sess:
-        ha1 = _hex(hname, ha1 + ":" + nonce + ":" + cnonce)
-    ha2 = _hex(hname, method + ":" + uri)
+        ha1 = _hex(h, ha1 + ":" + nonce + ":" + cnonce)
+    ha2 = _hex(h, method + ":" + uri)
     ncs = "%08x" % nc
-    if qops:
-        resp = _hex(hname, ":".join((ha1, nonce, ncs, cnonce, "auth", ha2)))
-    else:
-        resp = _hex(hname, ha1 + ":" + nonce + ":" + ha2)
-    name = user
+    resp = _hex(h, ha1 + ":" + nonce + ":" + (ncs + ":" + cnonce + ":auth:" if auth else "") + ha2)
     userhash = params.get("userhash", "").lower() == "true"
-    if userhash:
-        name = _hex(hname, user + ":" + realm)
-    out = [
-        "username=" + _q(name),
-        "realm=" + _q(realm),
-        "nonce=" + _q(nonce),
-        "uri=" + _q(uri),
-        "algorithm=" + alg,
-        "response=" + _q(resp),
-    ]
-    if qops:
-        out.append("qop=auth")
-        out.append("nc=" + ncs)
-        out.append("cnonce=" + _q(cnonce))
+    out = "Digest username=%s, realm=%s, nonce=%s, uri=%s, algorithm=%s, response=%s" % (
+        _q(_hex(h, user + ":" + realm) if userhash else user), _q(realm), _q(nonce), _q(uri), alg,
+        _q(resp))
+    if auth:
+        out += ", qop=auth, nc=" + ncs + ", cnonce=" + _q(cnonce)
     if "opaque" in params:
-        out.append("opaque=" + _q(params["opaque"]))
+        out += ", opaque=" + _q(params["opaque"])
     if userhash:
-        out.append("userhash=true")
-    return "Digest " + ", ".join(out)
+        out += ", userhash=true"
+    return out

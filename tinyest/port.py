@@ -13,8 +13,10 @@ TCP and TLS
     taken as DER: MicroPython's ``load_cert_chain`` takes them as bytes; for
     CPython's, which reads files, they are written as PEM into a private
     directory (mode 0700, files 0600) and removed at once. Only ``http/1.1`` is
-    offered by ALPN (CPython; MicroPython sends no ALPN). The CPython contexts
-    are built in ``tinyest.port_cpython``, which MicroPython never imports.
+    offered by ALPN (CPython; MicroPython sends no ALPN). CPython's TLS side
+    (contexts, handshake, its ssl errors, tls-unique) is ``tinyest.port_cpython``,
+    which MicroPython never imports (nor stores: code in this module costs a
+    board heap even where it never runs, so CPython-only code stays out of it).
 
     The one exception is the provisional connection of RFC 7030 section 4.1.1
     (``bootstrap=True``): it is not trusted, it carries only ``GET /cacerts``,
@@ -39,9 +41,11 @@ Channel binding
     ``TlsError``.
 
 Reads
-    ``receiver(sock)`` gives an object whose ``recv_into`` returns after one
-    read: MicroPython's ``recv_into``/``readinto`` on a blocking stream loop
-    until the buffer is full, and its plain sockets have no ``recv_into``.
+    The socket ``tls_wrap`` returns has a ``recv_into`` that returns after one
+    read (the bytes available, at least one; 0 at the end of the stream). On
+    MicroPython it is a ``_Recv``: MicroPython's ``recv_into``/``readinto`` on
+    a blocking stream loop until the buffer is full, and its plain sockets
+    have no ``recv_into``.
 
     Total time: the socket timeout bounds each read, and a peer trickling one
     byte just within it would stretch a TLS handshake or record read almost
@@ -66,8 +70,17 @@ except ImportError:  # no network stack (a plain RP2040 Pico): offline use only
 
 from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 MICROPYTHON = sys.implementation.name == "micropython"
 
+_tls = None
 if MICROPYTHON:
     try:
         import tls as _tls
@@ -75,15 +88,18 @@ if MICROPYTHON:
         try:
             import ssl as _tls
         except ImportError:
-            _tls = None
-    _ssl = None
+            pass
+    _TLS_ERRORS = ValueError  # mbedTLS's certificate verification texts
 else:
-    import ssl as _ssl
+    import ssl
 
-    _tls = None
+    _TLS_ERRORS = (ValueError, ssl.SSLError)
 
-_ETIMEDOUT = (110, 116, 60, 138)  # Linux, lwIP, BSD/macOS, Windows-ish
-_EAGAIN = (11, 35)
+_ETIMEDOUT = const(110)
+_TIMEOUTS = (110, 116, 60, 138, 11, 35)  # ETIMEDOUT: Linux, lwIP, BSD/macOS, Windows-ish; EAGAIN
+# MBEDTLS_ERR_SSL_ALLOC_FAILED, MBEDTLS_ERR_MPI_ALLOC_FAILED, MBEDTLS_ERR_PK_ALLOC_FAILED,
+# MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
+_ALLOC_FAILED = (-0x7F00, -0x0010, -0x3F80, -0x2880)
 
 _EPOCH_SHIFT = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
@@ -96,22 +112,16 @@ def now():
     return int(time.time()) + _EPOCH_SHIFT
 
 
-if MICROPYTHON:
+# ticks(): a start for elapsed(): milliseconds on MicroPython (they wrap
+# around), seconds on CPython.
+ticks = time.ticks_ms if MICROPYTHON else time.monotonic
 
-    def ticks():
-        return time.ticks_ms()
 
-    def elapsed(start):
-        """Seconds (float) since ``start = ticks()``."""
+def elapsed(start):
+    """Seconds (float) since ``start = ticks()``."""
+    if MICROPYTHON:
         return time.ticks_diff(time.ticks_ms(), start) / 1000
-
-else:
-
-    def ticks():
-        return time.monotonic()
-
-    def elapsed(start):
-        return time.monotonic() - start
+    return time.monotonic() - start
 
 
 def sleep(seconds):
@@ -119,29 +129,22 @@ def sleep(seconds):
         time.sleep(seconds)
 
 
-def random_bytes(n):
-    return os.urandom(n)
+random_bytes = os.urandom
 
 
 # ---------------------------------------------------------------- errors
 
 
 def _code(e):
-    args = getattr(e, "args", ())
-    if args and isinstance(args[0], int):
-        return args[0]
-    return getattr(e, "errno", None)
+    a = e.args
+    return a[0] if a and isinstance(a[0], int) else getattr(e, "errno", None)
 
 
 def is_timeout(e):
-    if not MICROPYTHON and isinstance(e, (socket.timeout, TimeoutError)):
-        return True
-    return isinstance(e, OSError) and _code(e) in _ETIMEDOUT + _EAGAIN
-
-
-# MBEDTLS_ERR_SSL_ALLOC_FAILED, MBEDTLS_ERR_MPI_ALLOC_FAILED, MBEDTLS_ERR_PK_ALLOC_FAILED,
-# MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
-_ALLOC_FAILED = (-0x7F00, -0x0010, -0x3F80, -0x2880)
+    # CPython's socket timeout is a TimeoutError without an errno; MicroPython
+    # has no TimeoutError and reports ETIMEDOUT (or EAGAIN on unix).
+    return isinstance(e, OSError) and (_code(e) in _TIMEOUTS
+                                       or not MICROPYTHON and isinstance(e, TimeoutError))
 
 
 def net_error(e, stage="io"):
@@ -150,23 +153,13 @@ def net_error(e, stage="io"):
     if isinstance(e, (EstError, MemoryError)):
         return e  # running out of heap is not a network fault: let it be seen
     msg = str(e) or repr(e)
+    code = _code(e)
     if is_timeout(e):
         return EstTimeout("timed out (%s)" % stage)
-    if not MICROPYTHON:
-        if isinstance(e, _ssl.SSLError):
-            return TlsError("TLS: " + msg)
-        if isinstance(e, socket.gaierror):
-            return ConnectError("cannot resolve: " + msg)
-        if isinstance(e, ValueError):
-            return TlsError("TLS: " + msg)
-    else:
-        if isinstance(e, ValueError):  # mbedTLS certificate verification texts
-            return TlsError("TLS: " + " ".join(msg.split()))
-        code = _code(e)
-        if code in _ALLOC_FAILED:
-            return MemoryError("TLS: out of memory (%d)" % code)
-        if isinstance(code, int) and code < 0:  # an MBEDTLS_ERR_* code
-            return TlsError("TLS: " + msg)
+    if code in _ALLOC_FAILED:
+        return MemoryError("TLS: out of memory (%d)" % code)
+    if isinstance(e, _TLS_ERRORS) or isinstance(code, int) and code < 0:  # MBEDTLS_ERR_*
+        return TlsError("TLS: " + " ".join(msg.split()))
     if stage == "handshake":
         return TlsError("TLS handshake failed: " + msg)
     return ConnectError(msg)
@@ -178,16 +171,14 @@ def net_error(e, stage="io"):
 def connect(host, port, timeout):
     """A connected TCP socket to host:port with the timeout set."""
     if socket is None:
-        raise ConnectError("no network stack on this board (no socket module)")
+        raise ConnectError("no network stack (no socket module)")
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     except Exception as e:  # gaierror, or OSError on MicroPython
         if is_timeout(e):
             raise EstTimeout("timed out resolving %s" % host)
         raise ConnectError("cannot resolve %s: %s" % (host, e))
-    if not infos:
-        raise ConnectError("cannot resolve %s" % host)
-    err = None
+    err = ConnectError("cannot resolve %s" % host)
     for info in infos[:8]:
         s = None
         try:
@@ -202,142 +193,91 @@ def connect(host, port, timeout):
     raise err
 
 
-# ---------------------------------------------------------------- reads
+# ---------------------------------------------------------------- reads (MicroPython)
 
 
 class _Recv:
-    # MicroPython's recv_into/readinto on a blocking stream loop until the
-    # buffer is full; recv(n) returns what one read gives. Reads are kept
-    # small so the temporary bytes object stays small. Over TLS (``timed``
-    # given) this is the socket ``tls_wrap`` returns: every read restarts the
-    # time limit of the raw socket below (see ``_Timed``).
+    # MicroPython's TLS socket as tls_wrap returns it. Its recv_into/readinto
+    # on a blocking stream loop until the buffer is full; recv(n) returns what
+    # one read gives. Reads are kept small so the temporary bytes object stays
+    # small. With ``timed`` (a _Timed below the TLS layer) every read restarts
+    # the time limit of the raw socket.
     # TLS sockets have recv/send only in builds with DTLS support (ESP32, rp2
     # and unix have it); elsewhere read(1) is the one read that cannot wait
     # for bytes the peer never sends, and write stands in for send.
     def __init__(self, sock, timed=None):
         self.sock = sock
         self.timed = timed
-        self._recv = getattr(sock, "recv", None)
-        self._send = getattr(sock, "send", None) or sock.write
-
-    def recv(self, n):
-        if self.timed is not None:
-            self.timed.start()
-        try:
-            if self._recv is None:
-                return self.sock.read(1) or b""
-            return self._recv(n)
-        except OSError:
-            if self.timed is not None and self.timed.expired:
-                raise EstTimeout("timed out (io)")
-            raise
+        self.recv = getattr(sock, "recv", None)
+        self.send = getattr(sock, "send", None) or sock.write
+        self.close = sock.close
 
     def recv_into(self, mv):
-        data = self.recv(min(len(mv), 512))
+        t = self.timed
+        if t is not None:
+            t.t0 = time.ticks_ms()
+            t.expired = False
+        try:
+            data = self.recv(min(len(mv), 512)) if self.recv else self.sock.read(1) or b""
+        except OSError:
+            if t is not None and t.expired:
+                raise EstTimeout("timed out (io)")
+            raise
         n = len(data)
         mv[0:n] = data
         return n
 
-    def send(self, data):
-        return self._send(data)
 
-    def close(self):
-        self.sock.close()
-
-
-_IOBase = None
+_Timed = None
 if MICROPYTHON:
     import io
 
-    _IOBase = getattr(io, "IOBase", None)  # absent from the smallest builds (ESP8266)
+    if hasattr(io, "IOBase"):  # absent from the smallest builds (ESP8266)
 
-if _IOBase is not None:
+        class _Timed(io.IOBase):
+            # The raw socket as MicroPython's TLS layer sees it. mbedTLS reads a
+            # handshake flight or a record in many socket reads, each bounded
+            # only by the socket's timeout: a peer sending a byte just within it
+            # could hold one TLS call for hours. Each read here first checks a
+            # total limit, restarted (t0) before the handshake and before every
+            # TLS read, so one TLS call takes at most ``timeout`` in all, as with
+            # CPython's ssl module. Errors go back to mbedTLS as negative errno
+            # values: an exception must not unwind through it. ``expired`` tells
+            # the caller that the error mbedTLS then reports was this limit or
+            # the socket's timeout (which the unix port's recv reports as EAGAIN).
+            def __init__(self, sock, timeout):
+                self.sock = sock
+                self.ms = int(timeout * 1000)
+                self.t0 = time.ticks_ms()
+                self.expired = False
 
-    class _Timed(_IOBase):
-        # The raw socket as MicroPython's TLS layer sees it. mbedTLS reads a
-        # handshake flight or a record in many socket reads, each bounded only
-        # by the socket's timeout: a peer sending a byte just within it could
-        # hold one TLS call for hours. Each read here first checks a total
-        # limit, restarted before the handshake and before every TLS read, so
-        # one TLS call takes at most ``timeout`` in all, as with CPython's ssl
-        # module. Errors go back to mbedTLS as negative errno values: an
-        # exception must not unwind through it. ``expired`` tells the caller
-        # that the error mbedTLS then reports was this limit or the socket's
-        # timeout (which the unix port's recv reports as EAGAIN).
-        def __init__(self, sock, timeout):
-            self.sock = sock
-            self.ms = int(timeout * 1000)
-            self.start()
+            def readinto(self, buf):
+                try:
+                    if time.ticks_diff(time.ticks_ms(), self.t0) > self.ms:
+                        raise OSError(_ETIMEDOUT)
+                    data = self.sock.recv(min(len(buf), 512))
+                except OSError as e:
+                    if is_timeout(e):
+                        self.expired = True
+                        return -_ETIMEDOUT
+                    return -(_code(e) or 5)
+                n = len(data)
+                buf[0:n] = data
+                return n
 
-        def start(self):
-            self.t0 = time.ticks_ms()
-            self.expired = False
+            def write(self, buf):
+                try:
+                    return self.sock.send(buf)
+                except OSError as e:
+                    return -(_code(e) or 5)
 
-        def readinto(self, buf):
-            if time.ticks_diff(time.ticks_ms(), self.t0) > self.ms:
-                self.expired = True
-                return -_ETIMEDOUT[0]
-            try:
-                data = self.sock.recv(min(len(buf), 512))
-            except OSError as e:
-                if is_timeout(e):
-                    self.expired = True
-                    return -_ETIMEDOUT[0]
-                return -(_code(e) or 5)
-            n = len(data)
-            buf[0:n] = data
-            return n
-
-        def write(self, buf):
-            try:
-                return self.sock.send(buf)
-            except OSError as e:
-                return -(_code(e) or 5)
-
-        def ioctl(self, req, arg):
-            if req == 4:  # MP_STREAM_CLOSE, when the TLS socket is closed
-                self.sock.close()
-            return 0
-
-        def setblocking(self, flag):
-            self.sock.setblocking(flag)
-
-else:
-    _Timed = None
-
-
-def receiver(sock):
-    """An object whose ``recv_into(mv)`` returns after one read (the bytes
-    available, at least one), or 0 at the end of the stream."""
-    if isinstance(sock, _Recv):
-        return sock
-    if MICROPYTHON or not hasattr(sock, "recv_into"):
-        return _Recv(sock)
-    return sock
+            def ioctl(self, req, arg):
+                if req == 4:  # MP_STREAM_CLOSE, when the TLS socket is closed
+                    self.sock.close()
+                return 0
 
 
 # ---------------------------------------------------------------- TLS
-
-
-def key_der_of(key):
-    """DER of a private key given as DER/PEM bytes or as a key object with
-    ``to_der()``; a signer without exportable key cannot serve TLS."""
-    if key is None:
-        return None
-    if isinstance(key, (bytes, bytearray, memoryview, str)):
-        data = key if isinstance(key, str) else bytes(key)
-        if isinstance(data, str) or data[:11] == b"-----BEGIN ":
-            from tinyest import pem
-
-            for label, der in pem.decode_all(data):
-                if label != "EC PARAMETERS":
-                    return der
-            raise TlsError("no private key in the PEM text")
-        return data
-    to_der = getattr(key, "to_der", None)
-    if to_der is None:
-        raise TlsError("the TLS client key must be DER or have to_der()")
-    return bytes(to_der())
 
 
 def _context_micropython(trust, cert_der, key_der, bootstrap, chain):
@@ -347,24 +287,18 @@ def _context_micropython(trust, cert_der, key_der, bootstrap, chain):
         # did the handshake (depth 0) first; mbedTLS calls from the top down.
         def record(cert, depth):
             if len(chain) < 8 and (bootstrap or not depth):
-                if depth:
-                    chain.append(bytes(cert))
-                else:
-                    chain.insert(0, bytes(cert))
+                chain.insert(len(chain) if depth else 0, bytes(cert))
             return 0
 
         ctx.verify_callback = record
-    if bootstrap:
-        # Provisional connection: verification runs and its verdict is
-        # ignored, but every certificate of the path is recorded.
-        ctx.verify_mode = _tls.CERT_OPTIONAL
-    else:
-        ctx.verify_mode = _tls.CERT_REQUIRED
-        for ta in trust:
-            try:
-                ctx.load_verify_locations(bytes(ta))
-            except (ValueError, OSError) as e:
-                raise TlsError("trust anchor refused: %s" % e)
+    # Provisional connection: verification runs and its verdict is ignored,
+    # but every certificate of the path is recorded.
+    ctx.verify_mode = _tls.CERT_OPTIONAL if bootstrap else _tls.CERT_REQUIRED
+    try:
+        for ta in () if bootstrap else trust:
+            ctx.load_verify_locations(bytes(ta))
+    except (ValueError, OSError) as e:
+        raise TlsError("trust anchor refused: %s" % e)
     if cert_der is not None:
         try:
             ctx.load_cert_chain(bytes(cert_der), bytes(key_der))
@@ -376,7 +310,7 @@ def _context_micropython(trust, cert_der, key_der, bootstrap, chain):
 def check_trust(trust, bootstrap=False, system_trust=False, cert=None, key=None):
     """Refuse, before any network activity, a connection that could not be
     verified or a client certificate without its key."""
-    if not bootstrap and not trust and not system_trust:
+    if not (bootstrap or trust or system_trust):
         raise TlsError("no trust anchor: refusing an unverified connection")
     if system_trust and MICROPYTHON:
         raise TlsError("this runtime has no system trust store")
@@ -390,41 +324,54 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
 
     Returns ``(tls_socket, chain)``: ``chain`` is the list of server
     certificate DER captured on a bootstrap connection, the certificate that
-    did the handshake first, else None. On MicroPython, whose mbedTLS matches
-    an IP address host as text (a dNSName "127.0.0.1", a CN, "*.0.0.1"), the
-    server certificate of a verified connection to an IP address must carry
-    it as an iPAddress entry, checked here before any byte is sent. ``timeout`` (the
-    socket's) bounds the handshake and each later read as a whole: CPython's
-    ssl module does so itself; on MicroPython the raw socket is wrapped for it
-    and the TLS socket returned is a ``_Recv``.
+    did the handshake first, else None. The client key is DER or PEM bytes,
+    or an object with ``to_der()`` (a signer without exportable key cannot
+    serve TLS). On MicroPython, whose mbedTLS matches an IP address host as
+    text (a dNSName "127.0.0.1", a CN, "*.0.0.1"), the server certificate of
+    a verified connection to an IP address must carry it as an iPAddress
+    entry, checked here before any byte is sent. ``timeout`` (the socket's)
+    bounds the handshake and each later read as a whole: CPython's ssl module
+    does so itself; on MicroPython the raw socket is wrapped for it.
     """
     check_trust(trust, bootstrap, system_trust, cert, key)
-    key_der = key_der_of(key)
-    chain = [] if bootstrap else None
-    timed = None
-    ip = None
-    if MICROPYTHON and not bootstrap:
-        from tinyest.hostname import ip_octets
+    if key is not None:
+        if hasattr(key, "to_der"):
+            key = key.to_der()
+        elif not isinstance(key, (bytes, bytearray, memoryview, str)):
+            raise TlsError("the TLS client key must be DER or have to_der()")
+        if not isinstance(key, str):
+            key = bytes(key)
+        if isinstance(key, str) or key[:11] == b"-----BEGIN ":
+            from tinyest import pem
 
-        ip = ip_octets(host)
-        if ip is not None:
-            chain = []
-    if MICROPYTHON:
-        ctx = _context_micropython(trust, cert, key_der, bootstrap, chain)
-        if timeout is not None and _Timed is not None:
-            timed = sock = _Timed(sock, timeout)
-    else:
+            for label, der in pem.decode_all(key):
+                if label != "EC PARAMETERS":
+                    key = der
+                    break
+            else:
+                raise TlsError("no private key in the PEM text")
+    if not MICROPYTHON:
         from tinyest import port_cpython
 
-        ctx = port_cpython.context(trust, cert, key_der, bootstrap, tls12, system_trust)
+        return port_cpython.tls_wrap(sock, host, trust, cert, key, bootstrap, tls12, system_trust)
+    chain = [] if bootstrap else None
+    ip = None
+    if not bootstrap and (":" in host or not host.strip("0123456789.")):
+        from tinyest import hostname  # only for what may be an address literal
+
+        ip = hostname.ip_octets(host)
+        if ip is not None:
+            chain = []
+    ctx = _context_micropython(trust, cert, key, bootstrap, chain)
+    timed = None
+    if timeout is not None and _Timed is not None:
+        timed = sock = _Timed(sock, timeout)
     try:
         s = ctx.wrap_socket(sock, server_hostname=host)
     except Exception as e:
         if timed is not None and timed.expired:
             raise EstTimeout("timed out (handshake)")
         raise net_error(e, "handshake")
-    if bootstrap and not MICROPYTHON:
-        chain.extend(port_cpython.peer_chain(s))
     if ip is not None:
         from tinyest import hostname, x509
 
@@ -436,15 +383,7 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
             s.close()
             raise TlsError("TLS: the server certificate does not name %s" % host)
         chain = None
-    if timed is not None:
-        s = _Recv(s, timed)
-    return s, chain
-
-
-def tls_version(s):
-    """The negotiated protocol ("TLSv1.2", ...) or None where unknown."""
-    fn = getattr(s, "version", None)
-    return fn() if fn is not None else None
+    return _Recv(s, timed), chain
 
 
 def channel_binding(s):

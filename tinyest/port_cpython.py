@@ -8,8 +8,9 @@ anchor need not be a root) and the system store only when asked for; a
 bootstrap (provisional) context verifies nothing. A client certificate and key
 given as DER are written as PEM into a private directory (mode 0700, files
 0600), loaded by ``load_cert_chain`` (which reads files) and removed at once.
-``peer_chain`` returns the server's chain of a bootstrap connection;
-``channel_binding`` the tls-unique value (RFC 5929) of a TLS 1.2 connection.
+``tls_wrap`` does the handshake for ``port.tls_wrap`` and returns the socket
+and, on a bootstrap connection, the server's chain; ``channel_binding`` the
+tls-unique value (RFC 5929) of a TLS 1.2 connection.
 
 Errors: TlsError. Side channels: the private key of a client certificate
 exists as a file for the moment ``load_cert_chain`` reads it.
@@ -20,7 +21,7 @@ import ssl as _ssl
 
 from tinyest import der, pem
 from tinyest.errors import EstError, TlsError
-from tinyest.port import random_bytes, tls_version
+from tinyest.port import net_error, random_bytes
 
 
 def _key_label(key_der):
@@ -96,6 +97,16 @@ def context(trust, cert_der, key_der, bootstrap, tls12, system_trust):
     return ctx
 
 
+def tls_wrap(sock, host, trust, cert_der, key_der, bootstrap, tls12, system_trust):
+    """(TLS socket, server chain of a bootstrap connection or None)."""
+    ctx = context(trust, cert_der, key_der, bootstrap, tls12, system_trust)
+    try:
+        s = ctx.wrap_socket(sock, server_hostname=host)
+    except Exception as e:
+        raise net_error(e, "handshake")
+    return s, peer_chain(s) if bootstrap else None
+
+
 def peer_chain(s):
     """The server's certificates (DER, leaf first) of a connection made without
     verification."""
@@ -117,8 +128,9 @@ def peer_chain(s):
 
 def channel_binding(s):
     """tls-unique of an open TLS 1.2 connection (RFC 5929, RFC 7030 3.5)."""
-    if tls_version(s) != "TLSv1.2":
-        raise TlsError("tls-unique is defined for TLS 1.2 only (negotiated %s)" % tls_version(s))
+    v = s.version()
+    if v != "TLSv1.2":
+        raise TlsError("tls-unique is defined for TLS 1.2 only (negotiated %s)" % v)
     cb = s.get_channel_binding("tls-unique")
     if not cb:
         raise TlsError("no tls-unique value on this connection")

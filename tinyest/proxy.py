@@ -1,6 +1,8 @@
 """HTTP CONNECT proxies (RFC 7231 4.3.6) for ``tinyest.http.Connection``.
 
-Loaded only when a client is given ``proxy=``. ``proxy_address`` reads
+Loaded only when a client is given ``proxy=``. ``connect`` returns a socket to
+the proxy tunnelled to the EST server (closed again on any failure).
+``proxy_address`` reads
 "host:port", "http://host:port/" or a (host, port) pair (no credentials: a
 "user@" part is refused); ``tunnel`` asks the proxy for a tunnel to the EST
 server and reads its answer byte by byte, so that nothing after the proxy's
@@ -11,8 +13,21 @@ than 2xx is an HttpError.
 Side channels: nothing here handles secrets.
 """
 
+from tinyest import port
 from tinyest.errors import FormatError, HttpError
 from tinyest.http import USER_AGENT, Stream, build_request, read_headers, send_all, status_line
+
+
+def connect(proxy, host, port_, timeout, deadline):
+    """A TCP socket to the proxy, tunnelled to host:port_."""
+    phost, pport = proxy_address(proxy)
+    raw = port.connect(phost, pport, timeout)
+    try:
+        tunnel(raw, host, port_, deadline)
+    except Exception:
+        raw.close()
+        raise
+    return raw
 
 
 def proxy_address(proxy):
