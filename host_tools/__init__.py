@@ -1,5 +1,7 @@
 """Host-side tools for tinyest (CPython only): the development EST server
-(``host_tools.devserver``) and the ``tinyest`` command (``host_tools.cli``).
+(``host_tools.devserver``), the ``tinyest`` command (``host_tools.cli``) and
+``tinyest-provision`` (``host_tools.provision``); both commands exit with the
+codes of one table (``host_tools.exitcodes``).
 
 Nothing here runs on a device; these modules may use ``cryptography``.
 """

