@@ -1,6 +1,6 @@
 """The provisioning link's wire format, shared by the board's agent
 (``port_micropython/provision_agent.py``, whose docstring is the protocol's
-reference) and the host (``host_tools/provision``): frame constants, CRC-32,
+reference) and the host (``host_tools/provision.py``): frame constants, CRC-32,
 frame encoder and decoder, the config text, the set digest, and the items and
 state a store is reported as.
 

@@ -13,6 +13,7 @@ import pytest
 
 from host_tools import provision
 from host_tools.devserver import DevServer
+from host_tools import provision_exits as exits
 from tinyest import serialwire as wire
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -95,7 +96,7 @@ def _consistent(dev, row, want, rc):
         if row["device_state"] in ("untouched", "wiped"):
             assert c.generation == 0, row
         else:
-            assert row["device_state"] == "unknown" and rc == provision.EXIT_UNKNOWN
+            assert row["device_state"] == "unknown" and rc == exits.EXIT_UNKNOWN
             assert got in (None, want)
     return row["result"]
 
@@ -158,7 +159,7 @@ def test_device_dies_part_way(devices, server, ta, tmp_path):
     rc = _provision(dev, server, ta, ledger, "--timeout", "1", "--attempts", "2")
     row = _rows(ledger)[-1]
     assert _consistent(dev, row, want, rc) == "failed"
-    assert (rc, row["device_state"]) == (provision.EXIT_LINK, "untouched")
+    assert (rc, row["device_state"]) == (exits.EXIT_LINK, "untouched")
     states = set()
     for i, delay in enumerate((0.0, 0.05)):
         dev = devices("dev-dies-commit-%d" % i, faults=Faults(reset_on=wire.COMMIT, reset_delay=delay,
@@ -166,7 +167,7 @@ def test_device_dies_part_way(devices, server, ta, tmp_path):
         rc = _provision(dev, server, ta, ledger, "--timeout", "1", "--attempts", "2")
         row = _rows(ledger)[-1]
         assert _consistent(dev, row, want, rc) == "failed"
-        assert (rc, row["device_state"]) == (provision.EXIT_UNKNOWN, "unknown")
+        assert (rc, row["device_state"]) == (exits.EXIT_UNKNOWN, "unknown")
         states.add(dev.store().generation)
     assert states <= {0, 1}
 
@@ -224,7 +225,7 @@ def test_batch_of_twenty(devices, server, ta, tmp_path, capsys):
     # Run again: every device is provisioned already, so each row fails and nothing changes.
     rc = provision.main(["--batch", str(station), "--devices", str(tmp_path / "devices.csv"), "--wait", "0",
                          "--jobs", "4", "-q"])
-    assert rc == provision.EXIT_BATCH
+    assert rc == exits.EXIT_BATCH
     again = _rows(tmp_path / "ledger.db")[20:]
     assert len(again) == 20 and all(r["result"] == "failed" and r["device_state"] == "untouched" for r in again)
     assert all(d.store().generation == 1 for d in devs)

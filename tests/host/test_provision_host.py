@@ -19,8 +19,12 @@ import pytest
 import serial
 
 from host_tools import provision
-from host_tools import serialproto as sp
 from host_tools.devserver import DevServer
+from host_tools import agent_link, raw_repl
+from host_tools import provision_exits as exits
+from host_tools.provision_plan import identity
+from host_tools.provision_records import OtpExport, Reporter
+from host_tools.provision_station import check_template, read_devices, read_station, read_toml
 from tinyest import serialwire as wire
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -148,7 +152,7 @@ def test_board_summary_agrees_with_the_store(tmp_path, server):
     slot.write_bytes(slot.read_bytes()[:-1] + b"\0")
     longer = store("trailing", boot, boot)
     (longer / "cred.b").write_bytes((longer / "cred.b").read_bytes() + b"\0")  # the newer one
-    script = sp._BOARD_CODE + "\n" + "".join("_psum(%r)\n" % cases[n] for n in cases)
+    script = raw_repl._BOARD_CODE + "\n" + "".join("_psum(%r)\n" % cases[n] for n in cases)
     (tmp_path / "sum.py").write_text(script)
     proc = subprocess.run([provision_sim.micropython_exe(), str(tmp_path / "sum.py")], capture_output=True,
                           text=True, timeout=60)
@@ -169,8 +173,8 @@ def test_board_summary_agrees_with_the_store(tmp_path, server):
 
 def _client(dev):
     port = serial.serial_for_url(dev.path, timeout=0.02)
-    link = sp.Link(port, frame_timeout=0.2, answer_timeout=4)
-    c = sp.AgentClient(link)
+    link = agent_link.Link(port, frame_timeout=0.2, answer_timeout=4)
+    c = agent_link.AgentClient(link)
     c.hello(answer_timeout=5)
     return port, c
 
@@ -185,13 +189,13 @@ def test_agent_commands_and_refusals(devices, server):
     try:
         info = c.info()
         assert info["id"] == dev.id and info["state"] == "empty" and info["fw"].startswith("micropython")
-        with pytest.raises(sp.TransferLost):
+        with pytest.raises(agent_link.TransferLost):
             c.put("config", b"x")
         c.begin()
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             c.call(wire.PUT, c._name("secrets") + struct.pack(">I", 0) + b"x")
         assert _status(e) == 2
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             c.call(0x55)
         assert _status(e) == 1
         # PUT says "octets off.. are data": overlaps must agree, gaps are refused.
@@ -199,10 +203,10 @@ def test_agent_commands_and_refusals(devices, server):
         assert put(0, b"0123456789") == 10
         assert put(5, b"56789abcde") == 15
         assert put(0, b"0123") == 15
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             put(5, b"XXXX")
         assert _status(e) == wire.E_OFFSET
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             put(16, b"x")
         assert _status(e) == wire.E_OFFSET
         k = wire.fresh_key()
@@ -221,7 +225,7 @@ def test_agent_commands_and_refusals(devices, server):
         assert len(answers) == 2 and answers[0] == answers[1]
         assert c.hash("boot_password", k)[0] == 2
         # Too much data, a wrong set digest, contents that are not a usable set.
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             c.put("boot_key", b"k" * 9000)
         assert _status(e) == 5
         c.begin()
@@ -229,15 +233,15 @@ def test_agent_commands_and_refusals(devices, server):
                  "trust": server.ca_der, "boot_user": b"u"}
         for n in ("config", "trust", "boot_user"):
             c.put(n, files[n])
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             c.commit(b"\0" * 32)
         assert _status(e) == 7
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             c.commit(wire.set_digest(files))
         assert _status(e) == 6 and "go together" in e.value.message
         c.begin()
         c.put("trust", b"\x30\x03\x02\x01\x01")
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             c.commit(wire.set_digest({"trust": b"\x30\x03\x02\x01\x01"}))
         assert _status(e) == 6
         cert, key = server.make_idevid("someone-else")
@@ -246,7 +250,7 @@ def test_agent_commands_and_refusals(devices, server):
         bad = {"trust": server.ca_der, "boot_key": other_key, "boot_chain": cert}
         for n in ("trust", "boot_key", "boot_chain"):
             c.put(n, bad[n])
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             c.commit(wire.set_digest(bad))
         assert _status(e) == 6 and "boot_chain" in e.value.message
         assert dev.store().generation == 0  # nothing refused ever reached the store
@@ -281,7 +285,7 @@ def test_agent_keeps_a_pending_key_until_its_certificate(devices, server):
         wrong, _ = server.make_cert("not-this-key")
         c.begin()
         c.put("chain", wrong)
-        with pytest.raises(sp.DeviceError) as e:
+        with pytest.raises(agent_link.DeviceError) as e:
             c.cert()
         assert _status(e) == 6
         c.begin()
@@ -340,7 +344,7 @@ def test_agent_reads_only_public_data_and_proves_with_a_fresh_key(devices, serve
             if n in files:
                 c.put(n, files[n])
         for name in ("boot_password", "boot_key", "boot_user"):
-            with pytest.raises(sp.DeviceError) as e:
+            with pytest.raises(agent_link.DeviceError) as e:
                 c.call(wire.READ, c._name(name) + struct.pack(">IH", 0, 64))
             assert _status(e) == 2, name
         assert c.read("trust", len(server.ca_der)) == server.ca_der
@@ -348,13 +352,13 @@ def test_agent_reads_only_public_data_and_proves_with_a_fresh_key(devices, serve
         k1, k2 = os.urandom(32), os.urandom(32)
         got = c.call(wire.HASH, k1 + c._name("boot_password"))
         assert got == struct.pack(">I", len(pw)) + _mac(k1, pw)
-        with pytest.raises(sp.DeviceError):
+        with pytest.raises(agent_link.DeviceError):
             c.call(wire.HASH, c._name("boot_password"))  # no key: no digest
         c.commit(wire.set_digest(files))
         plain = wire.set_digest(files, wire.ITEMS)
         r1, r2 = c.call(wire.READBACK, k1), c.call(wire.READBACK, k2)
         assert r1 == bytes((6,)) + _mac(k1, plain) and r2 == bytes((6,)) + _mac(k2, plain)
-        with pytest.raises(sp.DeviceError):
+        with pytest.raises(agent_link.DeviceError):
             c.call(wire.READBACK)
         seen = {}
         for i in range(6):
@@ -371,7 +375,7 @@ def test_agent_reads_only_public_data_and_proves_with_a_fresh_key(devices, serve
 def _from_device(dev):
     """What the device sent: the raw octets and the payloads of its frames."""
     raw = bytes(dev.d2h)
-    frames = [r[2] for r in wire.Decoder(sp.HOST_MAX_PAYLOAD).feed(raw) if r is not wire.BAD]
+    frames = [r[2] for r in wire.Decoder(agent_link.HOST_MAX_PAYLOAD).feed(raw) if r is not wire.BAD]
     return raw + b"".join(frames)
 
 
@@ -471,7 +475,7 @@ def test_station_refused_by_the_est_server_leaves_the_device_untouched(devices, 
     ledger = tmp_path / "l.db"
     rc = provision.main(_base(dev, server, ta, "--station-enroll", "--station-user", "station1",
                               "--station-password", "wrong", "--ledger", ledger, "-q"))
-    assert rc == provision.EXIT_EST
+    assert rc == exits.EXIT_EST
     row = _ledger(ledger)[0]
     assert (row["result"], row["device_state"], row["exit_code"]) == ("failed", "untouched", 5)
     assert dev.store().generation == 0
@@ -481,7 +485,7 @@ def test_station_mode_needs_the_agent(devices, server, ta, tmp_path):
     dev = devices("dev-ra-3", kind="repl")
     rc = provision.main(_base(dev, server, ta, "--station-enroll", "--station-user", "station1",
                               "--station-password", "station-secret", "-q"))
-    assert rc == provision.EXIT_DEVICE
+    assert rc == exits.EXIT_DEVICE
     assert dev.store().generation == 0
 
 
@@ -492,7 +496,7 @@ def test_already_provisioned_is_refused_unless_forced(devices, server, ta, tmp_p
     ledger = tmp_path / "l.db"
     rc = provision.main(_base(dev, server, ta, "--user", "b", "--password", "second", "--ledger", ledger))
     _, err = capsys.readouterr()
-    assert rc == provision.EXIT_DEVICE and "--force" in err
+    assert rc == exits.EXIT_DEVICE and "--force" in err
     assert dev.store().boot_password == "first"
     assert _ledger(ledger)[0]["device_state"] == "untouched"
     assert provision.main(_base(dev, server, ta, "--user", "b", "--password", "second", "--force", "-q")) == 0
@@ -590,7 +594,7 @@ def test_otp_export_is_private_even_when_it_exists(tmp_path):
     p = tmp_path / "otp.csv"
     p.write_text("")
     os.chmod(p, 0o644)
-    e = provision.OtpExport(str(p))
+    e = OtpExport(str(p))
     e.add("d1", "u1", "secret-1")
     assert os.stat(p).st_mode & 0o777 == 0o600
     assert "secret-1" in p.read_text()
@@ -599,9 +603,9 @@ def test_otp_export_is_private_even_when_it_exists(tmp_path):
     os.chmod(target, 0o644)
     link = tmp_path / "link.csv"
     link.symlink_to(target)
-    with pytest.raises(provision.Fail) as exc:
-        provision.OtpExport(str(link))
-    assert exc.value.code == provision.EXIT_INPUT and "symbolic link" in exc.value.message
+    with pytest.raises(exits.Fail) as exc:
+        OtpExport(str(link))
+    assert exc.value.code == exits.EXIT_INPUT and "symbolic link" in exc.value.message
     assert target.read_text() == "x\n" and os.stat(target).st_mode & 0o777 == 0o644
 
 
@@ -622,7 +626,7 @@ def test_no_device_is_a_clean_link_failure(tmp_path, server, ta, capsys):
     rc = provision.main(["--port", str(tmp_path / "ttyUSB9"), "--server", server.url, "--ta", ta,
                          "--user", "u", "--password", "p", "--ledger", str(tmp_path / "l.db")])
     _, err = capsys.readouterr()
-    assert rc == provision.EXIT_LINK
+    assert rc == exits.EXIT_LINK
     assert err.startswith("tinyest-provision: cannot open") and "hint: check the USB cable" in err
     # A port with nothing behind it (a terminal nobody reads).
     m, s = os.openpty()
@@ -630,7 +634,7 @@ def test_no_device_is_a_clean_link_failure(tmp_path, server, ta, capsys):
         rc = provision.main(["--port", os.ttyname(s), "--server", server.url, "--ta", ta, "--user", "u",
                              "--password", "p", "--timeout", "1", "--ledger", str(tmp_path / "l.db")])
         _, err = capsys.readouterr()
-        assert rc == provision.EXIT_LINK and "no answer" in err
+        assert rc == exits.EXIT_LINK and "no answer" in err
     finally:
         os.close(m)
         os.close(s)
@@ -664,52 +668,51 @@ def test_command_line_usage_and_exit_codes(tmp_path, ta):
     ]
     for name, args in cases:
         r = _run_cli(*args)
-        assert r.returncode == provision.EXIT_USAGE, (name, r.stderr)
+        assert r.returncode == exits.EXIT_USAGE, (name, r.stderr)
         assert r.stderr.startswith("tinyest-provision: "), name
         assert "Traceback" not in r.stderr, name
     r = _run_cli("--port", "/dev/null", "--server", "https://x", "--ta", tmp_path / "missing.pem",
                  "--user", "u", "--password", "p")
-    assert r.returncode == provision.EXIT_INPUT and r.stderr.startswith("tinyest-provision: cannot read")
+    assert r.returncode == exits.EXIT_INPUT and r.stderr.startswith("tinyest-provision: cannot read")
 
 
 def test_station_files_toml_and_csv(tmp_path):
     text = '# line 4\nserver = "https://est.example:8443"\nlabel = \'iot\'\ncredential = "otp"\n' \
            'timeout = 2.5\nattempts = 4\nforce = true\notp_export = "otp.csv"  # for the CA\n'
-    small = provision.mini_toml(text)
-    assert small == {"server": "https://est.example:8443", "label": "iot", "credential": "otp", "timeout": 2.5,
-                     "attempts": 4, "force": True, "otp_export": "otp.csv"}
-    try:
-        import tomllib
-    except ImportError:
-        tomllib = None
-    if tomllib is not None:
-        assert tomllib.loads(text) == small
-    for bad in ("[station]\nx = 1\n", "x = [1, 2]\n", "x\n", 'x = "open\n', "x = 1\nx = 2\n"):
+    assert read_toml(text) == {"server": "https://est.example:8443", "label": "iot", "credential": "otp",
+                               "timeout": 2.5, "attempts": 4, "force": True, "otp_export": "otp.csv"}
+    for bad in ("x\n", 'x = "open\n', "x = 1\nx = 2\n", "x = 1 2\n"):
         with pytest.raises(ValueError):
-            provision.mini_toml(bad)
+            read_toml(bad)
+    # TOML has tables, arrays and dates; a setting takes one text, number or true/false.
+    for name, bad in [("table", "[station]\nserver = 'x'\n"), ("array", "ta = ['a.pem', 'b.pem']\n"),
+                      ("date", "station = 2026-12-04\n"), ("not TOML", "server = https://x\n")]:
+        (tmp_path / "bad.toml").write_text(bad)
+        with pytest.raises(exits.UsageError):
+            read_station(str(tmp_path / "bad.toml"))
     (tmp_path / "st.toml").write_text(text)
     (tmp_path / "st.csv").write_text("server,https://est.example:8443\nlabel,iot\ncredential,otp\ntimeout,2.5\n"
                                      "attempts,4\nforce,true\notp_export,otp.csv\n")
-    a = provision.read_station(str(tmp_path / "st.toml"))
-    b = provision.read_station(str(tmp_path / "st.csv"))
+    a = read_station(str(tmp_path / "st.toml"))
+    b = read_station(str(tmp_path / "st.csv"))
     assert a == b and a["otp_export"] == str(tmp_path / "otp.csv") and a["attempts"] == 4
     (tmp_path / "bad.csv").write_text("colour,blue\n")
-    with pytest.raises(provision.UsageError):
-        provision.read_station(str(tmp_path / "bad.csv"))
+    with pytest.raises(exits.UsageError):
+        read_station(str(tmp_path / "bad.csv"))
     (tmp_path / "devs.csv").write_text("port,device_id\n# spare\n/dev/ttyUSB0\n/dev/ttyUSB1,abc\n")
-    assert provision.read_devices(str(tmp_path / "devs.csv")) == [
+    assert read_devices(str(tmp_path / "devs.csv")) == [
         ("/dev/ttyUSB0", None, None, None, None, None), ("/dev/ttyUSB1", "abc", None, None, None, None)]
     # Positional, with a cn after the (empty) IDevID cells; or named columns in any order.
     (tmp_path / "devs.csv").write_text("/dev/ttyUSB0,abc,,,pump-{device_id}\n")
-    assert provision.read_devices(str(tmp_path / "devs.csv")) == [
+    assert read_devices(str(tmp_path / "devs.csv")) == [
         ("/dev/ttyUSB0", "abc", None, None, "pump-{device_id}", None)]
     (tmp_path / "devs.csv").write_text("dns,cn,port\nx.example,valve,/dev/ttyUSB3\n,,/dev/ttyUSB4\n")
-    assert provision.read_devices(str(tmp_path / "devs.csv")) == [
+    assert read_devices(str(tmp_path / "devs.csv")) == [
         ("/dev/ttyUSB3", None, None, None, "valve", "x.example"), ("/dev/ttyUSB4", None, None, None, None, None)]
     for bad in ("port,colour\n/dev/x,blue\n", "port,cn\n/dev/x,{serial}\n", "/dev/x,a,cert.pem,,cn\n"):
         (tmp_path / "devs.csv").write_text(bad)
-        with pytest.raises(provision.UsageError):
-            provision.read_devices(str(tmp_path / "devs.csv"))
+        with pytest.raises(exits.UsageError):
+            read_devices(str(tmp_path / "devs.csv"))
 
 
 class _ScriptedPort:
@@ -758,11 +761,11 @@ def test_raw_repl_falls_back_without_raw_paste():
         return b""
 
     port = _ScriptedPort(board)
-    repl = sp.RawRepl(port, timeout=1)
+    repl = raw_repl.RawRepl(port, timeout=1)
     repl.enter()
     assert repl.exec("print(42)") == b"42\r\n"
     assert repl.use_paste is False
-    with pytest.raises(sp.ReplExecError) as e:
+    with pytest.raises(raw_repl.ReplExecError) as e:
         repl.exec("raise ValueError('no')")
     assert "ValueError: no" in str(e.value)
     assert port.sent.count(b"\x05A\x01") == 1  # asked once, then plain raw REPL only
@@ -792,7 +795,7 @@ def test_raw_paste_follows_the_window():
         return b""
 
     port = _ScriptedPort(board)
-    repl = sp.RawRepl(port, timeout=1)
+    repl = raw_repl.RawRepl(port, timeout=1)
     repl.enter()
     text = "x = '%s'" % ("a" * 50)
     assert repl.exec(text) == b"done"
@@ -810,7 +813,7 @@ def test_progress_goes_to_a_terminal_only():
 
     for tty in (False, True):
         out, err = Stream(False), Stream(tty)
-        rep = provision.Reporter(out=out, err=err)
+        rep = Reporter(out=out, err=err)
         rep.progress("writing trust", 5, 10)
         rep.say("wrote it")
         rep.error("broken")
@@ -820,12 +823,12 @@ def test_progress_goes_to_a_terminal_only():
 
 
 def test_identity_templates_are_checked():
-    assert provision.identity("node-{device_id}", "ab", "cn") == "node-ab"
-    assert provision.identity("{id}.example.net", "ab", "dns") == "ab.example.net"
+    assert identity("node-{device_id}", "ab", "cn") == "node-ab"
+    assert identity("{id}.example.net", "ab", "dns") == "ab.example.net"
     for template, what in (("x" * 65, "cn"), ("a\nb", "cn"), ("bad_name.example", "dns"), ("-a.example", "dns"),
                            ("a..b", "dns"), ("é.example", "dns")):
-        with pytest.raises(provision.Fail) as e:
-            provision.identity(template, "ab", what)
-        assert e.value.code == provision.EXIT_USAGE and e.value.state == "untouched"
-    with pytest.raises(provision.UsageError):
-        provision.check_template("{serial}", "--cn")
+        with pytest.raises(exits.Fail) as e:
+            identity(template, "ab", what)
+        assert e.value.code == exits.EXIT_USAGE and e.value.state == "untouched"
+    with pytest.raises(exits.UsageError):
+        check_template("{serial}", "--cn")
