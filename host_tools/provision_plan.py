@@ -4,42 +4,36 @@ credential, its identity), and station enrollment of a device's request."""
 import hashlib
 import secrets
 
+from host_tools import files as host_files
+from host_tools import options
 from host_tools.provision_exits import EXIT_EST, EXIT_INPUT, EXIT_USAGE, Fail, UsageError
 from host_tools.provision_station import check_template, fill
 from tinyest import serialwire as wire
 
 
 def _input(fn, *args):
-    from host_tools import cli
-
     try:
         return fn(*args)
-    except cli.InputError as e:
+    except host_files.InputError as e:
         raise Fail(EXIT_INPUT, str(e))
 
 
 def load_certs(path, what):
-    from host_tools import cli
-
-    return _input(cli.load_certs, path, what)
+    return _input(host_files.load_certs, path, what)
 
 
 def load_key(path, what):
-    from host_tools import cli
-
-    return bytes(_input(cli.load_key_der, path, what))
+    return bytes(_input(host_files.load_key_der, path, what))
 
 
 class Plan:
     """What every device of a run gets (from the options)."""
 
     def __init__(self, o):
-        from host_tools import cli
-
         self.o = o
         try:
-            self.host, self.port, self.label = cli.parse_server(o["server"], o["label"])
-        except cli.UsageError as e:
+            self.host, self.port, self.label = options.parse_server(o["server"], o["label"])
+        except options.UsageError as e:
             raise UsageError(str(e).splitlines()[0])
         self.method = o["credential"]
         self.trust = load_certs(o["ta"], "trust anchor file")
