@@ -23,7 +23,9 @@ Writing
     emits: certificates in the order given (not sorted), no [0] when there are
     none.
 
-Limits: ``MAX_CERTS`` certificates and ``MAX_CRLS`` CRLs per message;
+Limits: ``MAX_MESSAGE`` (64 KiB) bytes of input, from a server or from a file
+(BER framing costs a walk per nesting level, so the size is bounded first);
+``MAX_CERTS`` certificates and ``MAX_CRLS`` CRLs per message;
 nesting as in ``tinyest.der``.
 Side channels: nothing here handles secrets.
 """
@@ -33,6 +35,7 @@ from tinyest.errors import FormatError
 
 MAX_CERTS = 64
 MAX_CRLS = 16
+MAX_MESSAGE = 65536
 
 # OID contents of id-signedData (1.2.840.113549.1.7.2); id-data ends in 1.
 _SIGNED_DATA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"
@@ -42,6 +45,8 @@ def _items(data, crl):
     # The certificates (crl=0) or CRLs (crl=1) of a certs-only message.
     if isinstance(data, str):
         raise FormatError("PKCS#7 text given: decode the base64 first")
+    if len(data) > MAX_MESSAGE:
+        raise FormatError("PKCS#7 of %d bytes (limit %d)" % (len(data), MAX_MESSAGE))
     r = der.Reader(data, ber=True)
     ci = r.enter(0x30)
     r.done()

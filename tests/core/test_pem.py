@@ -51,6 +51,9 @@ def test_refusals():
         ("no END", good.replace("-----END CERTIFICATE-----", "")),
         ("mismatched END", good.replace("END CERTIFICATE", "END X509 CRL")),
         ("bad character", good.replace("A", "*", 1)),
+        ("bad character kept to a multiple of 4", good.replace("AAEC", "AA*C", 1)),
+        ("non-ASCII letter", good.replace("A", "\u00e9", 1)),
+        ("non-zero pad bits", "-----BEGIN X-----\nQR==\n-----END X-----\n"),
         ("bad length", good.replace("\n-----END", "A\n-----END")),
         ("legacy encrypted headers", "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n"
          "-----END RSA PRIVATE KEY-----\n"),
@@ -70,3 +73,14 @@ def test_block_count_is_bounded():
     one = pem.encode(b"\x05\x00", "X")
     raises(FormatError, pem.decode_all, one * (pem.MAX_BLOCKS + 1))
     assert len(pem.decode_all(one * pem.MAX_BLOCKS)) == pem.MAX_BLOCKS
+
+
+def test_large_text_is_decoded_in_linear_time():
+    # 400 KB of PEM (the body check runs at binascii's speed on both runtimes; it
+    # took a Python loop per character before), and the same with one bad character
+    # at the very end: refused, not skipped.
+    block = pem.encode(DER * 40, "CERTIFICATE")  # 20 KiB of DER per block
+    text = block * 15
+    assert len(text) > 400000 and len(pem.decode_all(text)) == 15
+    bad = text[:-40] + "*" + text[-39:]
+    raises(FormatError, pem.decode_all, bad)

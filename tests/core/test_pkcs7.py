@@ -167,3 +167,13 @@ def test_mutations_only_raise_est_errors():
                     x509.Certificate(c)
             except EstError:
                 pass
+
+
+def test_input_size_is_bounded_before_parsing():
+    # A message beyond MAX_MESSAGE, from a file or an API call, is refused at once,
+    # before any BER walk (deep indefinite framing costs a walk per level).
+    data = vector("p7_single.der")
+    big = data + bytes(pkcs7.MAX_MESSAGE)
+    e = raises(FormatError, pkcs7.certificates, big)
+    assert "limit" in str(e), e
+    assert len(pkcs7.certificates(data)) >= 1
