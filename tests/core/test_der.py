@@ -1,7 +1,7 @@
 """DER reader and writer: strictness table, round trips, time arithmetic."""
 
 from tinyest import der, der_extra
-from tinyest.errors import DERError, EstError
+from tinyest.errors import DERError
 from _t import raises, h
 
 # (name, encoding) pairs that a strict DER reader must refuse when reading one
