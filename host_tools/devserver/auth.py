@@ -53,7 +53,6 @@ def parse_params(text):
     return out
 
 
-
 class Accounts:
     """Users, tokens and Digest nonces, checked against the ``habits`` dict it
     shares with the server (auth, auth_failure, realm, enroll_auth)."""
@@ -204,5 +203,3 @@ class Accounts:
             state[1] = nc_val
         req.user = user
         return None
-
-    # -- enrollment

@@ -74,6 +74,3 @@ CSRATTRS = {
                     _seq(_oid(OID_EXTENSION_REQUEST), _set(_oid(OID_MAC_ADDRESS))),
                     _oid(OID_ECDSA_SHA384)),
 }
-
-# --- certificate authority
-

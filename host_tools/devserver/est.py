@@ -96,8 +96,6 @@ class Est:
         der = bytes(mode) if isinstance(mode, (bytes, bytearray)) else CSRATTRS[mode]
         return Response(200, b64(self.habits, der), "application/csrattrs", b64=True)
 
-    # -- authentication
-
     def _read_csr(self, req):
         body = req.body
         strict = self.habits["request_body"] == "strict"

@@ -44,6 +44,9 @@ class Request:
 
 
 class Response:
+    """One response to write: status, body, headers; ``b64`` marks a base64 EST
+    body (the base64 habits apply), ``close`` ends the connection after it."""
+
     def __init__(self, status, body=b"", ctype=None, headers=None, close=False, b64=False, cte=None):
         self.status = status
         self.cte = b64 if cte is None else cte
@@ -56,11 +59,12 @@ class Response:
 
 
 class HttpError(Exception):
+    """A request refused while reading or checking it: the status and its text."""
+
     def __init__(self, status, text=""):
         Exception.__init__(self, text)
         self.status = status
         self.text = text
-
 
 
 def read_request(rfile, info):
@@ -208,5 +212,3 @@ def _stream_forever(conn, chunked):
     while sent < (1 << 30):     # bounded so a greedy client cannot pin a thread
         conn.sendall(block)
         sent += len(block)
-
-# -- dispatch
