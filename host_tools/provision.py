@@ -74,18 +74,21 @@ Exit codes:
 ===  ======================================================================
 0    success (batch: every device provisioned)
 1    usage error
-2    the device refused or a check failed (content, read-back, already
-     provisioned, wrong device); the device is untouched or wiped
-3    cannot talk to the device: port missing or busy, cable, driver, no
-     agent or REPL answering; the device is untouched
-4    a local file is missing or unreadable (inputs, ledger, OTP export)
-5    station mode: the EST server refused or could not be reached; the
+2    station mode: the EST server refused or could not be reached; the
      device is untouched
-6    batch finished, some devices failed (see the ledger)
-7    the link was lost while the device was committing or wiping: it holds
+4    a local file is missing or unreadable (inputs, ledger, OTP export)
+6    the device refused or a check failed (content, read-back, already
+     provisioned, wrong device); the device is untouched or wiped
+7    cannot talk to the device: port missing or busy, cable, driver, no
+     agent or REPL answering; the device is untouched
+8    batch finished, some devices failed (see the ledger)
+9    the link was lost while the device was committing or wiping: it holds
      the old or the new set, never a mix; check it again (--identify)
 130  interrupted
 ===  ======================================================================
+
+The codes are those of ``tinyest`` too (host_tools/exitcodes.py): 3 and 5 are
+the network and deferral codes of that command.
 
 Errors are printed once, as ``tinyest-provision: message``, on standard error.
 """

@@ -1,17 +1,10 @@
-"""The exit codes of ``tinyest-provision`` (see its usage text) and the two
-exceptions that carry a run to them."""
+"""The exit codes of ``tinyest-provision`` (the table it shares with ``tinyest``,
+``host_tools.exitcodes``) and the two exceptions that carry a run to them."""
+
+from host_tools.exitcodes import (EXIT_BATCH, EXIT_DEVICE, EXIT_EST, EXIT_INPUT,
+                                  EXIT_INTERRUPTED, EXIT_LINK, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE)
 
 PROG = "tinyest-provision"
-
-EXIT_OK = 0
-EXIT_USAGE = 1
-EXIT_DEVICE = 2
-EXIT_LINK = 3
-EXIT_INPUT = 4
-EXIT_EST = 5
-EXIT_BATCH = 6
-EXIT_UNKNOWN = 7
-EXIT_INTERRUPTED = 130
 
 HINT = ("hint: check the USB cable (a charge-only cable carries no data), the USB-serial driver "
         "(CP210x, CH34x, FTDI), the port name, and that no other program (a serial monitor, "

@@ -477,7 +477,7 @@ def test_station_refused_by_the_est_server_leaves_the_device_untouched(devices, 
                               "--station-password", "wrong", "--ledger", ledger, "-q"))
     assert rc == exits.EXIT_EST
     row = _ledger(ledger)[0]
-    assert (row["result"], row["device_state"], row["exit_code"]) == ("failed", "untouched", 5)
+    assert (row["result"], row["device_state"], row["exit_code"]) == ("failed", "untouched", exits.EXIT_EST)
     assert dev.store().generation == 0
 
 
@@ -653,7 +653,9 @@ def test_command_line_usage_and_exit_codes(tmp_path, ta):
     r = _run_cli("--help")
     assert r.returncode == 0 and "Exit codes:" in r.stdout and "--station-enroll" in r.stdout
     codes = [ln.split()[0] for ln in r.stdout.splitlines() if ln[:1].isdigit()]
-    assert codes == ["0", "1", "2", "3", "4", "5", "6", "7", "130"]
+    assert codes == [str(c) for c in (exits.EXIT_OK, exits.EXIT_USAGE, exits.EXIT_EST, exits.EXIT_INPUT,
+                                      exits.EXIT_DEVICE, exits.EXIT_LINK, exits.EXIT_BATCH,
+                                      exits.EXIT_UNKNOWN, exits.EXIT_INTERRUPTED)]
     cases = [
         ("no port", ["--server", "https://x", "--ta", ta, "--user", "u", "--password", "p"]),
         ("no trust anchor", ["--port", "/dev/null", "--server", "https://x", "--user", "u", "--password", "p"]),

@@ -29,6 +29,8 @@ import time
 
 import pytest
 
+from host_tools.exitcodes import EXIT_DEVICE, EXIT_LINK, EXIT_UNKNOWN
+
 import pico
 import pki
 
@@ -239,10 +241,10 @@ def test_provisioning_interrupted_leaves_old_or_new(case, provisioned_a, new_fla
     # the tool's verdict agrees with the board
     if rc == 0:
         assert held == "B"
-    elif rc == 3:  # "nothing was committed"
+    elif rc == EXIT_LINK:  # "nothing was committed"
         assert held == "A"
     elif rc is not None:
-        assert rc in (2, 7), (rc, err)
+        assert rc in (EXIT_DEVICE, EXIT_UNKNOWN), (rc, err)
 
 
 def _interrupt(flash, b, mode, sig, point, after):
