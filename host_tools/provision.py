@@ -74,8 +74,9 @@ Exit codes:
 ===  ======================================================================
 0    success (batch: every device provisioned)
 1    usage error
-2    station mode: the EST server refused or could not be reached; the
-     device is untouched
+2    station mode: the EST server refused; the device is untouched
+3    station mode: the EST server could not be reached (connection, TLS,
+     timeout); the device is untouched
 4    a local file is missing or unreadable (inputs, ledger, OTP export)
 6    the device refused or a check failed (content, read-back, already
      provisioned, wrong device); the device is untouched or wiped

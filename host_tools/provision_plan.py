@@ -6,6 +6,7 @@ import secrets
 
 from host_tools import files as host_files
 from host_tools import options
+from host_tools.exitcodes import EXIT_NETWORK
 from host_tools.provision_exits import EXIT_EST, EXIT_INPUT, EXIT_USAGE, Fail, UsageError
 from host_tools.provision_station import check_template, fill
 from tinyest import serialwire as wire
@@ -124,12 +125,14 @@ class Plan:
         """Station mode: enroll the device's CSR; the chain to write (issued first)."""
         from tinyest import x509
         from tinyest.client import EstClient
-        from tinyest.errors import EstError
+        from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
 
         try:
             client = EstClient(self.host, self.port, label=self.label, trust=self.trust,
                                timeout=self.o["timeout"] * 2, **self.station_auth)
             certs = [bytes(c) for c in client.simpleenroll(csr)]
+        except (ConnectError, EstTimeout, TlsError) as e:
+            raise Fail(EXIT_NETWORK, "EST server %s:%d unreachable: %s" % (self.host, self.port, e))
         except EstError as e:
             raise Fail(EXIT_EST, "EST server %s:%d: %s" % (self.host, self.port, e))
         extra = [bytes(c) for c in getattr(client, "ca_certs", [])]

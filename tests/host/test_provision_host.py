@@ -649,11 +649,28 @@ def _run_cli(*args):
                           capture_output=True, text=True, timeout=60, env=env, cwd=str(ROOT))
 
 
+def test_station_cannot_reach_the_est_server_says_network(devices, server, ta, tmp_path):
+    # Nothing listens on the port: a network failure (3), not an EST refusal (2).
+    import socket
+
+    from host_tools.exitcodes import EXIT_NETWORK
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    dev = devices("dev-ra-3")
+    args = _base(dev, server, ta, "--station-enroll", "--station-user", "station1",
+                 "--station-password", "wrong", "-q")
+    args[args.index("--server") + 1] = "https://127.0.0.1:%d" % closed
+    rc = provision.main(args)
+    assert rc == EXIT_NETWORK == 3 and dev.store().generation == 0
+
+
 def test_command_line_usage_and_exit_codes(tmp_path, ta):
     r = _run_cli("--help")
     assert r.returncode == 0 and "Exit codes:" in r.stdout and "--station-enroll" in r.stdout
     codes = [ln.split()[0] for ln in r.stdout.splitlines() if ln[:1].isdigit()]
-    assert codes == [str(c) for c in (exits.EXIT_OK, exits.EXIT_USAGE, exits.EXIT_EST, exits.EXIT_INPUT,
+    assert codes == [str(c) for c in (exits.EXIT_OK, exits.EXIT_USAGE, exits.EXIT_EST, 3, exits.EXIT_INPUT,
                                       exits.EXIT_DEVICE, exits.EXIT_LINK, exits.EXIT_BATCH,
                                       exits.EXIT_UNKNOWN, exits.EXIT_INTERRUPTED)]
     cases = [
