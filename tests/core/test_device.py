@@ -171,6 +171,16 @@ class Rig:
         c.config = config
         self.store.commit(c)
 
+    def provision_factory_key(self):
+        """Provisioned with a password and a factory key and certificate too."""
+        self.provision()
+        c = self.store.load()
+        boot_key = new_key()
+        c.boot_key = boot_key.to_der()
+        c.boot_chain = [make_cert(boot_key.public_key_der(), "idevid", T0 - DAY, T0 + 3650 * DAY)]
+        self.store.commit(c)
+        return c
+
     def enroll(self, t=T0):
         self.provision()
         self.srv.t = t
@@ -472,12 +482,7 @@ def test_unknown_clock_learns_time_from_the_server():
 def test_unknown_clock_never_makes_the_certificate_expired():
     r = Rig(fallback=True)
     try:
-        r.provision()
-        c = r.store.load()
-        boot_key = new_key()
-        c.boot_key = boot_key.to_der()
-        c.boot_chain = [make_cert(boot_key.public_key_der(), "idevid", T0 - DAY, T0 + 3650 * DAY)]
-        r.store.commit(c)
+        r.provision_factory_key()
         r.srv.t = T0
         r.step(T0)
         held = r.store.load()
@@ -499,13 +504,7 @@ def test_fallback_to_the_bootstrap_credential_after_expiry():
     for fallback in (True, False):
         r = Rig(fallback=fallback)
         try:
-            r.provision()
-            c = r.store.load()
-            boot_key = new_key()
-            c.boot_key = boot_key.to_der()
-            c.boot_chain = [make_cert(boot_key.public_key_der(), "idevid", T0 - DAY,
-                                      T0 + 3650 * DAY)]
-            r.store.commit(c)
+            c = r.provision_factory_key()
             r.srv.t = T0
             r.step(T0)
             cert = r.cert()
@@ -646,12 +645,7 @@ def test_ntp_time_is_not_a_server_confirmed_clock():
     # than going straight to the fallback enrollment.
     r = Rig(fallback=True)
     try:
-        r.provision()
-        c = r.store.load()
-        boot_key = new_key()
-        c.boot_key = boot_key.to_der()
-        c.boot_chain = [make_cert(boot_key.public_key_der(), "idevid", T0 - DAY, T0 + 3650 * DAY)]
-        r.store.commit(c)
+        r.provision_factory_key()
         r.srv.t = T0
         r.step(T0)
         late = r.cert().not_after + DAY
