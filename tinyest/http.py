@@ -74,7 +74,11 @@ def _text(b):
     try:
         return str(bytes(b), "utf-8")
     except UnicodeError:
-        return "".join([chr(c) if c < 0x80 else "?" for c in b])
+        b = bytearray(b)
+        for i in range(len(b)):
+            if b[i] > 127:
+                b[i] = 63  # "?"
+        return str(b, "utf-8")
 
 
 def _num(s, lo=0, hi=0):
@@ -175,12 +179,14 @@ class Response:
 
     def header(self, name, default=None):
         """The first value of a header, by case-insensitive name."""
-        v = self.header_all(name)
-        return v[0] if v else default
+        return (self.header_all(name) or [default])[0]
 
     def header_all(self, name):
-        name = name.lower()
-        return [v for k, v in self.headers if k == name]
+        out = []
+        for k, v in self.headers:
+            if k == name.lower():
+                out.append(v)
+        return out
 
     def snippet(self, n=200):
         """The start of the body as text, for error messages."""
@@ -295,7 +301,7 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
                 raise ProtocolError("bad Content-Length %r" % cl[0][:20])
             n = k
         if n > max_body:
-            raise ProtocolError("body of %d bytes exceeds the %d byte cap" % (n, max_body))
+            raise ProtocolError("body exceeds the %d byte cap" % max_body)
         body = bytearray(n)
         _read_exact(stream, memoryview(body), "body")
     else:  # delimited by the end of the connection
@@ -475,8 +481,7 @@ class Connection:
                  bootstrap=False, tls12=False, system_trust=False, deadline=None):
         from tinyest import port as p
 
-        self.host = host
-        self.port = port
+        self.host = host_header(host, port)
         self.deadline = deadline or timeout * 4
         self.verified = not bootstrap
         self.sock = None
@@ -502,7 +507,7 @@ class Connection:
         for k, _ in headers:
             if not self.verified and k.lower() in ("authorization", "proxy-authorization"):
                 raise ProtocolError("refusing to send credentials on an unverified connection")
-        head = build_request(method, target, host_header(self.host, self.port), headers, body)
+        head = build_request(method, target, self.host, headers, body)
         self.send_failed = True
         if body:
             # One write: a head and body sent apart stall ~40 ms per request on

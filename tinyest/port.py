@@ -124,11 +124,7 @@ def elapsed(start):
     return time.monotonic() - start
 
 
-def sleep(seconds):
-    if seconds > 0:
-        time.sleep(seconds)
-
-
+sleep = time.sleep  # seconds > 0 (int or float)
 random_bytes = os.urandom
 
 

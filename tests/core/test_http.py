@@ -417,6 +417,16 @@ def test_b64_bodies_bad():
         raise AssertionError(name)
 
 
+def test_b64_refusals_name_the_byte_and_offset():
+    for body, want in ((b"QQ===", "0x3d at 4"), (b"QQ==QUJD", "0x51 at 4"), (b"QUJD\x00QUJD", "0x51 at 5"),
+                       (b"QU\r\nJ*", "0x2a at 5"), (b"=QUJD", "0x3d at 0")):
+        e = raises(ProtocolError, http.b64decode_body, body)
+        assert str(e) == "base64 body: bad character " + want, (body, str(e))
+    e = raises(ProtocolError, http.b64decode_body, b"QUJD=")
+    assert str(e) == "base64 body: bad length or padding"
+    raises(ProtocolError, http.b64decode_body, b"-----BEGIN X-----\nnot base64\n")
+
+
 def test_b64_encode_lines():
     for n in (0, 1, 47, 48, 49, 96, 1000):
         data = bytes([i & 0xFF for i in range(n)])

@@ -336,6 +336,31 @@ def test_connect_proxy(pki):
             assert res["error"] == "HttpError" and "403" in res["msg"], res
 
 
+def test_proxy_refusal_closes_the_proxy_socket():
+    # A refused CONNECT is an HttpError, and the socket to the proxy is closed
+    # at once (the proxy sees the end of the stream), not left to the caller.
+    from tinyest import proxy
+    from tinyest.errors import HttpError
+
+    seen = []
+
+    def refuse(conn, srv):
+        conn.recv(1000)
+        conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+        conn.settimeout(5)
+        seen.append(conn.recv(10))
+
+    with Server(None, refuse) as px:
+        with pytest.raises(HttpError) as e:
+            proxy.connect("http://127.0.0.1:%d/" % px.port, "est.example", 8443, 5, 5)
+        assert e.value.status == 407
+        for _ in range(50):
+            if seen:
+                break
+            time.sleep(0.05)
+    assert seen == [b""]
+
+
 # ---------------------------------------------------------------- CPython-only details
 
 
