@@ -31,60 +31,72 @@ Errors
     signature included; it raises only for a bad curve name or public point.
 
 Arithmetic
-    Jacobian coordinates with the a = -3 formulas. Inverses by Fermat,
-    x**(m-2) mod m: CPython's pow, and on MicroPython a 4-bit fixed-window
-    exponentiation in Python (``_pow_window``), because MicroPython's
-    three-argument pow was measured 2 to 7 times slower whenever the heap
-    holds garbage. ``pow(x, -1, m)`` (0 on MicroPython) and ``int.bit_length``
-    (missing there) are not used.
+    Jacobian coordinates with the a = -3 formulas; one loop (``_ladder``,
+    doubling and mixed addition written out) serves signing and
+    verification. Inverses by the extended Euclidean algorithm (``_inv``),
+    several times faster than Fermat's x**(m-2) in Python; its steps depend
+    on the value, so a secret value is inverted blinded: 1/x = f/(x*f) with
+    a secret factor f (``_binv``). ``pow(x, -1, m)`` (0 on MicroPython) and
+    ``int.bit_length`` (missing there) are not used.
 
     Secret scalars (signing nonces, public key derivation) go through a
     fixed-base comb. The scalar k is made odd (k, or n - k with every digit's
     sign inverted afterwards, chosen arithmetically), then recoded into signed
     odd digits of w bits: each digit is one of +-1, +-3, ..., +-(2**w - 1),
-    never zero, so every digit costs exactly one table lookup, one arithmetic
-    conditional negation and one mixed addition, and (groups - 1) * w
-    doublings separate the groups of digits. The table holds the odd
-    multiples of 2**(w*groups*t)*G for each t. Shapes (w, groups): CPython
-    (8, 1) for P-256 and (7, 1) for P-384 (32 and 55 additions, no doubling);
-    MicroPython (4, 2) and (4, 4) (64 additions + 4 doublings, 96 + 12).
+    never zero, so every digit costs exactly one table lookup, one negation
+    done both ways (the sign picks the result) and one mixed addition, and
+    (groups - 1) * w doublings separate the groups of digits. Row t of the
+    table holds the odd multiples of 2**(w*groups*t)*G. Shapes (w, groups),
+    the same on every runtime: P-256 (4, 8), 8 rows, 64 additions and 28
+    doublings; P-384 (4, 48), 2 rows, 96 additions and 188 doublings.
 
-    Verification handles public data only and may branch on it: u1*G through
-    the comb, u2*Q by signed 4-bit double-and-add over a per-call table of
-    1Q, 3Q, ..., 15Q, and one general addition; the x-coordinate is compared
+    P-256's table is a constant (``tinyest/ec_p256.py``): a frozen firmware
+    keeps it in flash, and a fresh process signs without building anything.
+    P-384's two rows are built at its first use (one set of odd multiples,
+    192 doublings, another set), which costs less than a signature, and
+    cached; ``clear_tables()`` drops it.
+
+    Verification handles public data only and may branch on it: u1*G + u2*Q
+    in one doubling chain, with interleaved width-w NAFs: u1 over row 0 of
+    the table (for P-256 it holds 32 odd multiples of G: width 7), u2 over
+    1Q, 3Q, ..., 15Q (width 5), built per call without an inversion (on an
+    isomorphic curve) and normalised with one. The x-coordinate is compared
     without an inversion (X == r*Z**2, or (r + n)*Z**2 when r + n < p).
 
 Side-channel stance
     For a secret scalar the sequence of field operations does not depend on
-    its bits: no digit is skipped and every addition is done. What is not
-    protected: Python integers are not constant-time (multiplication,
-    reduction and allocation sizes follow the values); the table index is
-    secret, so the memory access pattern is visible to a cache observer; and
-    the addition keeps a branch for its exceptional cases (adding a point to
-    itself or to its negation, infinity), which the comb reaches only for a
-    negligible fraction of scalars (about 2**-240; the tests construct such
-    scalars on purpose). The RFC 6979 nonce is deterministic, so no random
-    number generator is trusted at signing time. This resists timing
-    measured over a network reasonably well; it does not resist local power,
-    EM or cache analysis. Use a secure element where that matters.
+    its bits: no digit is skipped and every addition is done. The two
+    inverses of a signature (of Z**2 mod p, for r, and of the nonce mod n)
+    and the one of a public key derivation run Euclid on blinded values x*f,
+    f from HMAC-SHA256 keyed with the nonce (or the private key): its
+    branches follow x*f, which is independent-looking of x to anyone without
+    f, not x itself. What is not protected: Python integers are not
+    constant-time (multiplication, reduction and allocation sizes follow the
+    values); the table index is secret, so the memory access pattern is
+    visible to a cache observer; and the addition keeps a branch for its
+    exceptional cases (adding a point to itself or to its negation,
+    infinity), which the comb reaches only for a negligible fraction of
+    scalars (about 2**-240; the tests construct such scalars on purpose).
+    The RFC 6979 nonce is deterministic, so no random number generator is
+    trusted at signing time. This resists timing measured over a network
+    reasonably well; it does not resist local power, EM or cache analysis.
+    Use a secure element where that matters.
 
-Memory and speed (x86-64 VM; bench/bench_sign.py prints current figures)
-    Tables are built at first use, cached per curve, freed by
-    ``clear_tables()``. MicroPython: P-256 32 bytearrays of 512 bytes
-    (16 KiB), P-384 24 of 768 (18 KiB), each allocated before the arithmetic
-    starts so that no large contiguous block is needed; about 50 ms (P-256)
-    and 70-100 ms (P-384) to build. With the modules loaded as .mpy (64-bit
-    unix port) the smallest heap that imports this module is 57 KiB, that
-    signs and verifies on P-256 81 KiB, on P-384 87 KiB: the arithmetic
-    needs about 25-30 KiB beyond the loaded code. MicroPython timings: P-256
-    sign about 1.7 ms, verify about 6 ms; P-384 sign about 8 ms (the pure
-    SHA-384 of RFC 6979 included), verify about 16-22 ms. CPython: about
-    0.7 MiB of table per curve, built in 35-50 ms (P-256) / 75-100 ms
-    (P-384); P-256 sign about 0.37 ms, P-384 0.87 ms.
+Memory and speed (bench/bench_sign.py prints current figures)
+    P-256's table is 5.5 KiB of bytes constants in 8 rows (5.6 KiB of .mpy;
+    held in the heap only when the .mpy is loaded from a file system, as
+    after mip install). P-384's is built at first use: 2 rows of 768 bytes.
+    Emulated RP2040 (MicroPython 1.28, 125 MHz, .mpy from
+    port_micropython/build.py, only this module's imports loaded): P-256
+    first sign of a process about 250 ms, warm sign 235 ms, verify 705 ms;
+    with the whole device path imported (a fuller heap, so the garbage
+    collector and the allocator cost more) 310, 295 and 915 ms. P-384
+    there: first sign 3.4 s, warm 2.6 s (mostly the pure SHA-384 of RFC
+    6979), verify 1.9 s. Smallest heap (32-bit unix port, .mpy) that signs
+    on P-256: 45 KiB; signs and verifies: 54 KiB (P-384: 57 KiB).
 """
 
 import os
-import sys
 
 from tinyest import der, hashes
 from tinyest.errors import CryptoError, DERError, FormatError
@@ -95,16 +107,15 @@ OID_P384 = b"\x2b\x81\x04\x00\x22"  # 1.3.132.0.34
 OID_ECDSA_SHA256 = b"\x2a\x86\x48\xce\x3d\x04\x03\x02"  # 1.2.840.10045.4.3.2
 OID_ECDSA_SHA384 = b"\x2a\x86\x48\xce\x3d\x04\x03\x03"  # 1.2.840.10045.4.3.3
 
-_MICRO = sys.implementation.name == "micropython"
-
 _HASH_BY_SIZE = {32: "sha256", 48: "sha384", 64: "sha512"}
 
 
 class _Curve:
     """Domain parameters of a short Weierstrass curve with a = -3, and the
-    shape of its comb table: digits of w bits, in groups of ``groups``."""
+    shape of its comb: digits of w bits in groups of ``groups``, the table
+    read from the module ``tinyest.ec_p256`` when ``const`` (else built)."""
 
-    def __init__(self, name, p, b, n, gx, gy, size, oid, sig_oid, hash_name, w, groups, packed):
+    def __init__(self, name, p, b, n, gx, gy, size, oid, sig_oid, hash_name, w, groups, const):
         self.name = name
         self.p = p
         self.b = b
@@ -116,28 +127,23 @@ class _Curve:
         self.oid = oid
         self.sig_oid = sig_oid
         self.hash_name = hash_name
-        self.w = w  # bits per comb digit, 2 <= w <= 8
+        self.w = w  # bits per comb digit, 2 <= w <= 7
         self.groups = groups  # w * (groups - 1) doublings per multiplication
-        self.packed = packed  # table rows as bytearrays, or a list of (x, y)
+        self.const = const
         L = (8 * size + w - 1) // w
         self.digits = (L + groups - 1) // groups * groups
         self.tab = None
 
     def table(self):
+        """The comb table: a tuple of rows (bytes), see _build_table."""
         if self.tab is None:
-            self.tab = _build_table(self)
+            if self.const:
+                from tinyest.ec_p256 import TABLE
+                self.tab = TABLE
+            else:
+                self.tab = _build_table(self)
         return self.tab
 
-
-# Comb shapes (w, groups). CPython has memory to spare and pays for the two
-# Fermat inversions of each signature, so it takes wide tables and no
-# doublings; MicroPython keeps its tables near 16 KiB.
-if _MICRO:
-    _SHAPE256 = (4, 2)  # 32 tables x 8 points, 64 additions + 4 doublings
-    _SHAPE384 = (4, 4)  # 24 tables x 8 points, 96 additions + 12 doublings
-else:
-    _SHAPE256 = (8, 1)  # 32 tables x 128 points, 32 additions
-    _SHAPE384 = (7, 1)  # 55 tables x 64 points, 55 additions
 
 _P256 = _Curve(
     "P-256",
@@ -146,7 +152,7 @@ _P256 = _Curve(
     0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
     0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
-    32, OID_P256, OID_ECDSA_SHA256, "sha256", _SHAPE256[0], _SHAPE256[1], _MICRO,
+    32, OID_P256, OID_ECDSA_SHA256, "sha256", 4, 8, True,
 )
 _P384 = _Curve(
     "P-384",
@@ -155,7 +161,7 @@ _P384 = _Curve(
     0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
     0xAA87CA22BE8B05378EB1C71EF320AD746E1D3B628BA79B9859F741E082542A385502F25DBF55296C3A545E3872760AB7,
     0x3617DE4A96262C6F5D9E98BF9292DC29F8F41DBD289A147CE9DA3113B5F0B8C00A60B1CE1D7E819D7A431D7C90EA0E5F,
-    48, OID_P384, OID_ECDSA_SHA384, "sha384", _SHAPE384[0], _SHAPE384[1], _MICRO,
+    48, OID_P384, OID_ECDSA_SHA384, "sha384", 4, 48, False,
 )
 
 
@@ -177,7 +183,8 @@ def _curve_by_oid(oid):
 
 
 def clear_tables():
-    """Drop the cached comb tables (they are rebuilt at the next use)."""
+    """Drop the cached comb tables: P-384's is rebuilt at its next use, P-256's
+    read again from its module."""
     _P256.tab = None
     _P384.tab = None
 
@@ -185,38 +192,26 @@ def clear_tables():
 # ---------------------------------------------------------------- field helpers
 
 
-def _pow_window(x, e, m):
-    """x**e mod m by a left-to-right fixed 4-bit window (e > 0 public). Only
-    small allocations: a 16-entry table and the exponent's bytes."""
-    t = [1] * 16
-    t[1] = x % m
-    for i in range(2, 16):
-        t[i] = t[i - 1] * t[1] % m
-    nb = 1
-    while e >> (8 * nb):
-        nb += 1
-    r = 1
-    for byte in e.to_bytes(nb, "big"):
-        for d in (byte >> 4, byte & 15):
-            if r != 1:
-                r = r * r % m
-                r = r * r % m
-                r = r * r % m
-                r = r * r % m
-            if d:
-                r = r * t[d] % m
-    return r
-
-
-# MicroPython's three-argument pow frees its temporaries explicitly, and on a
-# heap holding garbage the allocator then rescans: it was measured 2 to 7 times
-# slower than _pow_window there. CPython's C pow is the faster one.
-_pow = _pow_window if _MICRO else pow
-
-
 def _inv(x, m):
-    """1/x mod a prime m, by Fermat (x**(m-2)); 0 for x == 0."""
-    return _pow(x, m - 2, m)
+    """1/x mod a prime m by the extended Euclidean algorithm; 0 when m divides
+    x. Its steps depend on x: x must be public, or blinded (_binv)."""
+    a, b = x % m, m
+    u, v = 1, 0
+    while a:
+        q, r = divmod(b, a)
+        b, a = a, r
+        u, v = v - q * u, u
+    return v % m
+
+
+def _binv(x, m, f):
+    """1/x mod m through the blinded value x*f (f secret, 0 < f < m)."""
+    return _inv(x * f, m) * f % m
+
+
+def _blind(key, tag, m):
+    """A secret blinding factor in [1, m) from HMAC-SHA256 of tag under key."""
+    return int.from_bytes(hashes.hmac("sha256", key, tag), "big") % m or 1
 
 
 # ---------------------------------------------------------------- point arithmetic
@@ -225,13 +220,17 @@ def _inv(x, m):
 
 
 def _dbl(p, X, Y, Z):
-    """2*(X, Y, Z), dbl-2001-b for a = -3; infinity stays infinity."""
+    """2*(X, Y, Z), dbl-2001-b for a = -3; infinity stays infinity. (The
+    order of the statements here and in _madd was measured: on MicroPython
+    other orders of the same operations ran up to a third slower.)"""
     delta = Z * Z % p
     gamma = Y * Y % p
     beta = X * gamma % p
     alpha = 3 * (X - delta) * (X + delta) % p
-    X3 = (alpha * alpha - 8 * beta) % p
-    return X3, (alpha * (4 * beta - X3) - 8 * gamma * gamma) % p, 2 * Y * Z % p
+    Z = 2 * Y * Z % p
+    X = (alpha * alpha - 8 * beta) % p
+    Y = (alpha * (4 * beta - X) - 8 * gamma * gamma) % p
+    return X, Y, Z
 
 
 def _madd(p, X, Y, Z, x2, y2):
@@ -245,46 +244,24 @@ def _madd(p, X, Y, Z, x2, y2):
         if not r:
             return _dbl(p, X, Y, Z)
         return 1, 1, 0
+    Z = Z * h % p
     hh = h * h % p
     hhh = h * hh % p
     v = X * hh % p
-    X3 = (r * r - hhh - v - v) % p
-    return X3, (r * (v - X3) - Y * hhh) % p, Z * h % p
+    X = (r * r - hhh - v - v) % p
+    Y = (r * (v - X) - Y * hhh) % p
+    return X, Y, Z
 
 
-def _jadd(p, P, Q):
-    """P + Q for Jacobian points, every case handled (public data only)."""
-    X1, Y1, Z1 = P
-    X2, Y2, Z2 = Q
-    if not Z1:
-        return Q
-    if not Z2:
-        return P
-    z1z1 = Z1 * Z1 % p
-    z2z2 = Z2 * Z2 % p
-    u1 = X1 * z2z2 % p
-    s1 = Y1 * Z2 % p * z2z2 % p
-    h = X2 * z1z1 % p - u1
-    r = Y2 * Z1 % p * z1z1 % p - s1
-    if not h:
-        if not r:
-            return _dbl(p, X1, Y1, Z1)
-        return 1, 1, 0
-    hh = h * h % p
-    hhh = h * hh % p
-    v = u1 * hh % p
-    X3 = (r * r - hhh - v - v) % p
-    return X3, (r * (v - X3) - s1 * hhh) % p, Z1 * Z2 % p * h % p
-
-
-def _normalize(p, pts):
-    """Affine (x, y) of non-infinite Jacobian points, with one inversion."""
+def _normalize(p, pts, f=1):
+    """Affine (x, y) of non-infinite Jacobian points, with one inversion,
+    blinded by f when the points are secret."""
     acc = 1
     pre = []
     for P in pts:
         pre.append(acc)
         acc = acc * P[2] % p
-    inv = _inv(acc, p)
+    inv = _binv(acc, p, f)
     out = [None] * len(pts)
     for i in range(len(pts) - 1, -1, -1):
         X, Y, Z = pts[i]
@@ -297,13 +274,17 @@ def _normalize(p, pts):
 
 def _odd_multiples(p, x, y, count, tail=0):
     """Jacobian 1P, 3P, ..., (2*count-1)P of the affine point P, and, when
-    tail > 0, (2**tail)*P after them (the next comb base)."""
-    D = _normalize(p, [_dbl(p, x, y, 1)])[0]
-    pts = [(x, y, 1)]
-    X, Y, Z = x, y, 1
+    tail > 0, (2**tail)*P after them (the next comb base). No inversion: the
+    additions of D = 2P = (X, Y, Z) run on the isomorphic curve where D is
+    affine (x*Z**2, y*Z**3), which mixed addition does not tell apart (its
+    formula uses neither a nor b); a point (a, b, c) there is (a, b, c*Z)."""
+    X, Y, Z = _dbl(p, x, y, 1)
+    zz = Z * Z % p
+    a, b, c = x * zz % p, y * zz % p * Z % p, 1
+    pts = [(a, b, Z)]
     for _ in range(count - 1):
-        X, Y, Z = _madd(p, X, Y, Z, D[0], D[1])
-        pts.append((X, Y, Z))
+        a, b, c = _madd(p, a, b, c, X, Y)
+        pts.append((a, b, c * Z % p))
     if tail:
         X, Y, Z = x, y, 1
         for _ in range(tail):
@@ -312,76 +293,42 @@ def _odd_multiples(p, x, y, count, tail=0):
     return pts
 
 
+def _pack(size, pts):
+    """Affine points as one bytes row: x then y of each, size big-endian bytes."""
+    return b"".join([x.to_bytes(size, "big") + y.to_bytes(size, "big") for x, y in pts])
+
+
 def _build_table(c):
-    """The comb table: for t in range(T), the affine odd multiples 1, 3, ...,
-    2**w - 1 of 2**(w*groups*t)*G. MicroPython: one bytearray per t, all
-    allocated before the arithmetic fragments the heap, with x and y of each
-    point as size big-endian bytes. CPython: a list of (x, y)."""
+    """The comb table: for t in range(digits // groups), a row (_pack) of the
+    odd multiples 1, 3, ..., 2**w - 1 of 2**(w*groups*t)*G."""
     p = c.p
-    size = c.size
     half = 1 << (c.w - 1)
     T = c.digits // c.groups
-    if c.packed:
-        tb = [bytearray(half * 2 * size) for _ in range(T)]
-    else:
-        tb = []
+    tb = []
     x, y = c.gx, c.gy
     for t in range(T):
         last = t == T - 1
         aff = _normalize(p, _odd_multiples(p, x, y, half, 0 if last else c.w * c.groups))
-        if c.packed:
-            row = tb[t]
-            o = 0
-            for i in range(half):
-                row[o:o + size] = aff[i][0].to_bytes(size, "big")
-                row[o + size:o + 2 * size] = aff[i][1].to_bytes(size, "big")
-                o += 2 * size
-        else:
-            tb.extend(aff[:half])
+        tb.append(_pack(c.size, aff[:half]))
         if not last:
             x, y = aff[half]
-    return tb
+    return tuple(tb)
 
 
-def _digits(k, n, w, L):
-    """Signed odd recoding of 0 <= k <= n into L digits of w bits.
-
-    Returns (flip, digits): when k is even it is replaced by n - k (odd) and
-    flip is 1, meaning every digit's sign must be inverted. digits[i] is a b in
-    [0, 2**w) standing for the digit 2b - (2**w - 1), never zero:
-    k' = sum (2*b_i - 2**w + 1) * 2**(w*i), b_i being bits w*i+1 .. w*i+w of k'.
-    The top digit is always positive. Needs k' < 2**(w*L).
-    """
-    flip = 1 - (k & 1)
-    k = (k + flip * (n - k - k)) >> 1
-    mask = (1 << w) - 1
-    dig = bytearray(L)
-    for i in range(L):
-        dig[i] = k & mask
-        k >>= w
-    dig[L - 1] |= 1 << (w - 1)
-    return flip, dig
-
-
-def _comb(c, k):
-    """Jacobian k*G for 1 <= k < n, with an operation sequence that does not
-    depend on k."""
+def _ladder(c, rows, digs, cols, dbls):
+    """The loop of _comb and _muladd: for j = cols - 1, ..., 0, dbls doublings
+    (none at infinity), then for each t the digit code d = digs[t][j]: 0 adds
+    nothing, d > 0 adds point (d - 1) // 2 of rows[t], negated when d is even.
+    _dbl and _madd inlined; _madd itself takes the exceptional cases."""
     p = c.p
-    size = c.size
-    w = c.w
-    S = c.groups
-    T = c.digits // S
-    half = 1 << (w - 1)
-    lo = half - 1
-    tb = c.table()
-    packed = c.packed
-    flip, dig = _digits(k, c.n, w, c.digits)
-    ent = 2 * size  # bytes per packed entry
-    first = True
-    X = Y = Z = 0
-    for j in range(S - 1, -1, -1):
-        if not first:
-            for _ in range(w):
+    s = c.size
+    e = 2 * s
+    jobs = [(memoryview(row), dig) for row, dig in zip(rows, digs)]  # slices without copies
+    dr = range(dbls)
+    X, Y, Z = 1, 1, 0
+    for j in range(cols - 1, -1, -1):
+        if Z:
+            for _ in dr:
                 delta = Z * Z % p
                 gamma = Y * Y % p
                 beta = X * gamma % p
@@ -389,62 +336,97 @@ def _comb(c, k):
                 Z = 2 * Y * Z % p
                 X = (alpha * alpha - 8 * beta) % p
                 Y = (alpha * (4 * beta - X) - 8 * gamma * gamma) % p
-        for t in range(T):
-            b = dig[j + S * t]
-            neg = 1 - (b >> (w - 1))  # the digit 2b - 2**w + 1 is negative
-            i = (b ^ (neg * lo)) & lo
-            if packed:
-                o = i * ent
-                row = tb[t]
-                x2 = int.from_bytes(row[o:o + size], "big")
-                y2 = int.from_bytes(row[o + size:o + ent], "big")
+        for row, dig in jobs:
+            d = dig[j]
+            if d:
+                o = (d - 1) // 2 * e
+                x2 = int.from_bytes(row[o:o + s], "big")
+                y2 = int.from_bytes(row[o + s:o + e], "big")
+                y2 = (p - y2, y2)[d & 1]  # both computed: no branch on the sign
+                zz = Z * Z % p
+                h = x2 * zz % p - X
+                if not h or not Z:  # doubling, infinity: rare, or the first addition
+                    X, Y, Z = _madd(p, X, Y, Z, x2, y2)
+                    continue
+                r = y2 * zz % p * Z % p - Y
+                Z = Z * h % p
+                zz = h * h % p
+                v = X * zz % p
+                h = h * zz % p
+                X = (r * r - h - v - v) % p
+                Y = (r * (v - X) - Y * h) % p
+    return X, Y, Z
+
+
+def _digits(k, n, w, L):
+    """Signed odd recoding of 1 <= k < n into L digit codes of _ladder.
+
+    When k is even it is replaced by n - k (odd) and every digit's sign is
+    inverted. For odd k, with b_i the bits w*i+1 .. w*i+w of k >> 1 and the
+    top bit of b_(L-1) set, k = sum (2*b_i - 2**w + 1) * 2**(w*i): no digit is
+    zero, so each costs one addition. Needs k < 2**(w*L). A code is |digit|,
+    plus 1 for a negative digit; computed without branching on k.
+    """
+    flip = 1 - (k & 1)
+    k = (k + flip * (n - k - k)) >> 1
+    m = (1 << w) - 1
+    lo = m >> 1
+    dig = bytearray(L)
+    for i in range(L):
+        b = k & m
+        k >>= w
+        if i == L - 1:
+            b |= lo + 1
+        neg = 1 - (b >> (w - 1))
+        dig[i] = 2 * ((b ^ (neg * lo)) & lo) + 1 + (neg ^ flip)
+    return dig
+
+
+def _comb(c, k):
+    """Jacobian k*G for 1 <= k < n, with an operation sequence that does not
+    depend on k: digit t*groups + j of k comes from comb row t in column j."""
+    S = c.groups
+    dig = _digits(k, c.n, c.w, c.digits)
+    rows = c.table()
+    return _ladder(c, rows, [dig[S * t:S * t + S] for t in range(len(rows))], S, c.w)
+
+
+def _naf(k, w, L):
+    """Width-w NAF of 0 <= k < 2**(L-1), least significant digit first, as
+    codes of _ladder: |d| for d > 0, |d| + 1 for d < 0, 0 for d = 0."""
+    out = bytearray(L)
+    m = (1 << w) - 1
+    i = 0
+    while k:
+        if k & 1:
+            d = k & m
+            if d >> (w - 1):
+                k += m + 1 - d
+                out[i] = m + 2 - d
             else:
-                x2, y2 = tb[t * half + i]
-            y2 += (neg ^ flip) * (p - y2 - y2)
-            if first:
-                X, Y, Z = x2, y2, 1
-                first = False
-                continue
-            zz = Z * Z % p
-            h = x2 * zz % p - X
-            if not h or not Z:  # exceptional: doubling or infinity
-                X, Y, Z = _madd(p, X, Y, Z, x2, y2 % p)
-                continue
-            r = y2 * zz % p * Z % p - Y
-            hh = h * h % p
-            hhh = h * hh % p
-            v = X * hh % p
-            X = (r * r - hhh - v - v) % p
-            Y = (r * (v - X) - Y * hhh) % p
-            Z = Z * h % p
-    return X, Y, Z
+                k -= d
+                out[i] = d
+            k >>= w
+            i += w
+        else:
+            k >>= 1
+            i += 1
+    return out
 
 
-def _mul(c, k, qx, qy):
-    """Jacobian k*Q for 0 <= k < n and an affine point Q: 4-bit signed odd
-    digits, 4 doublings and one addition each (public scalars only: the
-    exceptional cases take other branches)."""
+def _muladd(c, u1, u2, qx, qy):
+    """Jacobian u1*G + u2*Q for 0 <= u1, u2 < n and an affine point Q, by
+    interleaved NAFs: width 5 for Q, and for G as wide as comb row 0 allows
+    (2**(w-2) points). Public scalars only: zero digits are skipped."""
     p = c.p
-    L = 2 * c.size
-    tab = _normalize(p, _odd_multiples(p, qx, qy, 8))
-    flip, dig = _digits(k, c.n, 4, L)
-    X, Y, Z = 1, 1, 0
-    for i in range(L - 1, -1, -1):
-        for _ in range(4 if Z else 0):
-            delta = Z * Z % p
-            gamma = Y * Y % p
-            beta = X * gamma % p
-            alpha = 3 * (X - delta) * (X + delta) % p
-            Z = 2 * Y * Z % p
-            X = (alpha * alpha - 8 * beta) % p
-            Y = (alpha * (4 * beta - X) - 8 * gamma * gamma) % p
-        b = dig[i]
-        neg = 1 - (b >> 3)
-        x2, y2 = tab[(b ^ (neg * 7)) & 7]
-        if neg ^ flip:
-            y2 = p - y2
-        X, Y, Z = _madd(p, X, Y, Z, x2, y2)
-    return X, Y, Z
+    s = c.size
+    g = c.table()[0]
+    w = 2
+    while 2 * s << (w - 1) <= len(g):
+        w += 1
+    L = 8 * s + 1
+    q = _pack(s, _normalize(p, _odd_multiples(p, qx, qy, 8)))
+    return _ladder(c, (g, q), (_naf(u1, w, L), _naf(u2, 5, L)), L, 1)
 
 
 # ---------------------------------------------------------------- encodings
@@ -476,7 +458,7 @@ def point_from_bytes(curve, data):
         if x >= p:
             raise CryptoError("point not on " + c.name)
         v = (x * x * x - 3 * x + c.b) % p
-        y = _pow(v, (p + 1) // 4, p)  # p = 3 (mod 4) on both curves
+        y = pow(v, (p + 1) // 4, p)  # p = 3 (mod 4) on both curves
         if y * y % p != v:
             raise CryptoError("point not on " + c.name)
         if (y & 1) != (tag & 1):
@@ -541,9 +523,8 @@ class EcKey:
     def _point(self):
         if self._pub is None:
             c = self._c
-            p = c.p
-            X, Y, Z = _comb(c, self.secret)
-            self._pub = _normalize(p, [(X, Y, Z)])[0]
+            f = _blind(self.secret.to_bytes(c.size, "big"), b"\x03", c.p)
+            self._pub = _normalize(c.p, [_comb(c, self.secret)], f)[0]
         return self._pub
 
     def public_point(self):
@@ -580,10 +561,11 @@ class EcKey:
         e = _bits2int(digest, c.qlen)
         for k in _nonces(c, d, digest, hname):
             X, Y, Z = _comb(c, k)
-            r = X * _pow(Z, p - 3, p) % p % n  # x = X / Z**2
+            kb = k.to_bytes(c.size, "big")
+            r = X * _binv(Z * Z, p, _blind(kb, b"\x01", p)) % p % n  # x = X / Z**2
             if not r:
                 continue
-            s = _inv(k, n) * (e + r * d) % n
+            s = _binv(k, n, _blind(kb, b"\x02", n)) * (e + r * d) % n
             if s:
                 return der.seq(der.integer(r), der.integer(s))
 
@@ -705,11 +687,7 @@ def verify(curve, point, digest, sig_der):
         return False
     e = _bits2int(bytes(digest), c.qlen)
     w = _inv(s, n)
-    u1 = e * w % n
-    P = _mul(c, r * w % n, qx, qy)
-    if u1:
-        P = _jadd(c.p, _comb(c, u1), P)
-    X, Y, Z = P
+    X, Y, Z = _muladd(c, e * w % n, r * w % n, qx, qy)
     if not Z:
         return False
     p = c.p

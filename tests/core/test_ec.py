@@ -2,6 +2,8 @@
 encodings (cross-checked against cryptography-made DER below), verification of
 hostile signatures, bad keys, and the scalar multiplication's edge cases."""
 
+import sys
+
 from _t import h, raises
 
 from tinyest import der, der_extra, ec, hashes
@@ -169,9 +171,22 @@ def test_rfc6979_p384():
     _check_rfc6979("P-384", P384_X, RFC6979_P384)
 
 
+def _ref_mul(c, k, x, y):
+    """k*(x, y) by plain binary double-and-add: the reference for the comb and
+    the interleaved verification loop (neither of which it shares code with,
+    _dbl and _madd aside)."""
+    p = c.p
+    X, Y, Z = 1, 1, 0
+    for i in range(8 * c.size, -1, -1):
+        X, Y, Z = ec._dbl(p, X, Y, Z)
+        if (k >> i) & 1:
+            X, Y, Z = ec._madd(p, X, Y, Z, x, y)
+    return X, Y, Z
+
+
 def test_small_and_edge_secrets():
     # 1*G = G and (n-1)*G = -G are known answers; the others are compared with
-    # the double-and-add used by verification (a different algorithm).
+    # plain double-and-add and with the verification loop (other algorithms).
     for c in (ec._P256, ec._P384):
         p, n = c.p, c.n
         g = b"\x04" + c.gx.to_bytes(c.size, "big") + c.gy.to_bytes(c.size, "big")
@@ -180,81 +195,161 @@ def test_small_and_edge_secrets():
         assert ec.from_secret(n - 1, c.name).public_point() == minus_g, c.name
         for k in (2, 3, 4, 15, 16, 17, 255, 256, 257, (n - 1) // 2, (n + 1) // 2, n - 2, n - 3,
                   (1 << (8 * c.size - 1)) + 1, 0x5555 << 200):
-            want = _affine(c, ec._mul(c, k, c.gx, c.gy))
+            want = _affine(c, _ref_mul(c, k, c.gx, c.gy))
             assert _affine(c, ec._comb(c, k)) == want, "%s k=%x" % (c.name, k)
+            assert _affine(c, ec._muladd(c, k, 0, c.gx, c.gy)) == want, "%s k=%x" % (c.name, k)
+            assert _affine(c, ec._muladd(c, 0, k, c.gx, c.gy)) == want, "%s k=%x" % (c.name, k)
 
 
 def _shapes():
-    # (w, groups, packed); kept small on MicroPython, where tables cost heap
-    out = [(4, 1, True), (3, 4, False), (5, 2, True), (2, 8, False)]
-    if not ec._MICRO:
-        out.append((6, 1, True))
+    # (w, groups); kept small on MicroPython, where a built table costs heap
+    out = [(4, 1), (3, 4), (5, 2), (2, 8), (4, 64)]
+    if sys.implementation.name != "micropython":
+        out.append((6, 1))
     return out
 
 
-def _reshaped(c, w, groups, packed):
+def _reshaped(c, w, groups):
     return ec._Curve(c.name, c.p, c.b, c.n, c.gx, c.gy, c.size, c.oid, c.sig_oid,
-                     c.hash_name, w, groups, packed)
+                     c.hash_name, w, groups, False)
 
 
 def test_comb_shapes_agree():
     ks = [1, 2, 0x1234567, N256 - 1, P256_X, 0xA6E3C57DD01ABE90086538398355DD4C3B17AA873382B0F24D6129493D8AAD60]
-    for w, groups, packed in _shapes():
-        c = _reshaped(ec._P256, w, groups, packed)
+    for w, groups in _shapes():
+        c = _reshaped(ec._P256, w, groups)
         for k in ks:
             want = _affine(ec._P256, ec._comb(ec._P256, k))
             assert _affine(c, ec._comb(c, k)) == want, "w=%d groups=%d k=%x" % (w, groups, k)
-    c = _reshaped(ec._P384, 5, 3, True)
+    c = _reshaped(ec._P384, 5, 3)
     assert _affine(c, ec._comb(c, P384_X)) == _affine(ec._P384, ec._comb(ec._P384, P384_X))
 
 
+def test_p256_constant_table():
+    # tinyest/ec_p256.py holds what the table builder makes for P-256's shape,
+    # with row 0 extended to more odd multiples of G (verification reads them)
+    c = ec._P256
+    assert c.const is True
+    built = ec._build_table(_reshaped(c, c.w, c.groups))
+    tab = c.table()
+    assert len(tab) == len(built) == c.digits // c.groups
+    assert tab[1:] == built[1:]
+    row = len(built[0])
+    assert tab[0][:row] == built[0] and len(tab[0]) % row == 0
+    g = ec._normalize(c.p, ec._odd_multiples(c.p, c.gx, c.gy, len(tab[0]) // (2 * c.size)))
+    assert tab[0] == ec._pack(c.size, g)
+    assert ec._P384.const is False and len(ec._P384.table()) == ec._P384.digits // ec._P384.groups
+
+
+def _code_value(code):
+    """The signed digit of a digit code of ec._ladder."""
+    return code if code & 1 else 1 - code
+
+
+def test_digit_recodings():
+    for c in (ec._P256, ec._P384):
+        n, w, L = c.n, c.w, c.digits
+        for k in (1, 2, 3, n - 1, n - 2, n // 2, P256_X % n, (1 << (8 * c.size - 1)) + 1):
+            dig = ec._digits(k, n, w, L)
+            vals = [_code_value(d) for d in dig]
+            assert all(v & 1 and -(1 << w) < v < (1 << w) for v in vals), k
+            assert sum(v << (w * i) for i, v in enumerate(vals)) % n == k, "%s k=%x" % (c.name, k)
+        for width in (2, 3, 5, 7, 8):
+            for k in (0, 1, 7, 1 << 200, n - 1, P256_X % n, 0x5555 << 150):
+                naf = ec._naf(k, width, 8 * c.size + 1)
+                vals = [_code_value(d) if d else 0 for d in naf]
+                assert sum(v << i for i, v in enumerate(vals)) == k, "%d %x" % (width, k)
+                nz = [i for i, v in enumerate(vals) if v]
+                assert all(-(1 << (width - 1)) < vals[i] < (1 << (width - 1)) for i in nz)
+                assert all(b - a >= width for a, b in zip(nz, nz[1:])), "%d %x" % (width, k)
+
+
+def _last_addition_doubles(c):
+    """Scalars whose last comb addition is P + P: the digit v at the last
+    position L - groups (row T-1, column 0) with k = 2*v*2**(w*(L - groups))."""
+    n, w, L = c.n, c.w, c.digits
+    i = L - c.groups
+    out = []
+    for v in range(1 - (1 << w), 1 << w, 2):
+        k = 2 * v * (1 << (w * i)) % n
+        if _code_value(ec._digits(k, n, w, L)[i]) == v:
+            out.append(k)
+    return out
+
+
 def test_comb_exceptional_doubling():
-    # With one group the comb adds the top digit d last; for k = 2*d*2**(w*(L-1))
-    # mod n (when odd, with top digit d) that addition is P + P, which the
-    # addition formula cannot do: the exceptional branch must double instead.
-    cases = [
-        ("P-256", 4, 0xE0000000FFFFFFFF00000000000000004319055258E8617B0C46353D039CDAAF),
-        ("P-256", 8, 0xFE000000FFFFFFFF00000000000000004319055258E8617B0C46353D039CDAAF),
-        ("P-384", 4, int("E00000000000000000000000000000000000000000000000"
-                         "389CB27E0BC8D220A7E5F24DB74F58851313E695333AD68D", 16)),
-    ]
-    for curve, w, k in cases:
-        base = ec._curve(curve)
-        c = _reshaped(base, w, 1, True)
-        L = c.digits
-        flip, dig = ec._digits(k, c.n, w, L)
-        d = 2 * dig[L - 1] - (1 << w) + 1
-        assert flip == 0 and (k - 2 * d * (1 << (w * (L - 1)))) % c.n == 0, curve
-        want = _affine(c, ec._mul(c, k, c.gx, c.gy))
-        assert _affine(c, ec._comb(c, k)) == want, "%s w=%d" % (curve, w)
-        if w == base.w and base.groups == 1:
-            assert _affine(base, ec._comb(base, k)) == want, curve
+    # The addition formula cannot add a point to itself; _madd (taken for the
+    # first addition and for exceptional cases only) must double instead.
+    calls = []
+    madd = ec._madd
+
+    def counting(*args):
+        calls.append(1)
+        return madd(*args)
+
+    shapes = [(ec._P256, None), (ec._P384, None), (ec._P256, (4, 1)), (ec._P256, (7, 1)),
+              (ec._P384, (4, 1))]
+    try:
+        for base, shape in shapes:
+            c = base if shape is None else _reshaped(base, shape[0], shape[1])
+            c.table()  # built (with _madd) before counting
+            ks = _last_addition_doubles(c)
+            assert ks, (c.name, shape)
+            for k in ks:
+                want = _affine(c, _ref_mul(c, k, c.gx, c.gy))
+                del calls[:]
+                ec._madd = counting
+                got = ec._comb(c, k)
+                ec._madd = madd
+                assert len(calls) == 2, (c.name, shape, len(calls))
+                assert _affine(c, got) == want, "%s %s k=%x" % (c.name, shape, k)
+    finally:
+        ec._madd = madd
 
 
 def test_point_addition_cases():
     for c in (ec._P256, ec._P384):
         p = c.p
-        g = (c.gx, c.gy, 1)
         two_g = ec._dbl(p, c.gx, c.gy, 1)
         assert _affine(c, ec._madd(p, c.gx, c.gy, 1, c.gx, c.gy)) == _affine(c, two_g)
         assert ec._madd(p, c.gx, c.gy, 1, c.gx, p - c.gy)[2] == 0  # G + (-G)
         assert ec._madd(p, 1, 1, 0, c.gx, c.gy) == (c.gx, c.gy, 1)  # O + G
-        assert _affine(c, ec._jadd(p, g, g)) == _affine(c, two_g)
-        assert ec._jadd(p, g, (c.gx, p - c.gy, 1))[2] == 0
-        assert ec._jadd(p, (1, 1, 0), two_g) == two_g
-        assert ec._jadd(p, two_g, (1, 1, 0)) == two_g
+        assert ec._dbl(p, 1, 1, 0)[2] == 0  # 2*O = O
         three = _affine(c, ec._madd(p, two_g[0], two_g[1], two_g[2], c.gx, c.gy))
-        assert three == _affine(c, ec._jadd(p, two_g, g))
-        assert three == _affine(c, ec._mul(c, 3, c.gx, c.gy))
+        assert three == _affine(c, _ref_mul(c, 3, c.gx, c.gy))
+        # the odd multiples (built without an inversion, on an isomorphic curve)
+        pts = ec._odd_multiples(p, c.gx, c.gy, 5, 7)
+        for i in range(5):
+            assert _affine(c, pts[i]) == _affine(c, _ref_mul(c, 2 * i + 1, c.gx, c.gy)), i
+        assert _affine(c, pts[5]) == _affine(c, _ref_mul(c, 1 << 7, c.gx, c.gy))
 
 
-def test_pow_window_and_inverse():
+def test_verification_exceptional_additions():
+    # public keys G and -G: the two interleaved additions meet the same point,
+    # or its negation, at the same digit position
+    for c in (ec._P256, ec._P384):
+        for d in (1, c.n - 1, 2):
+            key = ec.from_secret(d, c.name)
+            for digest in (b"\x01" * c.size, hashes.new(c.hash_name, b"x").digest()):
+                sig = key.sign_digest(digest)
+                assert ec.verify(c.name, key.public_point(), digest, sig), (c.name, d)
+        for u in (1, 5, 0x1234, c.n - 1):
+            want = _affine(c, _ref_mul(c, 2 * u % c.n, c.gx, c.gy))
+            assert _affine(c, ec._muladd(c, u, u, c.gx, c.gy)) == want, u
+            assert ec._muladd(c, u, c.n - u, c.gx, c.gy)[2] == 0, u
+
+
+def test_inverses():
     for c in (ec._P256, ec._P384):
         for m in (c.p, c.n):
-            for x in (1, 2, 3, c.gx, c.gy, m - 1, m + 5):
-                for e in (1, 2, 15, 16, 17, 0x10001, m - 2, (m + 1) // 4, 1 << 130):
-                    assert ec._pow_window(x, e, m) == pow(x, e, m), "%x^%x" % (x, e)
+            for x in (1, 2, 3, c.gx, c.gy, m - 1, m + 5, (1 << 130) + 1):
                 assert ec._inv(x, m) * x % m == 1
+                for f in (1, 2, m - 1, c.gx):
+                    assert ec._binv(x, m, f) == ec._inv(x, m)
+            assert ec._inv(0, m) == 0 and ec._inv(m, m) == 0
+            for key in (b"", b"k" * 48):
+                f = ec._blind(key, b"\x01", m)
+                assert 0 < f < m and f != ec._blind(key, b"\x02", m)
 
 
 # ---------------------------------------------------------------- sign and verify
@@ -374,7 +469,7 @@ def test_point_from_bytes_compressed():
         nx = 1
         while True:
             v = (nx * nx * nx - 3 * nx + c.b) % c.p
-            if ec._pow_window(v, (c.p - 1) // 2, c.p) != 1:
+            if pow(v, (c.p - 1) // 2, c.p) != 1:
                 break
             nx += 1
         raises(CryptoError, ec.point_from_bytes, curve, b"\x02" + nx.to_bytes(c.size, "big"))

@@ -11,7 +11,7 @@ import sys
 # they agree): imported on first use, software crypto, never on a board, CPython only.
 LAZY = ("catrust", "csr_build", "csrattrs", "der_text", "hostname", "http_auth", "names", "pem", "proxy",
         "serialwire", "serverkeygen")
-CRYPTO = ("ec", "ed25519", "hashes", "rsa")
+CRYPTO = ("ec", "ec_p256", "ed25519", "hashes", "rsa")
 HOST = ("csr_read", "der_extra")
 CPYTHON = ("port_cpython",)
 OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON

@@ -151,7 +151,6 @@ def test_sign_verify_figures_are_measured(kat):
     assert kat["first"].cycles >= kat["warm"].cycles * 0.9
 
 
-@pytest.mark.rp2_budget
 def test_budget_first_sign_at_most_twice_a_warm_one(kat):
     ratio = kat["first"].cycles / kat["warm"].cycles
     print("first %.1f ms, warm %.1f ms: %.2fx (budget %.1fx)" % (kat["first"].ms, kat["warm"].ms, ratio,
