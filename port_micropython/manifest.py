@@ -14,6 +14,20 @@
 # Using a feature whose module was left out raises ImportError.
 # The example application (main.py) is not frozen: it lives in the flash with its
 # config.json, so both can be changed without rebuilding the firmware.
+#
+# What a board gives and what the library needs (measured with bench/bench_fit.py on
+# the board models of ../shared/tools, MicroPython 1.28; the device path is /cacerts,
+# /simpleenroll with a password and /simplereenroll with a new key, over real TLS):
+#   mip install (.mpy in the flash file system, bytecode loaded into the GC heap):
+#     Pico W (~192 KiB of GC heap, mbedTLS in it):   full path 173 KiB, renewal 144 KiB
+#     ESP32 (~110 KiB of GC heap, TLS in IDF's heap): full path 128 KiB, renewal 125 KiB
+#     -> it does not fit an ESP32 yet, and leaves a Pico W 19-48 KiB for the application;
+#        the budgets (full 96 / 80 KiB, renewal 88 / 72 KiB) are not met.
+#   frozen (this manifest; bytecode stays in flash): the working set only, about
+#     25-45 KiB above the TLS session (tests/host/test_client_e2e_host.py,
+#     test_enroll_in_64k), which fits both boards.
+#   .mpy on a board: device path 50.7 KiB, all a board may load 100.2 KiB
+#     (port_micropython/build.py).
 metadata(description="EST (RFC 7030) client: enroll and renew device certificates",
          version="0.1.0", license="MIT")
 
