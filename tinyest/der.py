@@ -12,7 +12,9 @@ Reading
     * at most 4 length octets, and a length never beyond the enclosing element,
       checked before anything is sliced or allocated;
     * low tag numbers only (tag number <= 30; X.690 8.1.2.4 high-tag form refused);
-    * end-of-contents (tag 0) refused outside BER indefinite framing;
+    * end-of-contents (tag 0) refused outside BER indefinite framing, and
+      indefinite lengths nested at most ``MAX_BER_DEPTH`` (6) deep, the outer CMS
+      layers (each level walks its contents once more, so walking stays linear);
     * nesting bounded by ``MAX_DEPTH``;
     * ``done()`` refuses trailing bytes.
 
@@ -52,6 +54,7 @@ except ImportError:  # CPython
 
 
 MAX_DEPTH = const(24)
+MAX_BER_DEPTH = const(6)
 
 BOOLEAN = const(0x01)
 INTEGER = const(0x02)
@@ -137,8 +140,8 @@ class Reader:
             if not (self.ber and tag & 0x20):
                 raise DERError("indefinite length", pos)
             depth += 1
-            if depth > MAX_DEPTH:
-                raise DERError("nesting deeper than %d" % MAX_DEPTH, c)
+            if depth > MAX_BER_DEPTH:  # each level walks its subtree once more
+                raise DERError("indefinite length nested deeper than %d" % MAX_BER_DEPTH, pos)
             e = c
             while True:
                 if e + 2 > end:

@@ -23,7 +23,7 @@ Writing
     emits: certificates in the order given (not sorted), no [0] when there are
     none.
 
-Limits: ``MAX_MESSAGE`` (64 KiB) bytes of input, from a server or from a file
+Limits: ``MAX_MESSAGE`` (128 KiB: ``MAX_CERTS`` certificates of 2 KiB) bytes of input, from a server or from a file
 (BER framing costs a walk per nesting level, so the size is bounded first);
 ``MAX_CERTS`` certificates and ``MAX_CRLS`` CRLs per message;
 nesting as in ``tinyest.der``.
@@ -35,7 +35,7 @@ from tinyest.errors import FormatError
 
 MAX_CERTS = 64
 MAX_CRLS = 16
-MAX_MESSAGE = 65536
+MAX_MESSAGE = 131072
 
 # OID contents of id-signedData (1.2.840.113549.1.7.2); id-data ends in 1.
 _SIGNED_DATA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"

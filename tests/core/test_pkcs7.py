@@ -169,6 +169,26 @@ def test_mutations_only_raise_est_errors():
                 pass
 
 
+def test_indefinite_lengths_nest_only_as_deep_as_the_cms_layers():
+    # BER framing walks an indefinite element's contents each time a level is read:
+    # nesting beyond MAX_BER_DEPTH is refused, so the cost stays a few passes.
+    leaf = der.seq(der.integer(1))
+    for depth, ok in ((der.MAX_BER_DEPTH, True), (der.MAX_BER_DEPTH + 1, False)):
+        enc = leaf
+        for _ in range(depth):
+            enc = b"\x30\x80" + enc + b"\x00\x00"
+        r = der.Reader(enc, ber=True)
+        if ok:
+            r.skip()
+            r.done()
+        else:
+            e = raises(DERError, r.skip)
+            assert "nested deeper" in str(e), e
+    # Many siblings at the deepest level: still refused or walked, never slow.
+    wide = b"\x30\x80" * 7 + leaf * 3000 + b"\x00\x00" * 7
+    raises(DERError, der.Reader(wide, ber=True).skip)
+
+
 def test_input_size_is_bounded_before_parsing():
     # A message beyond MAX_MESSAGE, from a file or an API call, is refused at once,
     # before any BER walk (deep indefinite framing costs a walk per level).
