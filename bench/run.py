@@ -125,6 +125,7 @@ GROUP_TEXT = [  # (group, what it holds, chart colour)
     ("lazy", "imported only by the function that needs it (401 answer, csrattrs, serverkeygen, ...)",
      "#6baed6"),
     ("crypto", "software keys: a board signing with a secure element leaves them out", "#c6dbef"),
+    ("host", "hosts and tests only; no board loads them (the CSR reader, DER writers)", "#eeeeee"),
     ("CPython", "CPython only; MicroPython never imports it", "#dddddd"),
     ("optional", "optional", "#c6dbef"),
 ]
@@ -169,6 +170,7 @@ def run_all(quick):
         ("enrollment", lambda: bench_enroll.run(3 if quick else 15, "256K",
                                                 log=None if quick else log)),
         ("memory", lambda: bench_memory.run(2, log=log)),
+        ("fit", lambda: measure_fit()),
     ]
     for name, fn in steps:
         t = time.time()
@@ -181,6 +183,44 @@ def run_all(quick):
     results["load_end"] = _loadavg()
     results["seconds"] = time.time() - t0
     return results
+
+
+# The device path's smallest heap (KiB) before the device-fit work (commit 793eae8 with
+# csr.renewal added, measured by bench/bench_fit.py on the same board models), the budgets,
+# and the .mpy groups then: the "before" columns of the Device fit table.
+FIT_BEFORE = {("micropython-32-tlsheap", "full"): 194, ("micropython-32-tlsheap", "renew"): 161,
+              ("micropython-32", "full"): 146, ("micropython-32", "renew"): 129}
+FIT_BUDGET = {("micropython-32-tlsheap", "full"): 96, ("micropython-32-tlsheap", "renew"): 88,
+              ("micropython-32", "full"): 80, ("micropython-32", "renew"): 72}
+MPY_BEFORE = {"device path": 61.6, "all a board may load": 99.0}
+
+
+def measure_fit():
+    """Smallest heap of the device path on the two 32-bit board models (bench_fit)."""
+    import shutil
+    import tempfile
+
+    import bench_fit
+
+    out = {"rows": [], "error": None}
+    work = pathlib.Path(tempfile.mkdtemp(prefix="tinyest-fit-"))
+    try:
+        bench_fit.build.build(work / "mpy")
+        fit = bench_fit.Fit(work / "mpy", work)
+        try:
+            for name in ("micropython-32-tlsheap", "micropython-32"):
+                exe = bench_fit.TOOLS / name
+                if not exe.exists():
+                    out["error"] = "%s is absent" % exe
+                    continue
+                for op in ("full", "renew"):
+                    out["rows"].append({"interpreter": name, "op": op,
+                                        "kib": fit.smallest(exe, op)})
+        finally:
+            fit.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 # ---------------------------------------------------------------- formatting
@@ -395,6 +435,34 @@ def markdown(res, chart):
     if mem.get("error"):
         add("")
         add("Note: %s." % mem["error"])
+    add("")
+
+    # device fit
+    fit = res.get("fit") or {"rows": []}
+    add("## Device fit: before and after")
+    add("")
+    add("Smallest `-X heapsize` (KiB) with which the device path completes against the dev server "
+        "over real TLS, the library imported from `.mpy` as a `mip` install leaves it "
+        "(bench/bench_fit.py: *full* is /cacerts, /simpleenroll with a password and /simplereenroll "
+        "with a new key; *renew* is /simplereenroll alone from the store). *Before* is the tree "
+        "before the device-fit work (commit 793eae8).")
+    add("")
+    rows = []
+    for r in fit["rows"]:
+        key = (r["interpreter"], r["op"])
+        rows.append([r["interpreter"], r["op"], FIT_BEFORE.get(key, "–"),
+                     "–" if r["kib"] is None else r["kib"], FIT_BUDGET.get(key, "–")])
+    add(_table(["board model", "path", "before", "now", "budget"], rows, ["l", "l", "r", "r", "r"]))
+    mods = res["size"]["modules"]
+    now_core = _group_total(mods, ("core",))
+    now_all = _group_total(mods, ("core", "lazy", "crypto"))
+    add("")
+    add(".mpy: device path %.1f KiB before, %.1f KiB now (budget 32); all a board may load %.1f KiB "
+        "before, %.1f KiB now (budget 56)." % (MPY_BEFORE["device path"], now_core,
+                                               MPY_BEFORE["all a board may load"], now_all))
+    if fit.get("error"):
+        add("")
+        add("Note: %s." % fit["error"])
     add("")
 
     # size
