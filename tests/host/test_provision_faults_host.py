@@ -6,7 +6,6 @@ committed, or wiped), and the ledger must say which. Then a 20-device batch."""
 
 import csv
 import pathlib
-import sqlite3
 import sys
 
 import pytest
@@ -17,7 +16,8 @@ from host_tools import provision_exits as exits
 from tinyest import serialwire as wire
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from provision_sim import Faults, Relay, SimDevice  # noqa: E402
+from provision_fixtures import devices, ledger_rows, relay, ta  # noqa: E402,F401
+from provision_sim import Faults  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -26,42 +26,6 @@ def server():
     srv.start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def relay():
-    r = Relay()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def devices(tmp_path, relay):
-    made = []
-
-    def make(dev_id, **kw):
-        d = SimDevice(tmp_path / dev_id, dev_id, relay=relay, **kw)
-        made.append(d)
-        return d
-
-    yield make
-    for d in made:
-        d.close()
-
-
-@pytest.fixture
-def ta(tmp_path, server):
-    p = tmp_path / "ta.der"
-    p.write_bytes(server.ca_der)
-    return str(p)
-
-
-def _rows(path):
-    db = sqlite3.connect(str(path))
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute("SELECT * FROM provisioning ORDER BY id")]
-    db.close()
-    return rows
 
 
 def _want(server, user="u", password="p"):
@@ -109,7 +73,7 @@ def test_damaged_octets_are_retransmitted(devices, server, ta, tmp_path, kind, r
         f = Faults(seed=seed, **{kind: rate})
         dev = devices("dev-%s-%d" % (kind, seed), faults=f)
         rc = _provision(dev, server, ta, ledger)
-        row = _rows(ledger)[-1]
+        row = ledger_rows(ledger)[-1]
         assert _consistent(dev, row, want, rc) == "ok", row
         assert f.corrupted + f.dropped > 0
         assert "retransmitted 0," not in row["detail"], row["detail"]
@@ -129,7 +93,7 @@ def test_device_reset_part_way(devices, server, ta, tmp_path):
     for i, frac in enumerate((0.1, 0.3, 0.5, 0.7, 0.85, 0.95, 0.99)):
         dev = devices("dev-reset-%d" % i, faults=Faults(reset_at=max(1, int(total * frac))))
         rc = _provision(dev, server, ta, ledger)
-        row = _rows(ledger)[-1]
+        row = ledger_rows(ledger)[-1]
         results.append(_consistent(dev, row, want, rc))
         # (near the end a run with fewer retransmissions than the measured one may finish first)
         assert dev.faults.resets == 1 or frac > 0.9
@@ -146,7 +110,7 @@ def test_device_reset_while_committing(devices, server, ta, tmp_path):
         dev = devices("dev-commit-%d" % i, faults=Faults(reset_on=wire.COMMIT, reset_delay=delay))
         rc = _provision(dev, server, ta, ledger)
         assert dev.faults.resets == 1
-        assert _consistent(dev, _rows(ledger)[-1], want, rc) == "ok"
+        assert _consistent(dev, ledger_rows(ledger)[-1], want, rc) == "ok"
 
 
 def test_device_dies_part_way(devices, server, ta, tmp_path):
@@ -157,7 +121,7 @@ def test_device_dies_part_way(devices, server, ta, tmp_path):
     want = _want(server)
     dev = devices("dev-dies-early", faults=Faults(reset_at=int(total * 0.4), reset_down=None))
     rc = _provision(dev, server, ta, ledger, "--timeout", "1", "--attempts", "2")
-    row = _rows(ledger)[-1]
+    row = ledger_rows(ledger)[-1]
     assert _consistent(dev, row, want, rc) == "failed"
     assert (rc, row["device_state"]) == (exits.EXIT_LINK, "untouched")
     states = set()
@@ -165,7 +129,7 @@ def test_device_dies_part_way(devices, server, ta, tmp_path):
         dev = devices("dev-dies-commit-%d" % i, faults=Faults(reset_on=wire.COMMIT, reset_delay=delay,
                                                                reset_down=None))
         rc = _provision(dev, server, ta, ledger, "--timeout", "1", "--attempts", "2")
-        row = _rows(ledger)[-1]
+        row = ledger_rows(ledger)[-1]
         assert _consistent(dev, row, want, rc) == "failed"
         assert (rc, row["device_state"]) == (exits.EXIT_UNKNOWN, "unknown")
         states.add(dev.store().generation)
@@ -180,7 +144,7 @@ def test_corruption_and_a_reset_together(devices, server, ta, tmp_path):
         dev = devices("dev-mix-%d" % seed, faults=Faults(corrupt=0.01, drop=0.005, seed=seed,
                                                           reset_at=int(total * 0.6)))
         rc = _provision(dev, server, ta, ledger)
-        assert _consistent(dev, _rows(ledger)[-1], want, rc) == "ok"
+        assert _consistent(dev, ledger_rows(ledger)[-1], want, rc) == "ok"
 
 
 def test_raw_repl_device_reset_part_way(devices, server, ta, tmp_path):
@@ -190,10 +154,10 @@ def test_raw_repl_device_reset_part_way(devices, server, ta, tmp_path):
     for i, frac in enumerate((0.5, 0.9)):
         dev = devices("dev-repl-reset-%d" % i, kind="repl", faults=Faults(reset_at=int(total * frac)))
         rc = _provision(dev, server, ta, ledger)
-        _consistent(dev, _rows(ledger)[-1], want, rc)
+        _consistent(dev, ledger_rows(ledger)[-1], want, rc)
     dev = devices("dev-repl-dies", kind="repl", faults=Faults(reset_at=int(total * 0.5), reset_down=None))
     rc = _provision(dev, server, ta, ledger, "--timeout", "1", "--attempts", "2")
-    row = _rows(ledger)[-1]
+    row = ledger_rows(ledger)[-1]
     assert _consistent(dev, row, want, rc) == "failed"
 
 
@@ -212,7 +176,7 @@ def test_batch_of_twenty(devices, server, ta, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert "batch: 20 provisioned, 0 failed" in out
-    rows = _rows(tmp_path / "ledger.db")
+    rows = ledger_rows(tmp_path / "ledger.db")
     assert sorted(r["device_id"] for r in rows) == [d.id for d in devs]
     assert all(r["result"] == "ok" and r["station"] == "line-7" and r["method"] == "otp" for r in rows)
     export = list(csv.DictReader((tmp_path / "otp.csv").open()))
@@ -226,6 +190,6 @@ def test_batch_of_twenty(devices, server, ta, tmp_path, capsys):
     rc = provision.main(["--batch", str(station), "--devices", str(tmp_path / "devices.csv"), "--wait", "0",
                          "--jobs", "4", "-q"])
     assert rc == exits.EXIT_BATCH
-    again = _rows(tmp_path / "ledger.db")[20:]
+    again = ledger_rows(tmp_path / "ledger.db")[20:]
     assert len(again) == 20 and all(r["result"] == "failed" and r["device_state"] == "untouched" for r in again)
     assert all(d.store().generation == 1 for d in devs)

@@ -9,7 +9,6 @@ import importlib.util
 import io
 import os
 import pathlib
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -29,7 +28,8 @@ from tinyest import serialwire as wire
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import provision_sim  # noqa: E402
-from provision_sim import Relay, SimDevice, TcpBridge, device_enroll  # noqa: E402
+from provision_fixtures import devices, ledger_rows, relay, ta  # noqa: E402,F401
+from provision_sim import SimDevice, TcpBridge, device_enroll  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -51,43 +51,6 @@ def server():
     srv.add_user("station1", "station-secret")
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def relay():
-    r = Relay()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def devices(tmp_path, relay):
-    made = []
-
-    def make(dev_id="dev-0001", **kw):
-        kw.setdefault("relay", relay)
-        d = SimDevice(tmp_path / dev_id, dev_id, **kw)
-        made.append(d)
-        return d
-
-    yield make
-    for d in made:
-        d.close()
-
-
-@pytest.fixture
-def ta(tmp_path, server):
-    p = tmp_path / "ta.der"
-    p.write_bytes(server.ca_der)
-    return str(p)
-
-
-def _ledger(path):
-    db = sqlite3.connect(str(path))
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute("SELECT * FROM provisioning ORDER BY id")]
-    db.close()
-    return rows
 
 
 def _base(dev, server, ta, *extra):
@@ -395,7 +358,7 @@ def test_otp_through_the_agent_then_the_device_enrolls(devices, server, ta, tmp_
     password = rows[0]["password"]
     assert len(password) >= 24 and password not in out + err
     assert os.stat(export).st_mode & 0o077 == 0
-    row = _ledger(ledger)[0]
+    row = ledger_rows(ledger)[0]
     assert row["result"] == "ok" and row["device_state"] == "provisioned" and row["mode"] == "agent"
     assert row["station"] == "line-1" and row["ta_sha256"] == hashlib.sha256(server.ca_der).hexdigest()
     assert password.encode() not in ledger.read_bytes()
@@ -420,7 +383,7 @@ def test_password_through_the_raw_repl_then_the_device_enrolls(devices, server, 
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert "raw REPL" in out and "HMAC matched before its rename" in out
-    row = _ledger(ledger)[0]
+    row = ledger_rows(ledger)[0]
     assert row["mode"] == "repl" and row["result"] == "ok" and row["method"] == "password"
     assert b"repl-pass" not in ledger.read_bytes()
     c = dev.store()
@@ -442,7 +405,7 @@ def test_agent_started_through_the_raw_repl_with_an_idevid(devices, server, ta, 
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert "agent %s" % agent.AGENT_VERSION in out
-    assert _ledger(tmp_path / "l.db")[0]["mode"] == "agent"
+    assert ledger_rows(tmp_path / "l.db")[0]["mode"] == "agent"
     c = dev.store()
     assert c.boot_key == key and c.boot_chain == [cert] and c.config["cn"] == "dev-idev-1"
     assert dev.proc.poll() is None  # the agent returned to the REPL, which still runs
@@ -463,7 +426,7 @@ def test_station_enrolls_for_the_device(devices, server, ta, tmp_path, capsys):
 
     cert = x509.Certificate(c.chain[0])
     assert "CN=dev-ra-1" in cert.subject
-    row = _ledger(ledger)[0]
+    row = ledger_rows(ledger)[0]
     assert row["cert_sha256"] == hashlib.sha256(c.chain[0]).hexdigest() and row["method"] == "station"
     assert server.issued and server.issued[-1] == c.chain[0]
     res = device_enroll(dev)  # renews with the certificate the station got for it
@@ -476,7 +439,7 @@ def test_station_refused_by_the_est_server_leaves_the_device_untouched(devices, 
     rc = provision.main(_base(dev, server, ta, "--station-enroll", "--station-user", "station1",
                               "--station-password", "wrong", "--ledger", ledger, "-q"))
     assert rc == exits.EXIT_EST
-    row = _ledger(ledger)[0]
+    row = ledger_rows(ledger)[0]
     assert (row["result"], row["device_state"], row["exit_code"]) == ("failed", "untouched", exits.EXIT_EST)
     assert dev.store().generation == 0
 
@@ -498,7 +461,7 @@ def test_already_provisioned_is_refused_unless_forced(devices, server, ta, tmp_p
     _, err = capsys.readouterr()
     assert rc == exits.EXIT_DEVICE and "--force" in err
     assert dev.store().boot_password == "first"
-    assert _ledger(ledger)[0]["device_state"] == "untouched"
+    assert ledger_rows(ledger)[0]["device_state"] == "untouched"
     assert provision.main(_base(dev, server, ta, "--user", "b", "--password", "second", "--force", "-q")) == 0
     assert dev.store().boot_password == "second"
     # Neither slot file still holds the replaced password.
@@ -638,7 +601,7 @@ def test_no_device_is_a_clean_link_failure(tmp_path, server, ta, capsys):
     finally:
         os.close(m)
         os.close(s)
-    rows = _ledger(tmp_path / "l.db")
+    rows = ledger_rows(tmp_path / "l.db")
     assert [(r["result"], r["device_state"]) for r in rows] == [("failed", "untouched")] * 2
 
 
