@@ -21,6 +21,7 @@ import json
 import sys
 import time
 
+import e2e_io
 from tinyest.client import EstClient
 from tinyest.errors import EstError
 
@@ -137,25 +138,11 @@ def run(args):
             else:
                 raise ValueError("unknown op " + op)
         except EstError as e:
-            res["error"] = type(e).__name__
-            res["msg"] = str(e)
-            if hasattr(e, "seconds"):
-                res["seconds"] = e.seconds
-            if hasattr(e, "status"):
-                res["status"] = e.status
+            e2e_io.error(res, e)
         res["ms"] = _ms() - t0
         out.append(res)
     return {"steps": out, "events": events}
 
 
-def _args(text):
-    # "@FILE" reads the JSON from a file: the unix micropython command aborts
-    # on an argument of 256 characters or more.
-    if text.startswith("@"):
-        with open(text[1:]) as f:
-            text = f.read()
-    return json.loads(text)
-
-
 if __name__ == "__main__":
-    print(json.dumps(run(_args(sys.argv[1]))))
+    print(json.dumps(run(e2e_io.args(sys.argv[1]))))

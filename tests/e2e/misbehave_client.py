@@ -19,6 +19,7 @@ import json
 import sys
 import time
 
+import e2e_io
 from tinyest import ec
 from tinyest.client import EstClient
 from tinyest.csr_build import CsrBuilder
@@ -56,12 +57,7 @@ def renew(case, csr, new_key_der):
         store.commit_enrollment(new_key_der, certs)
         res["renewed"] = True
     except EstError as e:
-        res["error"] = type(e).__name__
-        res["msg"] = str(e)
-        if hasattr(e, "seconds"):
-            res["seconds"] = e.seconds
-        if hasattr(e, "status"):
-            res["status"] = e.status
+        e2e_io.error(res, e)
     except Exception as e:  # noqa: BLE001 - reported: the tests fail on it
         res["error"] = type(e).__name__
         res["msg"] = str(e)
@@ -89,14 +85,5 @@ def run(args, emit=None):
     return out
 
 
-def _args(text):
-    # "@FILE" reads the JSON from a file: the unix micropython command aborts
-    # on an argument of 256 characters or more.
-    if text.startswith("@"):
-        with open(text[1:]) as f:
-            text = f.read()
-    return json.loads(text)
-
-
 if __name__ == "__main__":
-    run(_args(sys.argv[1]), lambda res: print(json.dumps(res)))
+    run(e2e_io.args(sys.argv[1]), lambda res: print(json.dumps(res)))

@@ -14,6 +14,7 @@ import json
 import sys
 import time
 
+import e2e_io
 from tinyest import http
 from tinyest.errors import EstError
 
@@ -73,14 +74,5 @@ def run(args):
     return out
 
 
-def _args(text):
-    # "@FILE" reads the JSON from a file: the unix micropython command aborts
-    # on an argument of 256 characters or more.
-    if text.startswith("@"):
-        with open(text[1:]) as f:
-            text = f.read()
-    return json.loads(text)
-
-
 if __name__ == "__main__":
-    print(json.dumps(run(_args(sys.argv[1]))))
+    print(json.dumps(run(e2e_io.args(sys.argv[1]))))
