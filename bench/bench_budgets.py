@@ -90,7 +90,7 @@ def main(argv):
                 events.append(e)
 
         dev = Device(store, host=host, port=port, cn="bench-device", dns="bench.local",
-                     timeout=10, log=log)
+                     timeout=10, progress=log)
         want = {"flow": "enrolled", "bootstrap": "bootstrapped", "enroll": "enrolled",
                 "renew": "enrolled", "idle": "enrolled"}[op]
         c = store.load()

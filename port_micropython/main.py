@@ -182,7 +182,7 @@ def main():
             # this device's own; a config.json copied to every board must not replace it.
             est.pop("cn", None)
             est.pop("dns", None)
-        dev = Device(store, log=log, on_error=on_error, set_time=clock.set,
+        dev = Device(store, progress=log, on_error=on_error, set_time=clock.set,
                      ntp=ntp_hook(cfg, clock), **est)
         seconds = dev.step(clock.now())
         wake_at = dev.wake_at

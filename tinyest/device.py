@@ -3,7 +3,7 @@
     from tinyest.store import Store
     from tinyest.device import Device
 
-    dev = Device(Store("/est"), log=on_event, host="est.example.com", cn="device-0042")
+    dev = Device(Store("/est"), progress=on_event, host="est.example.com", cn="device-0042")
     while True:
         seconds = dev.step()        # does what is due; returns when to call again
         deep_sleep(seconds)         # a reboot between steps is expected and harmless
@@ -95,7 +95,8 @@ CA rollover (RFC 7030 4.1.3)
     At most ``MAX_ANCHORS`` anchors are kept.
 
 Callbacks (all optional)
-    ``log(event, detail)``: progress, including the client's (connect, request,
+    ``progress(event, detail)``: progress, as ``EstClient`` names it, including
+    the client's own (connect, request,
     response...) and the device's events: bootstrap, enrolled, renewed, cacerts,
     rollover, retired, time, retry, failed, wait. ``on_error(action, exc)``,
     ``set_time(seconds)``, ``ntp() -> seconds or None``. The library never prints.
@@ -178,13 +179,13 @@ def _cert(der_):
 class Device:
     """The device state machine over a ``tinyest.store.Store`` (see the module text)."""
 
-    def __init__(self, store, log=None, on_error=None, set_time=None, ntp=None,
+    def __init__(self, store, progress=None, on_error=None, set_time=None, ntp=None,
                  key_factory=None, make_csr=None, client=None, **settings):
         for k in settings:
             if k not in _DEFAULTS:
                 raise FormatError("unknown device setting %r" % k)
         self.store = store
-        self._log = log
+        self._log = progress
         self.on_error = on_error
         self.set_time = set_time
         self.ntp = ntp

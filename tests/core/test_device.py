@@ -154,7 +154,7 @@ class Rig:
     def device(self, **kw):
         s = dict(self.settings)
         s.update(kw)
-        return Device(self.store, log=lambda e, d: self.events.append((e, d)),
+        return Device(self.store, progress=lambda e, d: self.events.append((e, d)),
                       on_error=lambda a, e: self.errors.append((a, e)),
                       set_time=self.times.append, key_factory=new_key, client=self.srv.client, **s)
 

@@ -51,7 +51,7 @@ def run(root):
     elif c.boot_password is not None or c.boot_key is not None:
         op, auth = "simpleenroll", "password" if c.boot_password is not None else "idevid"
         events = []
-        dev = Device(store, log=lambda e, d: events.append("%s %s" % (e, d)), timeout=20)
+        dev = Device(store, progress=lambda e, d: events.append("%s %s" % (e, d)), timeout=20)
         dev.step()
         if dev.error is not None or not store.load().enrolled:
             return {"error": "%s: %s (%s)" % (type(dev.error).__name__, dev.error, "; ".join(events[-3:]))}

@@ -43,7 +43,7 @@ class InProcess:
 
     def boot(self, clock):
         lines = []
-        dev = Device(self.store, log=lambda e, d: lines.append(e + " " + d), **self.est)
+        dev = Device(self.store, progress=lambda e, d: lines.append(e + " " + d), **self.est)
         seconds = dev.step(clock.now())
         return sim.Boot(0, "\n".join(lines + ["WAKE %d %d" % (dev.wake_at, seconds)]), "")
 
