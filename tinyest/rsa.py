@@ -132,7 +132,7 @@ def _inverse(a, m):
     return t0 % m
 
 
-class RSAKey:
+class RsaKey:
     """An RSA private key with the tinyest signer interface.
 
     ``hash_name`` ("sha256", "sha384" or "sha512") selects the signature
@@ -228,7 +228,7 @@ def from_pkcs1(data, hash_name="sha256"):
         raise FormatError("unsupported RSAPrivateKey version %d (multi-prime?)" % version)
     v = [_positive(r) for _ in range(8)]
     r.done()
-    return RSAKey(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], hash_name)
+    return RsaKey(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], hash_name)
 
 
 def from_der(data, hash_name="sha256"):
