@@ -17,7 +17,7 @@ import binascii
 import hashlib
 import sys
 
-from tinyest import ec, port
+from tinyest import ec, runtime
 from tinyest.client import EstClient
 from tinyest.csr_build import CsrBuilder
 from tinyest.x509 import Certificate
@@ -91,13 +91,13 @@ def main(argv):
 
     for name, fn in (("bootstrap", bootstrap), ("keygen", keygen), ("enroll", enroll),
                      ("reenroll", reenroll), ("serverkeygen", serverkeygen)):
-        t = port.ticks()
+        t = runtime.ticks()
         try:
             detail = fn()
         except Exception as e:      # reported to the host, which decides
             print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
             return 1
-        print("STEP %s %d %s" % (name, int(port.elapsed(t) * 1000), detail))
+        print("STEP %s %d %s" % (name, int(runtime.elapsed(t) * 1000), detail))
     return 0
 
 

@@ -48,7 +48,7 @@ LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py
 # Modules no board loads.
 HOST = {"csr_read.py", "der_extra.py"}
 # Imported on CPython only.
-CPYTHON = {"port_cpython.py"}
+CPYTHON = {"runtime_cpython.py"}
 # Everything outside the core a basic enroll/renew device imports.
 OPTIONAL = CRYPTO | LAZY | HOST | CPYTHON
 VERSION = "0.1.0"

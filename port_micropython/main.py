@@ -80,16 +80,14 @@ class Clock:
             return 0
 
     def now(self):
-        from tinyest import port
-
-        return port.now() + (self._offset() if self.file else 0)
+        from tinyest import runtime
+        return runtime.now() + (self._offset() if self.file else 0)
 
     def set(self, t):
-        from tinyest import port
-
+        from tinyest import runtime
         if self.file:
             with open(self.file, "w") as f:
-                f.write("%d\n" % (t - port.now()))
+                f.write("%d\n" % (t - runtime.now()))
             return
         import machine
 

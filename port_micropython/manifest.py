@@ -34,10 +34,10 @@ metadata(description="EST (RFC 7030) client: enroll and renew device certificate
 options.defaults(crypto=True, extras=True)
 
 CORE = ("__init__.py", "catrust.py", "client.py", "csr.py", "der.py", "der_text.py", "device.py", "errors.py",
-        "hostname.py", "http.py", "http_auth.py", "keys.py", "names.py", "pkcs7.py", "port.py", "store.py", "x509.py")
+        "hostname.py", "http.py", "http_auth.py", "keys.py", "names.py", "pkcs7.py", "runtime.py", "store.py", "x509.py")
 EXTRAS = ("csr_build.py", "csrattrs.py", "pem.py", "proxy.py", "serialwire.py", "serverkeygen.py")
 CRYPTO = ("ec.py", "ec_p256.py", "ed25519.py", "hashes.py", "rsa.py")
-# port_cpython.py is CPython's TLS code: MicroPython never imports it; csr_read.py and
+# runtime_cpython.py is CPython's TLS code: MicroPython never imports it; csr_read.py and
 # der_extra.py (the request reader, host-side DER writers) serve hosts and tests.
 
 files = CORE + (EXTRAS if options.extras else ()) + (CRYPTO if options.crypto else ())

@@ -21,7 +21,7 @@ Trust
 
 Bootstrap (RFC 7030 4.1.1)
     ``cacerts(bootstrap_fingerprint=sha256)`` with no trust anchor opens a
-    provisional connection (see ``tinyest.port``), sends ``GET /cacerts`` and
+    provisional connection (see ``tinyest.runtime``), sends ``GET /cacerts`` and
     nothing else: no credentials, no client certificate, no redirect. The
     answer is accepted only if a certificate's SHA-256 matches; that
     certificate then becomes the trust anchor of this client, and the
@@ -85,7 +85,7 @@ key as plain Python objects; nothing here is constant-time.
 import binascii
 import hashlib
 
-from tinyest import der, http, port
+from tinyest import der, http, runtime
 from tinyest.errors import (AuthError, ConnectError, DERError, EstError, FormatError, HttpError,
                             ProtocolError, RetryLater, TlsError, VerifyError)
 
@@ -198,7 +198,7 @@ class EstClient:
     After ``cacerts()``: ``ca_certs`` (validated DER list), ``ca_anchors``
     (fingerprint-matched anchors), ``rollover``, ``bootstrap_server_verified``.
     After any response on a verified connection that carried a readable Date
-    header: ``date`` = (its seconds since 1970, ``port.ticks()`` on arrival).
+    header: ``date`` = (its seconds since 1970, ``runtime.ticks()`` on arrival).
     """
 
     def __init__(self, host, port=443, label=None, trust=None, auth=None, token=None, cert=None,
@@ -246,7 +246,7 @@ class EstClient:
             return None
         if self.now is not None:
             return self.now
-        t = port.now()
+        t = runtime.now()
         return t if t >= CLOCK_PLAUSIBLE else None
 
     def _path(self, op):
@@ -336,7 +336,7 @@ class EstClient:
                     else:
                         d = http.parse_http_date(resp.header("date"))
                         if d is not None:
-                            self.date = (d, port.ticks())
+                            self.date = (d, runtime.ticks())
                     return resp
                 if not resp.keep_alive:
                     conn.close()
@@ -353,7 +353,7 @@ class EstClient:
         user, password = self.auth
         if scheme == "basic":
             return http_auth.basic_authorization(user, password)
-        cnonce = binascii.hexlify(port.random_bytes(16)).decode()
+        cnonce = binascii.hexlify(runtime.random_bytes(16)).decode()
         return http_auth.digest_authorization(params, user, password, method, path, cnonce, nc)
 
     def _same_origin(self, loc):
@@ -537,14 +537,14 @@ class EstClient:
 
         def body(conn):
             if pop:
-                cp = binascii.b2a_base64(port.channel_binding(conn.sock)).strip().decode()
+                cp = binascii.b2a_base64(runtime.channel_binding(conn.sock)).strip().decode()
                 data = csr(cp)
             else:
                 data = csr
             spki[:] = [_csr_spki(data)]
             return http.b64encode_lines(data)
 
-        if pop and port.MICROPYTHON:
+        if pop and runtime.MICROPYTHON:
             raise TlsError("pop=True needs tls-unique, which MicroPython does not expose")
         if pop and not callable(csr):
             raise FormatError("pop=True needs csr as a callable csr(challenge_password) -> DER")
@@ -559,17 +559,17 @@ class EstClient:
         return resp, spki[0]
 
     def _waiting(self, fn, wait):
-        t0 = port.ticks()
+        t0 = runtime.ticks()
         for _ in range(MAX_WAIT_ROUNDS):
             try:
                 return fn()
             except RetryLater as e:
                 delay = e.seconds if e.seconds > MIN_RETRY_DELAY else MIN_RETRY_DELAY
-                left = wait - port.elapsed(t0)
+                left = wait - runtime.elapsed(t0)
                 if delay > left:
                     raise
                 self._note("retry", "%d s" % delay)
-                port.sleep(delay)
+                runtime.sleep(delay)
         raise ProtocolError("still pending after %d attempts" % MAX_WAIT_ROUNDS)
 
     def _enroll(self, op, csr, wait, pop):

@@ -68,7 +68,7 @@ Rekey and fallback
     bootstrap credential (a factory certificate, or a kept password).
 
 Time policy
-    ``step(now)`` takes the local clock (seconds since 1970; default ``port.now()``).
+    ``step(now)`` takes the local clock (seconds since 1970; default ``runtime.now()``).
     A clock earlier than ``min_time`` (default 2024-01-01) or than a time this store
     recorded itself (``enrolled_at``, ``cacerts_at``) is unknown: ESP32 boots at 2000,
     rp2 at 2021. On an unknown clock the device calls the ``ntp`` hook if given, else
@@ -119,7 +119,7 @@ client, x509 and key modules are imported only when an action needs them.
 Side channels: none of its own; keys are generated and handled by ``tinyest.ec``.
 """
 
-from tinyest import port
+from tinyest import runtime
 from tinyest.errors import (AuthError, ConnectError, EstError, EstTimeout, FormatError,
                             HttpError, ProtocolError, RetryLater, StoreError, TlsError,
                             VerifyError)
@@ -203,7 +203,7 @@ class Device:
         self._confirmed = False
         self._distrust = False
         self._local = 0
-        self._t0 = port.ticks()
+        self._t0 = runtime.ticks()
         self._retry_in = None
         self._cl = None
         self._checked = False
@@ -235,7 +235,7 @@ class Device:
 
     def _now(self, c=None):
         """The trusted time now, or None while the clock is unknown."""
-        local = self._local + int(port.elapsed(self._t0))
+        local = self._local + int(runtime.elapsed(self._t0))
         if self._offset is not None:
             return local + self._offset
         if self._distrust:
@@ -249,7 +249,7 @@ class Device:
 
     def _adopt(self, t, why):
         # Only a server Date, on a verified connection, confirms the time; NTP sets it.
-        local = self._local + int(port.elapsed(self._t0))
+        local = self._local + int(runtime.elapsed(self._t0))
         self._offset = t - local
         self._confirmed = why != "ntp"
         self.log("time", "%d (%s, clock was %+d s off)" % (t, why, local - t))
@@ -264,7 +264,7 @@ class Device:
         d = getattr(self._cl, "date", None)
         if not d or d[0] is None:
             return
-        server = d[0] + int(port.elapsed(d[1]))
+        server = d[0] + int(runtime.elapsed(d[1]))
         t = self._now(c)
         if t is None or abs(server - t) > self.max_skew:
             self._adopt(server, "server Date")
@@ -337,8 +337,8 @@ class Device:
 
     def step(self, now=None):
         """Do what is due; returns the seconds until the next step is due."""
-        self._t0 = port.ticks()
-        self._local = port.now() if now is None else int(now)
+        self._t0 = runtime.ticks()
+        self._local = runtime.now() if now is None else int(now)
         self._offset = None
         self._confirmed = False
         self._distrust = False
@@ -429,7 +429,7 @@ class Device:
                 break
         if d > self.retry_max:
             d = self.retry_max
-        r = port.random_bytes(2)
+        r = runtime.random_bytes(2)
         return d - (d // 2) * (r[0] * 256 + r[1]) // 65535
 
     def _clamp(self, c, t, at):

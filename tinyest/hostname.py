@@ -1,6 +1,6 @@
 """Does a certificate name this host? Imported only where that is asked: the
 bootstrap check of a provisional server chain (``tinyest.catrust``) and, on
-MicroPython, a verified connection to an IP address (``tinyest.port``: its
+MicroPython, a verified connection to an IP address (``tinyest.runtime``: its
 mbedTLS matches an address as text). The CSR builder reads addresses here too.
 
 ``matches(cert, host)``: an IP address literal must equal an iPAddress entry of

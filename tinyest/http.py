@@ -33,13 +33,13 @@ Dates
     Date header as the clock when present.
 
 Connections
-    ``Connection`` opens TCP and TLS via ``tinyest.port`` and exchanges
+    ``Connection`` opens TCP and TLS via ``tinyest.runtime`` and exchanges
     requests; it never sends an Authorization header on a connection whose
     server certificate was not verified. ``tinyest.proxy`` (HTTP CONNECT) is
     loaded only when a ``proxy`` is given.
 
 Every failure is a ``ProtocolError`` (framing), ``HttpError`` (status) or an
-error of ``tinyest.port``; every loop is bounded by a count or by the cap.
+error of ``tinyest.runtime``; every loop is bounded by a count or by the cap.
 
 Side channels: no secret is compared or computed here (see ``tinyest.http_auth``
 for passwords); nothing is constant-time.
@@ -47,7 +47,7 @@ for passwords); nothing is constant-time.
 
 import binascii
 
-from tinyest import port
+from tinyest import runtime
 from tinyest.errors import ConnectError, EstError, EstTimeout, ProtocolError
 
 try:
@@ -108,17 +108,17 @@ class Stream:
         self.start = self.end = self.total = 0
         self.eof = False
         self.deadline = deadline
-        self.t0 = port.ticks()
+        self.t0 = runtime.ticks()
 
     def _recv(self, mv):
         if self.eof:
             return 0
-        if self.deadline and port.elapsed(self.t0) > self.deadline:
+        if self.deadline and runtime.elapsed(self.t0) > self.deadline:
             raise EstTimeout("response not complete within %d s" % self.deadline)
         try:
             n = self.sock.recv_into(mv)
         except Exception as e:  # an EstError or MemoryError comes back as it is
-            raise port.net_error(e)
+            raise runtime.net_error(e)
         if n is None:  # a non-blocking socket with nothing to read
             raise EstTimeout("no data")
         self.total += n
@@ -432,7 +432,7 @@ def retry_after(value, date=None, now=None, default=60):
         return default
     ref = parse_http_date(date)
     if ref is None:
-        ref = port.now() if now is None else now
+        ref = runtime.now() if now is None else now
     return max(t - ref, 0)
 
 
@@ -463,7 +463,7 @@ def send_all(sock, data):
         try:
             k = sock.send(mv[pos:])
         except Exception as e:
-            raise port.net_error(e)
+            raise runtime.net_error(e)
         if not k:
             raise ConnectError("connection closed while sending")
         pos += k
@@ -479,22 +479,22 @@ class Connection:
 
     def __init__(self, host, port, trust=(), cert=None, key=None, timeout=30, proxy=None,
                  bootstrap=False, tls12=False, system_trust=False, deadline=None):
-        from tinyest import port as p
+        from tinyest import runtime
 
         self.host = host_header(host, port)
         self.deadline = deadline or timeout * 4
         self.verified = not bootstrap
         self.sock = None
         self.send_failed = self.peer_closed = False
-        p.check_trust(trust, bootstrap, system_trust, cert, key)
+        runtime.check_trust(trust, bootstrap, system_trust, cert, key)
         if proxy is None:
-            raw = p.connect(host, port, timeout)
+            raw = runtime.connect(host, port, timeout)
         else:
             from tinyest import proxy as x
 
             raw = x.connect(proxy, host, port, timeout, self.deadline)
         try:
-            self.sock, self.chain = p.tls_wrap(raw, host, trust, cert, key, bootstrap, tls12,
+            self.sock, self.chain = runtime.tls_wrap(raw, host, trust, cert, key, bootstrap, tls12,
                                                system_trust, timeout)
         except Exception:
             raw.close()

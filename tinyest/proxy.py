@@ -13,7 +13,7 @@ than 2xx is an HttpError.
 Side channels: nothing here handles secrets.
 """
 
-from tinyest import port
+from tinyest import runtime
 from tinyest.errors import FormatError, HttpError
 from tinyest.http import USER_AGENT, Stream, build_request, read_headers, send_all, status_line
 
@@ -21,7 +21,7 @@ from tinyest.http import USER_AGENT, Stream, build_request, read_headers, send_a
 def connect(proxy, host, port_, timeout, deadline):
     """A TCP socket to the proxy, tunnelled to host:port_."""
     phost, pport = proxy_address(proxy)
-    raw = port.connect(phost, pport, timeout)
+    raw = runtime.connect(phost, pport, timeout)
     try:
         tunnel(raw, host, port_, deadline)
     except Exception:

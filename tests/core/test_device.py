@@ -6,7 +6,7 @@ a filler signature: the fake client does not verify, the device never does itsel
 The end-to-end runs with the real client, TLS and dev server are in
 tests/host/test_device_sim_host.py and tests/host/test_rollover_host.py.
 """
-from tinyest import csr, csr_build, csr_read, der, der_extra, ec, port, x509
+from tinyest import csr, csr_build, csr_read, der, der_extra, ec, runtime, x509
 from tinyest.device import (BOOTSTRAPPED, ENROLLED, FAILED, RENEWING, UNPROVISIONED, Device,
                             renew_time, retryable)
 from tinyest.errors import (AuthError, ConnectError, CryptoError, DERError, EstTimeout,
@@ -108,7 +108,7 @@ class FakeClient:
         if srv.down:
             raise ConnectError("refused")
         if srv.date:
-            self.date = (srv.t, port.ticks())
+            self.date = (srv.t, runtime.ticks())
         if srv.hook is not None:
             srv.hook(op, csr_der, self)
         for i in range(len(srv.script)):

@@ -732,12 +732,11 @@ class _StreamOnly:
 
 
 def test_receiver_without_recv_reads_byte_by_byte():
-    from tinyest import port
-
+    from tinyest import runtime
     body = b"MAA="
     raw = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n" + body + b"NEVER-READ"
     s = _StreamOnly(raw)
-    r = port._Recv(s)
+    r = runtime._Recv(s)
     assert r.send(b"GET") == 3 and s.sent == b"GET"
     resp = http.read_response(http.Stream(r, 64, None), "GET", 1024)
     assert resp.status == 200 and bytes(resp.body) == body
@@ -747,14 +746,13 @@ def test_receiver_without_recv_reads_byte_by_byte():
 
 
 def test_out_of_memory_is_not_a_network_error():
-    from tinyest import port
-
+    from tinyest import runtime
     e = MemoryError()
-    assert port.net_error(e, "handshake") is e
-    if port.MICROPYTHON:
+    assert runtime.net_error(e, "handshake") is e
+    if runtime.MICROPYTHON:
         # mbedTLS reports its own failed allocation as a negative error code
-        assert isinstance(port.net_error(OSError(-0x7F00), "handshake"), MemoryError)
-        assert isinstance(port.net_error(OSError(-0x7780), "handshake"), EstError)
+        assert isinstance(runtime.net_error(OSError(-0x7F00), "handshake"), MemoryError)
+        assert isinstance(runtime.net_error(OSError(-0x7780), "handshake"), EstError)
 
 
 def test_line_at_the_limit_does_not_depend_on_how_bytes_arrive():

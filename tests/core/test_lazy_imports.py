@@ -13,10 +13,10 @@ LAZY = ("catrust", "csr_build", "csrattrs", "der_text", "hostname", "http_auth",
         "serialwire", "serverkeygen")
 CRYPTO = ("ec", "ec_p256", "ed25519", "hashes", "rsa")
 HOST = ("csr_read", "der_extra")
-CPYTHON = ("port_cpython",)
+CPYTHON = ("runtime_cpython",)
 OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON
 
-CORE = ("client", "csr", "der", "device", "errors", "http", "keys", "pkcs7", "port", "store",
+CORE = ("client", "csr", "der", "device", "errors", "http", "keys", "pkcs7", "runtime", "store",
         "x509")
 
 

@@ -385,13 +385,13 @@ def test_cpython_client_key_files_removed(pki, tmp_path, monkeypatch):
 
 
 def test_cpython_context_is_strict(pki):
-    from tinyest import port_cpython
+    from tinyest import runtime_cpython
 
-    ctx = port_cpython.context([der_bytes(pki.ca)], None, None, False, False, False)
+    ctx = runtime_cpython.context([der_bytes(pki.ca)], None, None, False, False, False)
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
     with pytest.raises(TlsError):
-        port.tls_wrap(None, "h", trust=[])
+        runtime.tls_wrap(None, "h", trust=[])
 
 
 def test_cpython_channel_binding(pki):
@@ -407,11 +407,11 @@ def test_cpython_channel_binding(pki):
             try:
                 assert conn.request("GET", "/").status == 200
                 if ok:
-                    assert port.channel_binding(conn.sock) == got["server"]
+                    assert runtime.channel_binding(conn.sock) == got["server"]
                     assert len(got["server"]) == 12  # TLS 1.2 Finished verify_data
                 else:
                     with pytest.raises(TlsError):
-                        port.channel_binding(conn.sock)
+                        runtime.channel_binding(conn.sock)
             finally:
                 conn.close()
 
@@ -419,9 +419,9 @@ def test_cpython_channel_binding(pki):
 def test_micropython_context_modes():
     # The modes the MicroPython adapter sets, checked on the real interpreter.
     code = (
-        "from tinyest import port\n"
-        "c = port._context_micropython([open(%r,'rb').read()], None, None, False, [])\n"
-        "b = port._context_micropython([], None, None, True, [])\n"
+        "from tinyest import runtime\n"
+        "c = runtime._context_micropython([open(%r,'rb').read()], None, None, False, [])\n"
+        "b = runtime._context_micropython([], None, None, True, [])\n"
         "import tls\n"
         "print(c.verify_mode == tls.CERT_REQUIRED, b.verify_mode == tls.CERT_OPTIONAL)\n"
     )

@@ -31,7 +31,7 @@ def test_harness_round_trip(new_flash):
         assert p.value("print(repr(__import__('sys').implementation.version[:2]))") == (1, 28)
         # no network on a plain Pico: the offline path must not need it
         assert p.value("try:\n import socket\n print(True)\nexcept ImportError:\n print(False)") is False
-        assert p.value("import tinyest.port\nprint(repr(tinyest.port.socket))") is None
+        assert p.value("import tinyest.runtime\nprint(repr(tinyest.runtime.socket))") is None
 
         with pytest.raises(pico.BoardError) as e:
             p.exec("def f():\n    raise ValueError('boom')\nf()")

@@ -14,7 +14,7 @@ TCP and TLS
     CPython's, which reads files, they are written as PEM into a private
     directory (mode 0700, files 0600) and removed at once. Only ``http/1.1`` is
     offered by ALPN (CPython; MicroPython sends no ALPN). CPython's TLS side
-    (contexts, handshake, its ssl errors, tls-unique) is ``tinyest.port_cpython``,
+    (contexts, handshake, its ssl errors, tls-unique) is ``tinyest.runtime_cpython``,
     which MicroPython never imports (nor stores: code in this module costs a
     board heap even where it never runs, so CPython-only code stays out of it).
 
@@ -347,9 +347,9 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
             else:
                 raise TlsError("no private key in the PEM text")
     if not MICROPYTHON:
-        from tinyest import port_cpython
+        from tinyest import runtime_cpython
 
-        return port_cpython.tls_wrap(sock, host, trust, cert, key, bootstrap, tls12, system_trust)
+        return runtime_cpython.tls_wrap(sock, host, trust, cert, key, bootstrap, tls12, system_trust)
     chain = [] if bootstrap else None
     ip = None
     if not bootstrap and (":" in host or not host.strip("0123456789.")):
@@ -386,6 +386,6 @@ def channel_binding(s):
     """tls-unique of an open TLS 1.2 connection (RFC 5929, RFC 7030 3.5)."""
     if MICROPYTHON:
         raise TlsError("tls-unique channel binding is not available on MicroPython")
-    from tinyest import port_cpython
+    from tinyest import runtime_cpython
 
-    return port_cpython.channel_binding(s)
+    return runtime_cpython.channel_binding(s)

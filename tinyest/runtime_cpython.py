@@ -1,6 +1,6 @@
-"""The CPython side of ``tinyest.port``: TLS contexts with the ssl module.
+"""The CPython side of ``tinyest.runtime``: TLS contexts with the ssl module.
 
-Imported by ``tinyest.port`` on CPython only, so a MicroPython device never
+Imported by ``tinyest.runtime`` on CPython only, so a MicroPython device never
 loads (or stores) it. ``context`` builds the SSLContext: TLS 1.2 or later (TLS
 1.2 only for tls-unique), ALPN http/1.1, CERT_REQUIRED with a hostname check
 against the given DER trust anchors (partial chains allowed: an explicit
@@ -8,7 +8,7 @@ anchor need not be a root) and the system store only when asked for; a
 bootstrap (provisional) context verifies nothing. A client certificate and key
 given as DER are written as PEM into a private directory (mode 0700, files
 0600), loaded by ``load_cert_chain`` (which reads files) and removed at once.
-``tls_wrap`` does the handshake for ``port.tls_wrap`` and returns the socket
+``tls_wrap`` does the handshake for ``runtime.tls_wrap`` and returns the socket
 and, on a bootstrap connection, the server's chain; ``channel_binding`` the
 tls-unique value (RFC 5929) of a TLS 1.2 connection.
 
@@ -21,7 +21,7 @@ import ssl as _ssl
 
 from tinyest import der, pem
 from tinyest.errors import EstError, TlsError
-from tinyest.port import net_error, random_bytes
+from tinyest.runtime import net_error, random_bytes
 
 
 def _key_label(key_der):
