@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import runner  # noqa: E402
 from tls_servers import Pki, Server, der_bytes, make_cert, read_request  # noqa: E402
 
-from tinyest import http, port  # noqa: E402
+from tinyest import http, runtime  # noqa: E402
 from tinyest.errors import TlsError  # noqa: E402
 
 
