@@ -1,6 +1,6 @@
 """Heap of a mip-installed device, measured on the board-model interpreters.
 
-    python bench/bench_fit.py [--quick] [--opt N] [--no-source-lines]
+    python bench/bench_fit.py [--quick | --imports] [--opt N] [--no-source-lines]
 
 1. Import heap per module: the device-path modules are imported one after the
    other from .mpy files (port_micropython/build.py) under
@@ -33,7 +33,7 @@ import build  # noqa: E402
 from host_tools import find_micropython  # noqa: E402
 
 TOOLS = ROOT.parent / "shared" / "tools"
-DEVICE_PATH = ("errors", "der", "port", "http", "pkcs7", "x509", "keys", "ec", "csr", "client",
+DEVICE_PATH = ("errors", "der", "runtime", "http", "pkcs7", "x509", "keys", "ec", "csr", "client",
                "http_auth", "store", "device")
 IMPORTS = r"""
 import gc, sys
@@ -114,6 +114,7 @@ def main(argv=None):
     ap.add_argument("--opt", type=int, default=None)
     ap.add_argument("--no-source-lines", action="store_true")
     ap.add_argument("--quick", action="store_true", help="the -tlsheap interpreter only")
+    ap.add_argument("--imports", action="store_true", help="the import heap only (seconds, not minutes)")
     args = ap.parse_args(argv)
     work = pathlib.Path(tempfile.mkdtemp(prefix="tinyest-fit-"))
     try:
@@ -130,6 +131,8 @@ def main(argv=None):
                 if line:
                     m, n = line.split()
                     print("%-12s %7s %7s" % (m, n, sizes.get(m, "")))
+        if args.imports:
+            return 0
         fit = Fit(work / "mpy", work)
         try:
             print("\n== smallest -X heapsize (KiB) for the device path ==")

@@ -30,7 +30,7 @@ Prints "OK code=<bytes> free=<bytes> [peak=<bytes>] [modules=A,B,...]" or
 import gc
 import sys
 
-ENROLL = ("errors", "der", "hashes", "ec", "csr", "pem", "http", "port", "pkcs7", "x509", "keys",
+ENROLL = ("errors", "der", "hashes", "ec", "csr", "pem", "http", "runtime", "pkcs7", "x509", "keys",
           "client")
 MODULES = {
     "import": ENROLL,
