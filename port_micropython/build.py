@@ -41,7 +41,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = ROOT / "tinyest"
 # Software key implementations: a board that signs with a secure element omits them.
-CRYPTO = {"ec.py", "ec_p256.py", "rsa.py", "ed25519.py", "hashes.py"}
+CRYPTO = {"ec.py", "ec_p256.py", "rsa.py", "ed25519.py", "hashes.py", "sha512.py"}
 # Core modules imported only by the function that needs them (see the docstring).
 LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "names.py", "pem.py", "proxy.py",
         "serialwire.py", "serverkeygen.py"}
