@@ -43,18 +43,16 @@ Not checked
     which is imported only when a signature is checked, so that a board which
     verifies elsewhere can leave the crypto modules out.
 
-Limits (each a module constant)
-    a certificate of at most 16384 bytes (``MAX_CERT_SIZE``), a serial of at
-    most 32 octets (``MAX_SERIAL``), 32 attributes per Name
-    (``MAX_NAME_ATTRS``), 32 extensions (``MAX_EXTENSIONS``), 64
-    subjectAltName entries (``MAX_SAN``), 16 extKeyUsage purposes
-    (``MAX_EKU``). ``verify_chain`` takes at most 64 untrusted certificates
-    (``MAX_POOL``) and 32 anchors (``MAX_ANCHORS``), builds paths of at most
-    ``max_depth`` (default 8, at most ``MAX_DEPTH`` = 16) certificates and
-    tries at most 256 issuer candidates (``MAX_STEPS``) before giving up. A
-    ``Checks`` object checks each (certificate, issuer) signature once and at
-    most ``MAX_SIGS`` (48) signatures in all; one is shared by every check of
-    a response, so that no answer can cost more than that many.
+Limits (written where they are checked, each named in its error message)
+    a certificate of at most 16384 bytes, a serial of at most 32 octets, 32
+    attributes per Name, 32 extensions, 64 subjectAltName entries, 16
+    extKeyUsage purposes. ``verify_chain`` takes at most 64 untrusted
+    certificates and 32 anchors, builds paths of at most ``max_depth``
+    (default 8, at most 16) certificates and tries at most 256 issuer
+    candidates before giving up. A ``Checks`` object checks each (certificate,
+    issuer) signature once and at most ``MAX_SIGS`` (48) signatures in all;
+    one is shared by every check of a response, so that no answer can cost
+    more than that many.
 
 Side channels: nothing here handles secrets.
 Errors: ``DERError`` (encoding), ``FormatError`` (structure), ``VerifyError``
@@ -66,16 +64,6 @@ import hashlib
 from tinyest import der
 from tinyest.errors import DERError, EstError, FormatError, VerifyError
 
-MAX_CERT_SIZE = 16384
-MAX_SERIAL = 32
-MAX_NAME_ATTRS = 32
-MAX_EXTENSIONS = 32
-MAX_SAN = 64
-MAX_EKU = 16
-MAX_POOL = 64
-MAX_ANCHORS = 32
-MAX_DEPTH = 16
-MAX_STEPS = 256
 MAX_SIGS = 48
 
 # Algorithm and curve OIDs (contents octets).
@@ -91,37 +79,19 @@ OID_SKI = b"\x55\x1d\x0e"
 OID_KEY_USAGE = b"\x55\x1d\x0f"
 OID_SAN = b"\x55\x1d\x11"
 OID_BASIC_CONSTRAINTS = b"\x55\x1d\x13"
-OID_NAME_CONSTRAINTS = b"\x55\x1d\x1e"
-OID_CERT_POLICIES = b"\x55\x1d\x20"
 OID_AKI = b"\x55\x1d\x23"
 OID_EXT_KEY_USAGE = b"\x55\x1d\x25"
 
-# Extended key usage purposes.
-OID_KP_SERVER_AUTH = b"\x2b\x06\x01\x05\x05\x07\x03\x01"
-OID_KP_CLIENT_AUTH = b"\x2b\x06\x01\x05\x05\x07\x03\x02"
-OID_KP_CMC_RA = b"\x2b\x06\x01\x05\x05\x07\x03\x1c"
-
-# keyUsage bits, bit 0 = digitalSignature (RFC 5280 4.2.1.3 order).
+# keyUsage bits: bit n of the RFC 5280 4.2.1.3 list is 1 << n.
 KU_DIGITAL_SIGNATURE = 0x001
-KU_NON_REPUDIATION = 0x002
-KU_KEY_ENCIPHERMENT = 0x004
-KU_DATA_ENCIPHERMENT = 0x008
-KU_KEY_AGREEMENT = 0x010
 KU_KEY_CERT_SIGN = 0x020
 KU_CRL_SIGN = 0x040
-KU_ENCIPHER_ONLY = 0x080
-KU_DECIPHER_ONLY = 0x100
-
-# Universal string tags that der.decode_string reads.
-_STRING_TAGS = (0x0C, 0x12, 0x13, 0x14, 0x16, 0x1A, 0x1C, 0x1E)
-
-_SAN_KINDS = ((0x81, "email"), (0x82, "dns"), (0x86, "uri"))
 
 
 def _alg(r):
     # An AlgorithmIdentifier element: SEQUENCE { OID, parameters ANY OPTIONAL }.
     start = r.offset()
-    a = r.enter(der.SEQUENCE)
+    a = r.enter(0x30)
     a.read_oid()
     if not a.empty():
         a.skip()
@@ -132,33 +102,24 @@ def _alg(r):
 def _name(r):
     # Validates a Name and returns its whole element.
     start = r.offset()
-    n = r.enter(der.SEQUENCE)
+    n = r.enter(0x30)
     count = 0
     while not n.empty():
-        rdn = n.enter(der.SET)
+        rdn = n.enter(0x31)
         if rdn.empty():
             raise FormatError("empty RDN at offset %d" % n.offset())
         while not rdn.empty():
             count += 1
-            if count > MAX_NAME_ATTRS:
-                raise FormatError("more than %d name attributes" % MAX_NAME_ATTRS)
-            atv = rdn.enter(der.SEQUENCE)
+            if count > 32:
+                raise FormatError("more than 32 name attributes")
+            atv = rdn.enter(0x30)
             atv.read_oid()
             at = atv.offset()
             tag, v = atv.read_any()
             atv.done()
-            if tag in _STRING_TAGS:
+            if tag in b"\x0c\x12\x13\x14\x16\x1a\x1c\x1e":  # the strings der.decode_string reads
                 der.decode_string(tag, v, at)
     return r.buf[start:r.offset()]
-
-
-def _bits(first, n):
-    # Bit length of a minimal big-endian unsigned integer of n octets.
-    b = 0
-    while first:
-        b += 1
-        first >>= 1
-    return (n - 1) * 8 + b
 
 
 def spki_info(spki):
@@ -167,10 +128,10 @@ def spki_info(spki):
     unknown algorithm; curve is "P-256"/"P-384"/"P-521" (or a dotted OID) for
     EC keys, else None; bits is the key size or None when unknown."""
     r = der.top(spki)
-    a = r.enter(der.SEQUENCE)
+    a = r.enter(0x30)
     alg = bytes(a.read_oid())
     params = None
-    if a.peek_tag() == der.OID:
+    if a.peek_tag() == 0x06:
         params = bytes(a.read_oid())
     elif not a.empty():
         a.skip()
@@ -180,19 +141,21 @@ def spki_info(spki):
     if alg == OID_EC_PUBLIC_KEY:
         if params is None:
             raise FormatError("EC key without a named curve")
-        if params == OID_P256:
-            return "ec", "P-256", 256
-        if params == OID_P384:
-            return "ec", "P-384", 384
-        if params == OID_P521:
-            return "ec", "P-521", 521
+        for oid, bits in ((OID_P256, 256), (OID_P384, 384), (OID_P521, 521)):
+            if params == oid:
+                return "ec", "P-%d" % bits, bits
         return "ec", der.oid_str(params), None
     if alg == OID_RSA_ENCRYPTION:
         k = der.top(key)
         n = k.read_uint()
         k.read_uint()
         k.done()
-        return "rsa", None, _bits(n[0], len(n))
+        first = n[0]
+        bits = 8 * len(n) - 8
+        while first:  # bit length of the minimal unsigned modulus
+            bits += 1
+            first >>= 1
+        return "rsa", None, bits
     if alg == OID_ED25519:
         if len(key) != 32:
             raise FormatError("Ed25519 key of %d octets" % len(key))
@@ -223,25 +186,22 @@ class Certificate:
         if isinstance(data, str):
             raise FormatError("certificate text given: use x509.load() for PEM")
         mv = data if isinstance(data, memoryview) else memoryview(data)
-        if len(mv) > MAX_CERT_SIZE:
-            raise FormatError("certificate of %d bytes (limit %d)" % (len(mv), MAX_CERT_SIZE))
+        if len(mv) > 16384:
+            raise FormatError("certificate of %d bytes (limit 16384)" % len(mv))
         self.der = mv
         r = der.Reader(mv)
-        c = r.enter(der.SEQUENCE)
+        c = r.enter(0x30)
         r.done()
         start = c.offset()
-        t = c.enter(der.SEQUENCE)
+        t = c.enter(0x30)
         self.tbs = mv[start:c.offset()]
         self.sig_alg = _alg(c)
         self.signature = c.read_bits()
         c.done()
-        self._tbs(t)
-
-    def _tbs(self, t):
-        v = t.enter_optional(der.ctx(0))
-        if v is None:
-            version = 1
-        else:
+        # TBSCertificate
+        v = t.enter_optional(0xA0)
+        version = 1
+        if v is not None:
             at = v.offset()
             n = v.read_int()
             v.done()
@@ -249,32 +209,28 @@ class Certificate:
                 raise FormatError("unsupported certificate version %d at offset %d" % (n, at))
             version = n + 1  # an explicit v1 (n == 0) is tolerated
         self.version = version
-        self.serial = t.read_int()
-        if self.serial >> (8 * MAX_SERIAL) not in (0, -1):
-            raise FormatError("serial number longer than %d octets" % MAX_SERIAL)
+        self.serial = n = t.read_int()
+        if n >> 256 not in (0, -1):
+            raise FormatError("serial number longer than 32 octets")
         at = t.offset()
         if _alg(t) != self.sig_alg:
-            raise FormatError("signature algorithm in TBSCertificate differs from the outer one "
+            raise FormatError("inner signature algorithm differs from the outer one "
                               "(offset %d)" % at)
         self.issuer_der = _name(t)
-        val = t.enter(der.SEQUENCE)
-        self.not_before = val.read_time()
-        self.not_after = val.read_time()
-        val.done()
+        v = t.enter(0x30)
+        self.not_before = v.read_time()
+        self.not_after = v.read_time()
+        v.done()
         self.subject_der = _name(t)
         at = t.offset()
-        self.public_key_der = t.read_element(der.SEQUENCE)
+        self.public_key_der = t.read_element(0x30)
         try:
             self.key_type, self.curve, self.key_bits = spki_info(self.public_key_der)
         except DERError as e:
             raise DERError("bad SubjectPublicKeyInfo (%s)" % e, at)
-        self.extensions = []
-        self.basic_constraints = None
-        self.key_usage = None
-        self.ext_key_usage = None
-        self.san = None
-        self.ski = None
-        self.aki = None
+        self.extensions = exts = []
+        self.basic_constraints = self.key_usage = self.ext_key_usage = None
+        self.san = self.ski = self.aki = None
         self.unknown_critical = []
         if version >= 2:
             for tag in (0x81, 0x82):  # issuerUniqueID, subjectUniqueID: [n] IMPLICIT BIT STRING
@@ -282,48 +238,97 @@ class Certificate:
                 u = t.optional(tag)
                 if u is not None and (len(u) == 0 or u[0] > 7):
                     raise DERError("bad unique identifier", at)
-        e = t.enter_optional(der.ctx(3))
+        e = t.enter_optional(0xA3)
         if e is not None:
             if version != 3:
                 raise FormatError("extensions in a v%d certificate" % version)
-            exts = e.enter(der.SEQUENCE)
+            s = e.enter(0x30)
             e.done()
-            while not exts.empty():
-                self._extension(exts)
+            while not s.empty():
+                if len(exts) >= 32:
+                    raise FormatError("more than 32 extensions")
+                x = s.enter(0x30)
+                oid = bytes(x.read_oid())
+                crit = False
+                if x.peek_tag() == 0x01:
+                    crit = x.read_bool()  # an explicit FALSE is tolerated
+                val = x.read_octets()
+                x.done()
+                for o, _, _ in exts:
+                    if o == oid:
+                        raise FormatError("duplicate extension %s" % der.oid_str(oid))
+                exts.append((oid, crit, val))
+                self._extension(oid, crit, der.Reader(x.buf, x.offset() - len(val), x.offset(), x.depth))
         if not t.empty():
             raise FormatError("unexpected field in TBSCertificate at offset %d" % t.offset())
 
-    def _extension(self, exts):
-        if len(self.extensions) >= MAX_EXTENSIONS:
-            raise FormatError("more than %d extensions" % MAX_EXTENSIONS)
-        x = exts.enter(der.SEQUENCE)
-        oid = bytes(x.read_oid())
-        crit = False
-        if x.peek_tag() == der.BOOLEAN:
-            crit = x.read_bool()  # an explicit FALSE is tolerated
-        val = x.read_octets()
-        x.done()
-        for o, _, _ in self.extensions:
-            if o == oid:
-                raise FormatError("duplicate extension %s" % der.oid_str(oid))
-        self.extensions.append((oid, crit, val))
-        # A Reader over the extension value, with offsets in the certificate.
-        r = der.Reader(x.buf, x.offset() - len(val), x.offset(), x.depth)
-        if oid == OID_BASIC_CONSTRAINTS:
-            self.basic_constraints = _basic_constraints(r)
-        elif oid == OID_KEY_USAGE:
-            self.key_usage = _key_usage(r)
-        elif oid == OID_EXT_KEY_USAGE:
-            self.ext_key_usage = _ext_key_usage(r)
-        elif oid == OID_SAN:
-            self.san = _general_names(r)
-        elif oid == OID_SKI:
+    def _extension(self, oid, crit, r):
+        # One extension value; r reads it with offsets in the certificate.
+        if oid == OID_SKI:
             self.ski = bytes(r.read_octets())
             r.done()
+            return
+        if oid == OID_KEY_USAGE:
+            at = r.offset()
+            _, bits = r.read_bit_string()
+            r.done()
+            if len(bits) > 2:
+                raise FormatError("keyUsage of %d octets at offset %d" % (len(bits), at))
+            mask = 0
+            for i in range(8 * len(bits)):
+                if bits[i >> 3] & (0x80 >> (i & 7)):
+                    mask |= 1 << i
+            self.key_usage = mask
+            return
+        if oid not in (OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, OID_SAN, OID_AKI):
+            if crit:
+                self.unknown_critical.append(oid)
+            return
+        s = r.enter(0x30)
+        r.done()
+        if oid == OID_BASIC_CONSTRAINTS:
+            ca = False
+            if s.peek_tag() == 0x01:
+                ca = s.read_bool()
+            n = None
+            if not s.empty():
+                at = s.offset()
+                n = s.read_int()
+                if n < 0:
+                    raise FormatError("negative pathLenConstraint at offset %d" % at)
+            s.done()
+            self.basic_constraints = ca, n
         elif oid == OID_AKI:
-            self.aki = _aki(r)
-        elif crit:
-            self.unknown_critical.append(oid)
+            kid = s.optional(0x80)
+            s.optional(0xA1)  # authorityCertIssuer
+            if s.peek_tag() == 0x82:
+                s.read_int(0x82)  # authorityCertSerialNumber
+            s.done()
+            self.aki = None if kid is None else bytes(kid)
+        elif oid == OID_EXT_KEY_USAGE:
+            out = self.ext_key_usage = []
+            while not s.empty():
+                if len(out) >= 16:
+                    raise FormatError("more than 16 extKeyUsage purposes")
+                out.append(bytes(s.read_oid()))
+            if not out:
+                raise FormatError("empty extKeyUsage")
+        else:  # subjectAltName: GeneralNames
+            out = self.san = []
+            while not s.empty():
+                if len(out) >= 64:
+                    raise FormatError("more than 64 subjectAltName entries")
+                at = s.offset()
+                tag, v = s.read_any()
+                if tag in (0x81, 0x82, 0x86):
+                    kind = "email" if tag == 0x81 else "dns" if tag == 0x82 else "uri"
+                    out.append((kind, der.decode_string(0x16, v, at)))  # IA5String
+                elif tag == 0x87:
+                    if len(v) != 4 and len(v) != 16:
+                        raise FormatError("iPAddress of %d octets at offset %d" % (len(v), at))
+                    out.append(("ip", bytes(v)))
+                else:
+                    out.append(("other", bytes(s.buf[at:s.offset()])))
 
     # -- readable views
 
@@ -376,88 +381,9 @@ class Certificate:
             raise VerifyError("bad signature")
 
 
-def _basic_constraints(r):
-    b = r.enter(der.SEQUENCE)
-    r.done()
-    ca = False
-    if b.peek_tag() == der.BOOLEAN:
-        ca = b.read_bool()
-    path_len = None
-    if not b.empty():
-        at = b.offset()
-        path_len = b.read_int()
-        if path_len < 0:
-            raise FormatError("negative pathLenConstraint at offset %d" % at)
-    b.done()
-    return ca, path_len
-
-
-def _key_usage(r):
-    at = r.offset()
-    _, bits = r.read_bit_string()
-    r.done()
-    if len(bits) > 2:
-        raise FormatError("keyUsage of %d octets at offset %d" % (len(bits), at))
-    mask = 0
-    for i in range(len(bits)):
-        b = bits[i]
-        for j in range(8):
-            if b & (0x80 >> j):
-                mask |= 1 << (8 * i + j)
-    return mask
-
-
-def _ext_key_usage(r):
-    s = r.enter(der.SEQUENCE)
-    r.done()
-    out = []
-    while not s.empty():
-        if len(out) >= MAX_EKU:
-            raise FormatError("more than %d extKeyUsage purposes" % MAX_EKU)
-        out.append(bytes(s.read_oid()))
-    if not out:
-        raise FormatError("empty extKeyUsage")
-    return out
-
-
-def _general_names(r):
-    s = r.enter(der.SEQUENCE)
-    r.done()
-    out = []
-    while not s.empty():
-        if len(out) >= MAX_SAN:
-            raise FormatError("more than %d subjectAltName entries" % MAX_SAN)
-        at = s.offset()
-        tag, v = s.read_any()
-        kind = None
-        for t, k in _SAN_KINDS:
-            if t == tag:
-                kind = k
-        if kind is not None:
-            out.append((kind, der.decode_string(der.IA5_STRING, v, at)))
-        elif tag == 0x87:
-            if len(v) != 4 and len(v) != 16:
-                raise FormatError("iPAddress of %d octets at offset %d" % (len(v), at))
-            out.append(("ip", bytes(v)))
-        else:
-            out.append(("other", bytes(s.buf[at:s.offset()])))
-    return out
-
-
-def _aki(r):
-    s = r.enter(der.SEQUENCE)
-    r.done()
-    kid = s.optional(0x80)
-    s.optional(0xA1)  # authorityCertIssuer
-    if s.peek_tag() == 0x82:
-        s.read_int(0x82)  # authorityCertSerialNumber
-    s.done()
-    return None if kid is None else bytes(kid)
-
-
 def load(data):
     """A Certificate from DER (bytes-like) or PEM (str or bytes)."""
-    if isinstance(data, str) or (len(data) and data[0] != der.SEQUENCE):
+    if isinstance(data, str) or (len(data) and data[0] != 0x30):
         from tinyest import pem
 
         data = pem.decode(data, "CERTIFICATE")
@@ -466,7 +392,7 @@ def load(data):
 
 def load_all(data):
     """Certificates from a PEM bundle (every CERTIFICATE block) or one DER."""
-    if isinstance(data, str) or (len(data) and data[0] != der.SEQUENCE):
+    if isinstance(data, str) or (len(data) and data[0] != 0x30):
         from tinyest import pem
 
         return [Certificate(d) for _, d in pem.decode_all(data, "CERTIFICATE")]
@@ -476,11 +402,7 @@ def load_all(data):
 # ---------------------------------------------------------------- paths
 
 
-def _as_cert(c):
-    return c if isinstance(c, Certificate) else Certificate(c)
-
-
-def _own_checks(c, now, skew=0, fresh=False):
+def _own_checks(c, now, skew, fresh):
     # Checks every certificate of a path gets, except the trust anchor. A clock
     # within ``skew`` seconds of a validity bound is given the benefit of the doubt.
     # Reasons are (format, args...): certificates among the args are shown by
@@ -494,13 +416,6 @@ def _own_checks(c, now, skew=0, fresh=False):
         return "%s has an unsupported critical extension %s", c, \
             lambda: der.oid_str(c.unknown_critical[0])
     return None
-
-
-def _reason(why):
-    args = []
-    for a in why[1:]:
-        args.append(a.subject if isinstance(a, Certificate) else a() if callable(a) else a)
-    return why[0] % tuple(args)
 
 
 class Checks:
@@ -530,94 +445,6 @@ class Checks:
         return r[0]
 
 
-class _Search:
-    def __init__(self, pool, anchors, now, max_depth, skew, checks):
-        self.pool = pool
-        self.anchors = anchors
-        self.now = now
-        self.skew = skew
-        self.max_depth = max_depth
-        self.steps = 0
-        self.reason = None
-        self.checks = checks
-
-    def fail(self, *why):
-        if self.reason is None:
-            self.reason = why
-
-    def issuer_ok(self, c, path, anchor):
-        # c would sign path[-1]; path[1:] are the intermediates below c.
-        if not anchor:
-            err = _own_checks(c, self.now, self.skew)
-            if err:
-                self.fail(*err)
-                return False
-            if c.version != 3:
-                self.fail("%s is a v%d certificate and cannot be an intermediate CA", c, c.version)
-                return False
-        bc = c.basic_constraints
-        if (bc is None and not anchor) or (bc is not None and not bc[0]):
-            self.fail("%s is not a CA", c)
-            return False
-        if c.key_usage is not None and not c.key_usage & KU_KEY_CERT_SIGN:
-            self.fail("%s may not sign certificates (keyUsage)", c)
-            return False
-        if bc is not None and bc[1] is not None:
-            n = 0
-            for p in path[1:]:
-                if not p.is_self_issued():
-                    n += 1
-            if n > bc[1]:
-                self.fail("path length constraint of %s exceeded", c)
-                return False
-        return True
-
-    def signed(self, child, issuer):
-        r = self.checks.signed(child, issuer)
-        if r is True:
-            return True
-        self.fail("signature on %s by %s: %s", child, issuer, r)
-        return False
-
-    def step(self):
-        self.steps += 1
-        if self.steps > MAX_STEPS:
-            raise VerifyError("path search gave up after %d candidates" % MAX_STEPS)
-
-    def extend(self, path):
-        cur = path[-1]
-        found = False
-        if len(path) < self.max_depth:
-            for a in self.anchors:
-                if a.subject_der != cur.issuer_der:
-                    continue
-                found = True
-                self.step()
-                if self.issuer_ok(a, path, True) and self.signed(cur, a):
-                    return path + [a]
-        for c in self.pool:
-            if c.subject_der != cur.issuer_der:
-                continue
-            found = True
-            if len(path) + 2 > self.max_depth:
-                self.fail("no path of at most %d certificates", self.max_depth)
-                break
-            seen = False
-            for p in path:
-                if p.der == c.der:
-                    seen = True
-            if seen:
-                continue
-            self.step()
-            if self.issuer_ok(c, path, False) and self.signed(cur, c):
-                p = self.extend(path + [c])
-                if p is not None:
-                    return p
-        if not found:
-            self.fail("no issuer found for %s", lambda: cur.issuer)
-        return None
-
-
 def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=False,
                  checks=None):
     """Build and check a path from ``leaf`` through ``others`` (untrusted
@@ -637,30 +464,97 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     equal to an anchor is accepted as the path [anchor]. Raises VerifyError
     with the first reason found.
     """
-    if len(others) > MAX_POOL:
-        raise VerifyError("more than %d intermediate certificates" % MAX_POOL)
-    if len(anchors) > MAX_ANCHORS:
-        raise VerifyError("more than %d trust anchors" % MAX_ANCHORS)
-    if max_depth > MAX_DEPTH:
-        max_depth = MAX_DEPTH
-    leaf = _as_cert(leaf)
+    if len(others) > 64:
+        raise VerifyError("more than 64 intermediate certificates")
+    if len(anchors) > 32:
+        raise VerifyError("more than 32 trust anchors")
+    max_depth = min(max_depth, 16)
+    if not isinstance(leaf, Certificate):
+        leaf = Certificate(leaf)
     pool = []
     for c in others:  # duplicates only slow the search down
-        c = _as_cert(c)
+        if not isinstance(c, Certificate):
+            c = Certificate(c)
         for p in pool:
             if p.der == c.der:
                 break
         else:
             pool.append(c)
-    anchors = [_as_cert(a) for a in anchors]
+    anchors = [a if isinstance(a, Certificate) else Certificate(a) for a in anchors]
     for a in anchors:
         if a.der == leaf.der:
             return [a]
-    err = _own_checks(leaf, now, skew, fresh)
-    if err:
-        raise VerifyError(_reason(err))
-    s = _Search(pool, anchors, now, max_depth, skew, checks or Checks())
-    path = s.extend([leaf])
-    if path is None:
-        raise VerifyError(_reason(s.reason) if s.reason else "no path to a trust anchor")
-    return path
+    checks = checks or Checks()
+    na = len(anchors)
+    cands = anchors + pool  # anchors first
+    steps = 0
+
+    def extend(path):
+        # A path from path[-1] up to an anchor, or None; the first reason a
+        # candidate failed is kept in ``reason``.
+        nonlocal reason, steps
+        cur = path[-1]
+        found = False
+        for i in range(0 if len(path) < max_depth else na, len(cands)):
+            c = cands[i]
+            anchor = i < na
+            if c.subject_der != cur.issuer_der:
+                continue
+            found = True
+            if not anchor:
+                if len(path) + 2 > max_depth:
+                    reason = reason or ("no path of at most %d certificates", max_depth)
+                    break
+                seen = False
+                for p in path:
+                    if p.der == c.der:
+                        seen = True
+                if seen:
+                    continue
+            steps += 1
+            if steps > 256:
+                raise VerifyError("path search gave up after 256 candidates")
+            # c would sign cur; path[1:] are the intermediates below c.
+            why = None if anchor else _own_checks(c, now, skew, False)
+            bc = c.basic_constraints
+            if why:
+                pass
+            elif not anchor and c.version != 3:
+                why = "%s is a v%d certificate and cannot be an intermediate CA", c, c.version
+            elif (bc is None and not anchor) or (bc is not None and not bc[0]):
+                why = "%s is not a CA", c
+            elif c.key_usage is not None and not c.key_usage & KU_KEY_CERT_SIGN:
+                why = "%s may not sign certificates (keyUsage)", c
+            elif bc is not None and bc[1] is not None:
+                n = 0
+                for p in path[1:]:
+                    if not p.is_self_issued():
+                        n += 1
+                if n > bc[1]:
+                    why = "path length constraint of %s exceeded", c
+            if not why:
+                r = checks.signed(cur, c)
+                if r is True:
+                    p = path + [c]
+                    if anchor:
+                        return p
+                    p = extend(p)
+                    if p is not None:
+                        return p
+                    continue
+                why = "signature on %s by %s: %s", cur, c, r
+            reason = reason or why
+        if not found:
+            reason = reason or ("no issuer found for %s", lambda: cur.issuer)
+        return None
+
+    reason = _own_checks(leaf, now, skew, fresh)
+    path = None if reason else extend([leaf])
+    if path is not None:
+        return path
+    if not reason:
+        raise VerifyError("no path to a trust anchor")
+    args = []
+    for a in reason[1:]:  # certificates by subject, callables by what they return
+        args.append(a.subject if isinstance(a, Certificate) else a() if callable(a) else a)
+    raise VerifyError(reason[0] % tuple(args))
