@@ -8,11 +8,15 @@ full: /cacerts, a new P-256 key and CSR, /simpleenroll with the password, the
 key and certificate committed to the store, then /simplereenroll with that
 certificate and a new key, committed. renew: /simplereenroll alone, with the
 key and certificate loaded from the store (what a deployed device does most),
-a new key, committed. Run it under ``micropython -X heapsize=N`` with the .mpy
-files on MICROPYPATH; it prints "OK <peak-free-bytes>" or "FAIL <error>".
+a new key, committed. Before each request it calls ``tinyest.unload()``, as
+``tinyest.device.Device`` does, once nothing holds a key or a certificate: the
+TLS handshake then has the heap the certificate and key modules took. Run it
+under ``micropython -X heapsize=N`` with the .mpy files on MICROPYPATH; it prints "OK <peak-free-bytes>" or "FAIL <error>".
 """
 import gc
 import sys
+
+import tinyest
 
 
 def _read(path):
@@ -32,11 +36,14 @@ def _renew(host, port, ca, store):
     gc.collect()
     key = ec.generate("P-256")
     csr = renewal(cur, key)
-    cur = None
+    key_der = key.to_der()
+    cur = key = ec = renewal = None
+    tinyest.unload()  # nothing here holds a key, a certificate or their modules now
+    gc.collect()
     chain = cl.simplereenroll(csr)
     cl = csr = None
     gc.collect()
-    store.commit_enrollment(key.to_der(), chain)
+    store.commit_enrollment(key_der, chain)
 
 
 def main(argv):
@@ -53,10 +60,14 @@ def main(argv):
         cl.cacerts()
         key = ec.generate("P-256")
         req = csr.request(key, "fit-device", "fit-device.local")
+        key_der = key.to_der()
+        key = ec = csr = None
+        tinyest.unload()
+        gc.collect()
         chain = cl.simpleenroll(req)
         cl = req = None
         gc.collect()
-        store.commit_enrollment(key.to_der(), chain)
+        store.commit_enrollment(key_der, chain)
         key = chain = None
         gc.collect()
     else:

@@ -109,15 +109,23 @@ come from the store's config)
     renew_fraction=2/3, renew_margin=604800, retry_min=60, retry_max=21600,
     hold=86400, cacerts_interval=604800, cacerts_margin=2592000, max_sleep=86400,
     max_skew=300, min_time=1704067200, rekey=True, curve="P-256", fallback=False,
-    keep_password=False. Unknown names raise FormatError.
+    keep_password=False, unload=True. Unknown names raise FormatError.
     Hooks: ``key_factory() -> signer with to_der()``, ``make_csr(signer,
     current_cert_der or None) -> CSR DER``, ``client(**kw) -> EstClient-like``.
 
 Limits: at most ``MAX_ACTIONS`` server operations per step, each action once.
 Memory: the step holds the store snapshot and one operation's working set; the
-client, x509 and key modules are imported only when an action needs them.
+client, x509 and key modules are imported only when an action needs them. With
+``unload`` (the default), before each request the step forgets the tinyest
+modules the transport does not need (``tinyest.unload``): a mip-installed board
+gets their bytecode back for the TLS handshake and loads them again to check the
+answer. Modules already imported when the Device was made (the application's
+own, e.g. ``tinyest.ec`` for a ``key_factory``) are kept.
 Side channels: none of its own; keys are generated and handled by ``tinyest.ec``.
 """
+
+import gc
+import sys
 
 from tinyest import runtime
 from tinyest.errors import (AuthError, ConnectError, EstError, EstTimeout, FormatError,
@@ -140,7 +148,7 @@ _DEFAULTS = {
     "retry_max": 6 * 3600, "hold": 86400, "cacerts_interval": 7 * 86400,
     "cacerts_margin": 30 * 86400, "max_sleep": 86400, "max_skew": 300,
     "min_time": 1704067200, "rekey": True, "curve": "P-256", "fallback": False,
-    "keep_password": False,
+    "keep_password": False, "unload": True,
 }
 _FROM_STORE = ("host", "port", "label", "fingerprint", "cn", "dns")
 _IN_FLIGHT = ("simpleenroll", "simplereenroll", "enroll")  # "enroll": a factory-made CSR
@@ -207,6 +215,7 @@ class Device:
         self._retry_in = None
         self._cl = None
         self._checked = False
+        self._app = [k for k in sys.modules if k[:8] == "tinyest."]
 
     # -- plumbing
 
@@ -223,6 +232,11 @@ class Device:
     def _client(self, c, t, trust, auth=None, cert=None, key=None):
         make = self._make_client
         if make is None:
+            if self.unload:
+                import tinyest
+
+                tinyest.unload(self._app)
+                gc.collect()
             from tinyest.client import EstClient as make
         cl = make(host=self._get(c, "host"), port=int(self._get(c, "port")),
                   label=self._get(c, "label"), trust=trust, auth=auth, cert=cert, key=key,

@@ -5,6 +5,7 @@ Each check imports tinyest afresh (its modules are taken out of sys.modules and 
 back afterwards), so what other tests imported does not count.
 """
 
+import hashlib
 import sys
 
 # The groups of port_micropython/build.py (tests/test_core_imports.py checks that
@@ -100,3 +101,28 @@ def test_lazy_features_load_their_module_when_used():
     loaded = _fresh(use)
     assert "csr_read" not in loaded and "csrattrs" not in loaded and "proxy" not in loaded
     assert "der_extra" not in loaded and "serverkeygen" not in loaded
+
+
+def test_unload_forgets_all_but_the_transport_and_what_is_kept():
+    seen = {}
+
+    def run():
+        import tinyest
+        from tinyest import client, device, ec, errors, pkcs7, x509  # noqa: F401
+
+        old_ec, verify_error = ec, errors.VerifyError
+        tinyest.unload(keep=("tinyest.x509",))
+        seen["after"] = sorted(k[8:] for k in sys.modules if k.startswith("tinyest."))
+        seen["bound"] = [n for n in ("ec", "pkcs7", "x509", "client") if n in tinyest.__dict__]
+        from tinyest import ec as new_ec, errors as errors2
+
+        seen["fresh"] = new_ec is not old_ec
+        seen["same errors"] = errors2.VerifyError is verify_error
+        key = new_ec.from_secret((7).to_bytes(32, "big"))
+        digest = hashlib.sha256(b"m").digest()
+        seen["works"] = new_ec.verify("P-256", key.public_point(), digest, key.sign(b"m"))
+
+    _fresh(run)
+    assert seen["after"] == ["client", "der", "device", "errors", "http", "runtime", "store", "x509"], seen
+    assert seen["bound"] == ["x509", "client"], seen
+    assert seen["fresh"] and seen["same errors"] and seen["works"], seen
