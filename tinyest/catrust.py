@@ -1,14 +1,28 @@
-"""CA trust a device needs rarely, imported only when it is needed: CA key
-rollover certificates in /cacerts (RFC 7030 4.1.3) and the check of the server
-chain captured on a provisional bootstrap connection (RFC 7030 4.1.1).
+"""CA trust from /cacerts, imported only when a /cacerts answer comes (a
+renewing device never loads it): which certificates of the answer are accepted
+(``accept_cacerts``, behind ``EstClient.accept_cacerts``), CA key rollover
+certificates (RFC 7030 4.1.3) and the check of the server chain captured on a
+provisional bootstrap connection (RFC 7030 4.1.1).
 
-Both take the ``x509.Checks`` budget of the /cacerts answer they belong to, so
-they add no signature check beyond it. Errors: none escape (a failed check is
-an answer: None, or False).
+The rollover and server-chain checks take the ``x509.Checks`` budget of the
+answer they belong to, so they add no signature check beyond it, and no error
+escapes them (a failed check is an answer: None, or False).
 """
 
-from tinyest import hostname, x509
+import hashlib
+
+from tinyest import hostname, pkcs7, x509
 from tinyest.errors import EstError, VerifyError
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+MAX_CACERTS = const(16)  # certificates in one /cacerts answer
 
 
 class Rollover:
@@ -71,3 +85,67 @@ def server_chain_ok(chain, host, anchors, good, now, skew, checks):
         return True
     except VerifyError:
         return False
+
+
+def accept_cacerts(cl, data, fp, bootstrap):
+    """``EstClient.accept_cacerts``: the certificates (DER list) of a /cacerts
+    answer ``data`` that chain to the client's trust anchors (or, on a bootstrap,
+    to the certificate whose SHA-256 is ``fp``), kept in ``cl.ca_certs``."""
+    certs = pkcs7.certificates(data)
+    if len(certs) > MAX_CACERTS:
+        raise VerifyError("cacerts: %d certificates (limit %d)" % (len(certs), MAX_CACERTS))
+    certs = [x509.Certificate(bytes(c)) for c in certs]
+    data = None
+    if not certs:
+        raise VerifyError("cacerts: no certificate in the response")
+    if fp is not None:
+        anchors = [c for c in certs if hashlib.sha256(c.der).digest() == fp]
+        if not anchors:
+            raise VerifyError("cacerts: no certificate matches the bootstrap fingerprint")
+        cl._note("bootstrap", "fingerprint matched")
+    else:
+        anchors = cl._anchors()
+        if not anchors:
+            raise VerifyError("cacerts: no trust anchor to verify the certificates")
+    now = cl._time()
+    checks = x509.Checks()
+    good = []
+    for c in certs:
+        self_signed = c.is_self_issued() and checks.signed(c, c) is True
+        try:
+            x509.verify_chain(c, certs, anchors, now, skew=cl.max_skew, checks=checks)
+        except VerifyError as e:
+            if checks.left <= 0:
+                raise VerifyError("cacerts: %s" % e)
+            continue
+        if c.is_self_issued() and not self_signed and not _is_link(c, certs, checks):
+            raise VerifyError("cacerts: self-issued %s has a bad signature" % c.subject)
+        good.append(c)
+    if not good:
+        raise VerifyError("cacerts: no certificate chains to a trust anchor")
+    cl.rollover = None
+    keys = [bytes(a.public_key_der) for a in anchors]
+    for c in good:
+        if c.is_self_issued() and bytes(c.public_key_der) not in keys:
+            cl.rollover = find_rollover(good, anchors, checks)  # a rollover, maybe
+            break
+    out = [bytes(c.der) for c in good]
+    if fp is not None:
+        cl.ca_anchors = [bytes(a.der) for a in anchors]
+    if bootstrap:
+        cl.trust = list(cl.ca_anchors)
+        cl.bootstrap_server_verified = server_chain_ok(
+            cl._chain, cl.host, anchors, good, now, cl.max_skew, checks)
+        cl._chain = None
+        cl._note("bootstrap", "server chain %s" % (
+            "verified" if cl.bootstrap_server_verified else "NOT verified"))
+    cl.ca_certs = out
+    return out
+
+
+def _is_link(c, certs, checks):
+    # A self-issued certificate signed by another key of the same name.
+    for o in certs:
+        if o is not c and o.subject_der == c.issuer_der and checks.signed(c, o) is True:
+            return True
+    return False

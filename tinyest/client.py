@@ -59,7 +59,7 @@ Proof of possession (RFC 7030 3.5)
     MicroPython exposes no channel binding: ``pop=True`` raises TlsError.
 
 Limits: response bodies of ``max_body`` bytes (default ``http.MAX_BODY``);
-/cacerts answers of ``MAX_CACERTS`` (16) certificates, all checked within one
+/cacerts answers of ``catrust.MAX_CACERTS`` (16) certificates, all checked within one
 budget of ``x509.MAX_SIGS`` signature checks;
 at most ``MAX_ROUNDS`` requests per operation, ``MAX_WAIT_ROUNDS`` retries of a
 pending request, ``CsrAttrs.MAX_ITEMS`` csrattrs items (``tinyest.csrattrs``).
@@ -83,7 +83,6 @@ key as plain Python objects; nothing here is constant-time.
 """
 
 import binascii
-import hashlib
 
 from tinyest import der, http, runtime
 from tinyest.errors import (AuthError, ConnectError, DERError, EstError, FormatError, HttpError,
@@ -100,7 +99,6 @@ except ImportError:  # CPython
 MAX_REDIRECTS = const(3)
 MAX_ROUNDS = const(8)
 MAX_WAIT_ROUNDS = const(100)
-MAX_CACERTS = const(16)
 MIN_RETRY_DELAY = const(1)  # seconds between pending attempts, whatever Retry-After says
 CLOCK_PLAUSIBLE = const(1704067200)  # 2024-01-01: an earlier clock is not set
 
@@ -451,71 +449,11 @@ class EstClient:
 
     def accept_cacerts(self, data, fp=None, bootstrap=False):
         """Validate a /cacerts answer (certs-only CMS DER) as ``cacerts()`` does,
-        and keep what it teaches. At most ``MAX_CACERTS`` certificates, and one
+        and keep what it teaches. At most ``catrust.MAX_CACERTS`` certificates, and one
         ``x509.Checks`` budget of signature checks for the whole answer."""
-        from tinyest import pkcs7, x509
+        from tinyest import catrust  # a renewing device never loads it
 
-        certs = pkcs7.certificates(data)
-        if len(certs) > MAX_CACERTS:
-            raise VerifyError("cacerts: %d certificates (limit %d)" % (len(certs), MAX_CACERTS))
-        certs = [x509.Certificate(bytes(c)) for c in certs]
-        data = None
-        if not certs:
-            raise VerifyError("cacerts: no certificate in the response")
-        if fp is not None:
-            anchors = [c for c in certs if hashlib.sha256(c.der).digest() == fp]
-            if not anchors:
-                raise VerifyError("cacerts: no certificate matches the bootstrap fingerprint")
-            self._note("bootstrap", "fingerprint matched")
-        else:
-            anchors = self._anchors()
-            if not anchors:
-                raise VerifyError("cacerts: no trust anchor to verify the certificates")
-        now = self._time()
-        checks = x509.Checks()
-        good = []
-        for c in certs:
-            self_signed = c.is_self_issued() and checks.signed(c, c) is True
-            try:
-                x509.verify_chain(c, certs, anchors, now, skew=self.max_skew, checks=checks)
-            except VerifyError as e:
-                if checks.left <= 0:
-                    raise VerifyError("cacerts: %s" % e)
-                continue
-            if c.is_self_issued() and not self_signed and not self._is_link(c, certs, checks):
-                raise VerifyError("cacerts: self-issued %s has a bad signature" % c.subject)
-            good.append(c)
-        if not good:
-            raise VerifyError("cacerts: no certificate chains to a trust anchor")
-        self.rollover = None
-        keys = [bytes(a.public_key_der) for a in anchors]
-        for c in good:
-            if c.is_self_issued() and bytes(c.public_key_der) not in keys:
-                from tinyest import catrust  # a root of another key: a rollover, maybe
-
-                self.rollover = catrust.find_rollover(good, anchors, checks)
-                break
-        out = [bytes(c.der) for c in good]
-        if fp is not None:
-            self.ca_anchors = [bytes(a.der) for a in anchors]
-        if bootstrap:
-            self.trust = list(self.ca_anchors)
-            from tinyest import catrust
-
-            self.bootstrap_server_verified = catrust.server_chain_ok(
-                self._chain, self.host, anchors, good, now, self.max_skew, checks)
-            self._chain = None
-            self._note("bootstrap", "server chain %s" % (
-                "verified" if self.bootstrap_server_verified else "NOT verified"))
-        self.ca_certs = out
-        return out
-
-    def _is_link(self, c, certs, checks):
-        # A self-issued certificate signed by another key of the same name.
-        for o in certs:
-            if o is not c and o.subject_der == c.issuer_der and checks.signed(c, o) is True:
-                return True
-        return False
+        return catrust.accept_cacerts(self, data, fp, bootstrap)
 
     def csrattrs(self):
         """The server's CSR attributes (``tinyest.csrattrs.CsrAttrs``; empty on
