@@ -159,6 +159,16 @@ class Stream:
                 raise ProtocolError("connection closed inside a line")
             self.end += n
 
+    def readexact(self, mv, what):
+        """Fill mv; the peer closing first is a ProtocolError naming ``what``."""
+        pos = 0
+        n = len(mv)
+        while pos < n:
+            got = self.readinto(mv[pos:])
+            if not got:
+                raise ProtocolError("connection closed after %d of %d %s bytes" % (pos, n, what))
+            pos += got
+
     def readinto(self, mv):
         """Read up to len(mv) bytes; 0 means EOF."""
         n = min(self.end - self.start, len(mv))
@@ -243,16 +253,6 @@ def _grow(buf, need, cap):
     return new
 
 
-def _read_exact(stream, mv, what):
-    pos = 0
-    n = len(mv)
-    while pos < n:
-        got = stream.readinto(mv[pos:])
-        if not got:
-            raise ProtocolError("connection closed after %d of %d %s bytes" % (pos, n, what))
-        pos += got
-
-
 def read_response(stream, method="GET", max_body=MAX_BODY):
     """Read one response; the body is complete when this returns."""
     for _ in range(8):  # 1xx responses
@@ -277,22 +277,10 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
     elif te:
         if te.lower().replace(",", " ").split() != ["chunked"]:
             raise ProtocolError("unsupported transfer coding %r" % te[:40])
-        while True:  # each round reads >= 1 body byte (within the cap), or ends
-            s = (stream.readline() or b"").split(b";")[0].strip()
-            if not 0 < len(s) < 9 or s.strip(b"0123456789abcdefABCDEF"):
-                raise ProtocolError("bad chunk size %r" % s[:20])
-            k = int(s, 16)
-            if not k:
-                read_headers(stream)  # trailers, discarded
-                break
-            if n + k > max_body:
-                raise ProtocolError("chunked body exceeds the %d byte cap" % max_body)
-            if n + k > len(body):
-                body = _grow(body, n + k, max_body)
-            _read_exact(stream, memoryview(body)[n:n + k], "chunk")
-            n += k
-            if stream.readline() != b"":
-                raise ProtocolError("no CRLF after a chunk")
+        from tinyest import http_chunked
+
+        body, n = http_chunked.read(stream, max_body, _grow)
+        read_headers(stream)  # trailers, discarded
     elif cl:
         n = -1
         for c in ",".join(cl).split(","):
@@ -303,7 +291,7 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
         if n > max_body:
             raise ProtocolError("body exceeds the %d byte cap" % max_body)
         body = bytearray(n)
-        _read_exact(stream, memoryview(body), "body")
+        stream.readexact(memoryview(body), "body")
     else:  # delimited by the end of the connection
         r.keep_alive = False
         while True:
