@@ -8,7 +8,7 @@ API
     (ecdsa-with-SHA256/384, no parameters), ``to_der()`` (PKCS#8),
     ``to_sec1()`` (ECPrivateKey with curve and public key). Module functions:
     ``verify(curve, point, digest, sig_der)`` -> bool,
-    ``point_from_bytes(curve, data)`` -> (x, y), ``clear_tables()``.
+    ``point_from_bytes(curve, data)`` -> (x, y).
 
 Supported subset
     Curves "P-256" (secp256r1) and "P-384" (secp384r1), named by OID only.
@@ -54,7 +54,7 @@ Arithmetic
     keeps it in flash, and a fresh process signs without building anything.
     P-384's two rows are built at its first use (one set of odd multiples,
     192 doublings, another set), which costs less than a signature, and
-    cached; ``clear_tables()`` drops it.
+    cached.
 
     Verification handles public data only and may branch on it: u1*G + u2*Q
     in one doubling chain, with interleaved width-w NAFs: u1 over row 0 of
@@ -107,9 +107,6 @@ OID_P384 = b"\x2b\x81\x04\x00\x22"  # 1.3.132.0.34
 OID_ECDSA_SHA256 = b"\x2a\x86\x48\xce\x3d\x04\x03\x02"  # 1.2.840.10045.4.3.2
 OID_ECDSA_SHA384 = b"\x2a\x86\x48\xce\x3d\x04\x03\x03"  # 1.2.840.10045.4.3.3
 
-_HASH_BY_SIZE = {32: "sha256", 48: "sha384", 64: "sha512"}
-
-
 class _Curve:
     """Domain parameters of a short Weierstrass curve with a = -3, and the
     shape of its comb: digits of w bits in groups of ``groups``, the table
@@ -122,8 +119,7 @@ class _Curve:
         self.n = n
         self.gx = gx
         self.gy = gy
-        self.size = size  # bytes of p and n
-        self.qlen = 8 * size  # bits of n (both curves fill their bytes)
+        self.size = size  # bytes of p and n (both curves fill them: 8 * size bits)
         self.oid = oid
         self.sig_oid = sig_oid
         self.hash_name = hash_name
@@ -165,28 +161,12 @@ _P384 = _Curve(
 )
 
 
-def _curve(name):
-    if name == "P-256":
-        return _P256
-    if name == "P-384":
-        return _P384
-    raise FormatError("unsupported curve %r" % (name,))
-
-
-def _curve_by_oid(oid):
-    oid = bytes(oid)
-    if oid == OID_P256:
-        return _P256
-    if oid == OID_P384:
-        return _P384
-    raise FormatError("unsupported curve " + der.oid_str(oid))
-
-
-def clear_tables():
-    """Drop the cached comb tables: P-384's is rebuilt at its next use, P-256's
-    read again from its module."""
-    _P256.tab = None
-    _P384.tab = None
+def _curve(name, oid=None):
+    """The curve of a name ("P-256", "P-384"), or of a DER OID when oid is given."""
+    for c in (_P256, _P384):
+        if name == c.name if oid is None else bytes(oid) == c.oid:
+            return c
+    raise FormatError("unsupported curve %s" % (name if oid is None else der.oid_str(oid)))
 
 
 # ---------------------------------------------------------------- field helpers
@@ -293,9 +273,10 @@ def _odd_multiples(p, x, y, count, tail=0):
     return pts
 
 
-def _pack(size, pts):
-    """Affine points as one bytes row: x then y of each, size big-endian bytes."""
-    return b"".join([x.to_bytes(size, "big") + y.to_bytes(size, "big") for x, y in pts])
+def _pack(size, pts, head=b""):
+    """Affine points as one bytes row after head: x then y of each, size
+    big-endian bytes."""
+    return head + b"".join([x.to_bytes(size, "big") + y.to_bytes(size, "big") for x, y in pts])
 
 
 def _build_table(c):
@@ -440,45 +421,30 @@ def point_from_bytes(curve, data):
     p = c.p
     size = c.size
     data = bytes(data)
-    if not data:
-        raise FormatError("empty point")
-    tag = data[0]
-    if tag == 4:
-        if len(data) != 1 + 2 * size:
-            raise FormatError("uncompressed point of %d bytes" % len(data))
-        x = int.from_bytes(data[1:1 + size], "big")
-        y = int.from_bytes(data[1 + size:], "big")
-        if x >= p or y >= p or (y * y - (x * x * x - 3 * x + c.b)) % p:
-            raise CryptoError("point not on " + c.name)
-        return x, y
-    if tag in (2, 3):
-        if len(data) != 1 + size:
-            raise FormatError("compressed point of %d bytes" % len(data))
-        x = int.from_bytes(data[1:], "big")
-        if x >= p:
-            raise CryptoError("point not on " + c.name)
-        v = (x * x * x - 3 * x + c.b) % p
-        y = pow(v, (p + 1) // 4, p)  # p = 3 (mod 4) on both curves
-        if y * y % p != v:
-            raise CryptoError("point not on " + c.name)
-        if (y & 1) != (tag & 1):
-            y = p - y
-        return x, y
+    n = len(data)
+    tag = data[0] if n else -1
     if tag == 0:
         raise CryptoError("point at infinity")
-    raise FormatError("unsupported point encoding 0x%02x" % tag)
+    if n != (1 + 2 * size if tag == 4 else 1 + size if tag in (2, 3) else -1):
+        raise FormatError("bad SEC 1 point (%d bytes)" % n)
+    x = int.from_bytes(data[1:1 + size], "big")
+    v = (x * x * x - 3 * x + c.b) % p
+    if tag == 4:
+        y = int.from_bytes(data[1 + size:], "big")
+    else:
+        y = pow(v, (p + 1) // 4, p)  # p = 3 (mod 4) on both curves
+        if (y ^ tag) & 1:
+            y = p - y
+    if x >= p or y >= p or (y * y - v) % p:
+        raise CryptoError("point not on " + c.name)
+    return x, y
 
 
-def _point_bytes(c, x, y):
-    return b"\x04" + x.to_bytes(c.size, "big") + y.to_bytes(c.size, "big")
-
-
-def _bits2int(b, qlen):
-    """RFC 6979 2.3.2 / FIPS 186-4 6.4: the leftmost qlen bits as an int."""
+def _bits2int(b, size):
+    """RFC 6979 2.3.2 / FIPS 186-4 6.4: the leftmost 8 * size bits as an int."""
     x = int.from_bytes(b, "big")
-    blen = 8 * len(b)
-    if blen > qlen:
-        x >>= blen - qlen
+    if len(b) > size:
+        x >>= 8 * (len(b) - size)
     return x
 
 
@@ -488,7 +454,7 @@ def _nonces(c, x, h1, hname):
     size = c.size
     hmac = hashes.hmac
     xb = x.to_bytes(size, "big")
-    hb = (_bits2int(h1, c.qlen) % n).to_bytes(size, "big")
+    hb = (_bits2int(h1, c.size) % n).to_bytes(size, "big")
     hlen = hashes.digest_size(hname)
     V = b"\x01" * hlen
     K = bytes(hlen)
@@ -501,7 +467,7 @@ def _nonces(c, x, h1, hname):
         while len(T) < size:
             V = hmac(hname, K, V)
             T += V
-        k = _bits2int(T, c.qlen)
+        k = _bits2int(T, c.size)
         if 0 < k < n:
             yield k
         K = hmac(hname, K, V + b"\x00")
@@ -515,6 +481,8 @@ class EcKey:
     """An ECDSA private key; also a signer (public_key_der, algorithm_der, sign)."""
 
     def __init__(self, c, secret):
+        if not 0 < secret < c.n:
+            raise CryptoError("secret out of range for " + c.name)
         self._c = c
         self.curve = c.name
         self.secret = secret
@@ -529,8 +497,7 @@ class EcKey:
 
     def public_point(self):
         """The public key as an uncompressed SEC 1 point (04 X Y)."""
-        x, y = self._point()
-        return _point_bytes(self._c, x, y)
+        return _pack(self._c.size, [self._point()], b"\x04")
 
     def public_key_der(self):
         """SubjectPublicKeyInfo DER."""
@@ -550,15 +517,15 @@ class EcKey:
     def sign_digest(self, digest):
         """DER ECDSA-Sig-Value over a 32-, 48- or 64-byte digest, with the RFC
         6979 nonce derived using the hash of that size."""
-        hname = _HASH_BY_SIZE.get(len(digest))
-        if hname is None:
+        if len(digest) not in (32, 48, 64):
             raise CryptoError("digest of %d bytes" % len(digest))
+        hname = "sha%d" % (8 * len(digest))  # sha256, sha384, sha512
         c = self._c
         p = c.p
         n = c.n
         d = self.secret
         digest = bytes(digest)
-        e = _bits2int(digest, c.qlen)
+        e = _bits2int(digest, c.size)
         for k in _nonces(c, d, digest, hname):
             X, Y, Z = _comb(c, k)
             kb = k.to_bytes(c.size, "big")
@@ -569,17 +536,16 @@ class EcKey:
             if s:
                 return der.seq(der.integer(r), der.integer(s))
 
-    def _sec1(self, params):
+    def to_sec1(self, params=True):
+        """SEC 1 ECPrivateKey DER with the public key, and the named curve
+        unless params is false (inside PKCS#8)."""
         c = self._c
-        parts = [der.integer(1), der.octet_string(self.secret.to_bytes(c.size, "big"))]
-        if params:
-            parts.append(der.explicit(0, der.oid(c.oid)))
-        parts.append(der.explicit(1, der.bit_string(self.public_point())))
-        return der.seq(*parts)
-
-    def to_sec1(self):
-        """SEC 1 ECPrivateKey DER with the named curve and the public key."""
-        return self._sec1(True)
+        return der.seq(
+            der.integer(1),
+            der.octet_string(self.secret.to_bytes(c.size, "big")),
+            der.explicit(0, der.oid(c.oid)) if params else b"",
+            der.explicit(1, der.bit_string(self.public_point())),
+        )
 
     def to_der(self):
         """PKCS#8 PrivateKeyInfo DER (the inner ECPrivateKey without parameters)."""
@@ -587,7 +553,7 @@ class EcKey:
         return der.seq(
             der.integer(0),
             der.seq(der.oid(OID_EC_PUBLIC_KEY), der.oid(c.oid)),
-            der.octet_string(self._sec1(False)),
+            der.octet_string(self.to_sec1(False)),
         )
 
 
@@ -599,8 +565,6 @@ def from_secret(secret, curve="P-256"):
         if not 0 < len(secret) <= c.size:
             raise CryptoError("secret of %d bytes for %s" % (len(secret), c.name))
         secret = int.from_bytes(secret, "big")
-    if not 0 < secret < c.n:
-        raise CryptoError("secret out of range for " + c.name)
     return EcKey(c, secret)
 
 
@@ -614,23 +578,42 @@ def generate(curve="P-256"):
     raise CryptoError("random source keeps failing")
 
 
-def _sec1_rest(r, c):
-    """The ECPrivateKey fields after the version, from Reader r; c is the
-    curve named by PKCS#8 (or None). Structure first, then meaning."""
+def from_der(data):
+    """A key from SEC 1 ECPrivateKey or PKCS#8 PrivateKeyInfo DER. The
+    ECPrivateKey is read structure first, then meaning."""
+    r = der.top(data)
+    c = None  # the curve named by PKCS#8
+    v = r.read_int()
+    if v == 0:  # PrivateKeyInfo around an ECPrivateKey
+        alg = r.enter(der.SEQUENCE)
+        if bytes(alg.read_oid()) != OID_EC_PUBLIC_KEY:
+            raise FormatError("not an EC private key")
+        if alg.peek_tag() != der.OID:
+            raise FormatError("EC parameters are not a named curve")
+        c = _curve(None, alg.read_oid())
+        alg.done()
+        inner = der.top(r.read_octets())
+        if r.peek_tag() == der.ctx(0):  # attributes
+            r.skip()
+        r.done()
+        r = inner
+        v = r.read_int()
+    if v != 1:
+        raise FormatError("unsupported EC private key version %d" % v)
     priv = r.read_octets()
-    pc = None
-    params = r.enter_optional(der.ctx(0))
-    if params is not None:
-        pc = params.read_oid()
-        params.done()
-    pub_bytes = None
+    pc = r.enter_optional(der.ctx(0))
+    if pc is not None:
+        alg = pc
+        pc = alg.read_oid()
+        alg.done()
     pub = r.enter_optional(der.ctx(1))
     if pub is not None:
-        pub_bytes = pub.read_bits()
-        pub.done()
+        alg = pub
+        pub = alg.read_bits()
+        alg.done()
     r.done()
     if pc is not None:
-        pc = _curve_by_oid(pc)
+        pc = _curve(None, pc)
         if c is not None and pc is not c:
             raise FormatError("ECPrivateKey curve differs from the algorithm's")
         c = pc
@@ -638,34 +621,10 @@ def _sec1_rest(r, c):
         raise FormatError("ECPrivateKey without a named curve")
     if not 0 < len(priv) <= c.size:
         raise FormatError("private key of %d bytes for %s" % (len(priv), c.name))
-    key = from_secret(bytes(priv), c.name)
-    if pub_bytes is not None and point_from_bytes(c.name, pub_bytes) != key._point():
+    key = EcKey(c, int.from_bytes(bytes(priv), "big"))
+    if pub is not None and point_from_bytes(c.name, pub) != key._point():
         raise CryptoError("public key does not match the private key")
     return key
-
-
-def from_der(data):
-    """A key from SEC 1 ECPrivateKey or PKCS#8 PrivateKeyInfo DER."""
-    r = der.top(data)
-    version = r.read_int()
-    if version == 1:  # ECPrivateKey
-        return _sec1_rest(r, None)
-    if version != 0:
-        raise FormatError("unsupported private key version %d" % version)
-    alg = r.enter(der.SEQUENCE)
-    if bytes(alg.read_oid()) != OID_EC_PUBLIC_KEY:
-        raise FormatError("not an EC private key")
-    if alg.peek_tag() != der.OID:
-        raise FormatError("EC parameters are not a named curve")
-    c = _curve_by_oid(alg.read_oid())
-    alg.done()
-    inner = der.top(r.read_octets())
-    if r.peek_tag() == der.ctx(0):  # attributes
-        r.skip()
-    r.done()
-    if inner.read_int() != 1:
-        raise FormatError("ECPrivateKey version is not 1")
-    return _sec1_rest(inner, c)
 
 
 def verify(curve, point, digest, sig_der):
@@ -685,7 +644,7 @@ def verify(curve, point, digest, sig_der):
         return False
     if not (0 < r < n and 0 < s < n):
         return False
-    e = _bits2int(bytes(digest), c.qlen)
+    e = _bits2int(bytes(digest), c.size)
     w = _inv(s, n)
     X, Y, Z = _muladd(c, e * w % n, r * w % n, qx, qy)
     if not Z:
