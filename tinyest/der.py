@@ -47,10 +47,8 @@ from tinyest.errors import DERError
 
 try:
     from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
+except ImportError:  # CPython: every constant here is an int
+    const = int
 
 
 MAX_DEPTH = const(24)
@@ -76,6 +74,49 @@ SEQUENCE = const(0x30)
 SET = const(0x31)
 
 _PRINTABLE = b" '()+,-./:=?"
+
+_TRUNCATED = const(0)
+_TRAILING = const(1)
+_DEEP = const(2)
+_HIGH_TAG = const(3)
+_STRAY_EOC = const(4)
+_INDEFINITE = const(5)
+_BER_DEEP = const(6)
+_NO_EOC = const(7)
+_BAD_EOC = const(8)
+_LEN_OCTETS = const(9)
+_LEN_MINIMAL = const(10)
+_LEN_EXCEEDS = const(11)
+_WRONG_TAG = const(12)
+_INT_EMPTY = const(13)
+_INT_MINIMAL = const(14)
+_INT_NEGATIVE = const(15)
+_BAD_BOOL = const(16)
+_NULL_CONTENTS = const(17)
+_BAD_PADDING = const(18)
+_TIME_FORM = const(19)
+_TIME_RANGE = const(20)
+_BAD_OID = const(21)
+_OID_MINIMAL = const(22)
+_BAD_CHAR = const(23)
+_BAD_UTF8 = const(24)
+_NOT_STRING = const(25)
+# The DERError messages, numbered by the constants above: one string holds them
+# all, as a string literal per message would cost ~50 bytes of heap on a board.
+_MESSAGES = (
+    "truncated|trailing bytes|nesting deeper than %d|high tag number|stray end-of-contents|"
+    "indefinite length|indefinite length nested deeper than %d|no end-of-contents|"
+    "bad end-of-contents|length of %d octets|non-minimal length|"
+    "length %d exceeds the %d bytes left|expected tag 0x%02x, got 0x%02x|empty integer|"
+    "non-minimal integer|negative integer|bad boolean|NULL with contents|bad BIT STRING padding|"
+    "bad time form|time out of range|bad OID|non-minimal OID|bad character in string 0x%02x|"
+    "bad UTF-8|not a string: 0x%02x"
+)
+
+
+def _error(i, at, args=()):
+    """DERError with message number ``i`` of _MESSAGES, formatted with args."""
+    return DERError(_MESSAGES.split("|")[i] % args, at)
 
 
 def ctx(n, constructed=True):
@@ -103,7 +144,7 @@ class Reader:
         self.depth = depth
         self.ber = ber
         if depth > MAX_DEPTH:
-            raise DERError("nesting deeper than %d" % MAX_DEPTH, start)
+            raise _error(_DEEP, start, (MAX_DEPTH,))
 
     def empty(self):
         return self.pos >= self.end
@@ -111,7 +152,7 @@ class Reader:
     def done(self):
         """Raise unless every byte has been read."""
         if self.pos != self.end:
-            raise DERError("trailing bytes", self.pos)
+            raise _error(_TRAILING, self.pos)
 
     def offset(self):
         return self.pos
@@ -124,55 +165,55 @@ class Reader:
         # The X.690 rules: returns (tag, content_start, content_end, next_pos).
         buf = self.buf
         if pos >= end:
-            raise DERError("truncated", pos)
+            raise _error(_TRUNCATED, pos)
         tag = buf[pos]
         if tag & 0x1F == 0x1F:
-            raise DERError("high tag number", pos)
+            raise _error(_HIGH_TAG, pos)
         if tag == 0:
-            raise DERError("stray end-of-contents", pos)
+            raise _error(_STRAY_EOC, pos)
         if pos + 1 >= end:
-            raise DERError("truncated", pos)
+            raise _error(_TRUNCATED, pos)
         n = buf[pos + 1]
         c = pos + 2
         if n == 0x80:
             # BER indefinite length: walk the children up to the end-of-contents
             # octets. Every step advances e by >= 2.
             if not (self.ber and tag & 0x20):
-                raise DERError("indefinite length", pos)
+                raise _error(_INDEFINITE, pos)
             depth += 1
             if depth > MAX_BER_DEPTH:  # each level walks its subtree once more
-                raise DERError("indefinite length nested deeper than %d" % MAX_BER_DEPTH, pos)
+                raise _error(_BER_DEEP, pos, (MAX_BER_DEPTH,))
             e = c
             while True:
                 if e + 2 > end:
-                    raise DERError("no end-of-contents", e)
+                    raise _error(_NO_EOC, e)
                 if buf[e] == 0:
                     if buf[e + 1]:
-                        raise DERError("bad end-of-contents", e)
+                        raise _error(_BAD_EOC, e)
                     return tag, c, e, e + 2
                 e = self._header(e, end, depth)[3]
         if n > 0x80:
             n &= 0x7F
             if n > 4:  # the reserved 0xFF form included
-                raise DERError("length of %d octets" % n, pos)
+                raise _error(_LEN_OCTETS, pos, (n,))
             if c + n > end:
-                raise DERError("truncated", pos)
+                raise _error(_TRUNCATED, pos)
             length = 0
             for i in range(n):
                 length = (length << 8) | buf[c + i]
             if buf[c] == 0 or length < 0x80:
-                raise DERError("non-minimal length", pos)
+                raise _error(_LEN_MINIMAL, pos)
             c += n
             n = length
         if n > end - c:
-            raise DERError("length %d exceeds the %d bytes left" % (n, end - c), pos)
+            raise _error(_LEN_EXCEEDS, pos, (n, end - c))
         return tag, c, c + n, c + n
 
     def _take(self, tag=-1):
         # Consumes the next element (of this tag, if >= 0): (tag, c, e, start).
         pos = self.pos
         if tag >= 0 and pos < self.end and self.buf[pos] != tag:
-            raise DERError("expected tag 0x%02x, got 0x%02x" % (tag, self.buf[pos]), pos)
+            raise _error(_WRONG_TAG, pos, (tag, self.buf[pos]))
         t, c, e, self.pos = self._header(pos, self.end, self.depth)
         return t, c, e, pos
 
@@ -213,9 +254,9 @@ class Reader:
         v = self.read(tag)
         n = len(v)
         if n == 0:
-            raise DERError("empty integer", at)
+            raise _error(_INT_EMPTY, at)
         if n > 1 and ((v[0] == 0 and v[1] < 0x80) or (v[0] == 0xFF and v[1] >= 0x80)):
-            raise DERError("non-minimal integer", at)
+            raise _error(_INT_MINIMAL, at)
         if _raw:
             return v
         x = int.from_bytes(v, "big")
@@ -228,20 +269,20 @@ class Reader:
         at = self.pos
         v = self.read_int(tag, True)
         if v[0] & 0x80:
-            raise DERError("negative integer", at)
+            raise _error(_INT_NEGATIVE, at)
         return v[1:] if len(v) > 1 and v[0] == 0 else v
 
     def read_bool(self):
         at = self.pos
         v = self.read(BOOLEAN)
         if len(v) != 1 or v[0] not in (0, 0xFF):
-            raise DERError("bad boolean", at)
+            raise _error(_BAD_BOOL, at)
         return v[0] == 0xFF
 
     def read_null(self):
         at = self.pos
         if len(self.read(NULL)):
-            raise DERError("NULL with contents", at)
+            raise _error(_NULL_CONTENTS, at)
 
     def read_oid(self):
         """OID contents (validated), to compare with pre-encoded OID bytes."""
@@ -257,7 +298,7 @@ class Reader:
         n = len(v)
         u = v[0] if n else 8
         if u > 7 or (u and (n == 1 or _whole or v[n - 1] & ((1 << u) - 1))):
-            raise DERError("bad BIT STRING padding", at)
+            raise _error(_BAD_PADDING, at)
         return v[1:] if _whole else (u, v[1:])
 
     def read_bits(self):
@@ -275,13 +316,13 @@ class Reader:
         v = self.read(GENERALIZED_TIME if g else UTC_TIME)
         n = 15 if g else 13
         if len(v) != n or v[n - 1] != 0x5A:  # 'Z'
-            raise DERError("bad time form", at)
+            raise _error(_TIME_FORM, at)
         x = []  # two-digit fields
         for i in range(0, n - 1, 2):
             a = v[i] - 0x30
             b = v[i + 1] - 0x30
             if not (0 <= a <= 9 and 0 <= b <= 9):
-                raise DERError("bad time form", at)
+                raise _error(_TIME_FORM, at)
             x.append(a * 10 + b)
         if g:
             y = x.pop(0) * 100 + x[0]
@@ -294,7 +335,7 @@ class Reader:
         else:
             days = 30 + ((mo + (mo >> 3)) & 1)
         if not (1 <= mo <= 12 and 1 <= d <= days and x[3] < 24 and x[4] < 60 and x[5] < 60):
-            raise DERError("time out of range", at)
+            raise _error(_TIME_RANGE, at)
         return timegm(y, mo, d, x[3], x[4], x[5])
 
     def read_string(self):
@@ -316,39 +357,35 @@ def check_oid(v, at=-1):
     """Raise unless v is valid OID contents (X.690 8.19: minimal subidentifiers)."""
     n = len(v)
     if n == 0 or v[n - 1] & 0x80:
-        raise DERError("bad OID", at)
+        raise _error(_BAD_OID, at)
     first = True
     for b in v:
         if first and b == 0x80:
-            raise DERError("non-minimal OID", at)
+            raise _error(_OID_MINIMAL, at)
         first = not (b & 0x80)
 
 
 def decode_string(tag, v, at=-1):
     """Decode a character string's contents to str; checks the type's alphabet."""
     if tag in b"\x0c\x12\x13\x16\x1a":  # UTF8, Numeric, Printable, IA5, Visible
-        for b in v:
-            if tag == IA5_STRING:  # all of 7-bit ASCII, controls and DEL included
-                ok = b < 0x80
-            elif tag == NUMERIC_STRING:
-                ok = 0x30 <= b <= 0x39 or b == 0x20
-            elif tag == PRINTABLE_STRING:
-                ok = alnum(b) or b in _PRINTABLE
-            elif tag == VISIBLE_STRING:
-                ok = 0x20 <= b <= 0x7E
-            else:
-                break
-            if not ok:
-                raise DERError("bad character in string 0x%02x" % tag, at)
+        if tag != UTF8_STRING:
+            for b in v:
+                # IA5: all of 7-bit ASCII, controls and DEL included; the others
+                # are printable ASCII: any (Visible), digits and space (Numeric),
+                # letters, digits and _PRINTABLE (Printable)
+                if not (b < 0x80 if tag == IA5_STRING else 0x1F < b < 0x7F and (
+                        tag == VISIBLE_STRING or 0x2F < b < 0x3A or b == 0x20
+                        or tag == PRINTABLE_STRING and (alnum(b) or b in _PRINTABLE))):
+                    raise _error(_BAD_CHAR, at, (tag,))
         try:
             return str(bytes(v), "utf-8")
         except UnicodeError:
-            raise DERError("bad UTF-8", at)
+            raise _error(_BAD_UTF8, at)
     if tag in b"\x14\x1c\x1e":
         from tinyest import der_text
 
         return der_text.decode_rare(tag, v, at)
-    raise DERError("not a string: 0x%02x" % tag, at)
+    raise _error(_NOT_STRING, at, (tag,))
 
 
 def alnum(b):
