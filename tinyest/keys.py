@@ -57,7 +57,7 @@ def _no_params(r, what):
 def load_private(data):
     """The key object of one private key, DER or PEM (see the module text)."""
     label = None
-    if isinstance(data, str) or (len(data) and data[0] != der.SEQUENCE):
+    if isinstance(data, str) or (len(data) and data[0] != 0x30):
         from tinyest import pem
 
         blocks = []
@@ -66,77 +66,60 @@ def load_private(data):
                 blocks.append(b)
         if len(blocks) != 1:
             raise FormatError("%d private key PEM blocks" % len(blocks))
-        label, data = blocks[0]
-        if label == "ENCRYPTED PRIVATE KEY":
-            raise FormatError("encrypted key: decrypt it first")
-        if label not in ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"):
-            raise FormatError("not a key PEM label: " + label)
+        label, data = blocks[0]  # checked against the structure below
     data = bytes(data)
     r = der.top(data)
-    if r.peek_tag() == der.SEQUENCE:
+    if r.peek_tag() == 0x30:
         r.skip()
-        if r.peek_tag() == der.OCTET_STRING:  # EncryptedPrivateKeyInfo (RFC 5958 section 3)
+        if r.peek_tag() == 0x04:  # EncryptedPrivateKeyInfo (RFC 5958 section 3)
             raise FormatError("encrypted key: decrypt it first")
         raise FormatError("not a private key")
     r.read_int()
     tag = r.peek_tag()
-    if tag == der.SEQUENCE:
-        form = "PRIVATE KEY"
-    elif tag == der.OCTET_STRING:
-        form = "EC PRIVATE KEY"
-    elif tag == der.INTEGER:
-        form = "RSA PRIVATE KEY"
-    else:
+    # PKCS#8 (AlgorithmIdentifier), SEC1 (privateKey) or PKCS#1 (modulus) after the version
+    form = {0x30: "PRIVATE KEY", 0x04: "EC PRIVATE KEY", 0x02: "RSA PRIVATE KEY"}.get(tag)
+    if form is None:
         raise FormatError("not a private key")
-    if label is not None and label != form:
+    if label not in (None, form):
         raise FormatError("PEM label %s on %s" % (label, form))
-    if tag == der.INTEGER:
-        from tinyest import rsa
-
-        return rsa.from_pkcs1(data)
-    if tag == der.SEQUENCE:
-        oid = bytes(r.enter(der.SEQUENCE).read_oid())
-        if oid == _RSA:
-            from tinyest import rsa
-
-            return rsa.from_der(data)
-        if oid == _ED25519:
-            from tinyest import ed25519
-
-            return ed25519.from_der(data)
-        if oid != _EC:
-            _unsupported("key algorithm", oid)
-    from tinyest import ec
-
-    return ec.from_der(data)
+    oid = _EC if tag == 0x04 else _RSA if tag == 0x02 else bytes(r.enter(0x30).read_oid())
+    if oid == _RSA:
+        from tinyest import rsa as m
+    elif oid == _ED25519:
+        from tinyest import ed25519 as m
+    elif oid == _EC:
+        from tinyest import ec as m
+    else:
+        _unsupported("key algorithm", oid)
+    return m.from_der(data)
 
 
 def parse_spki(spki_der):
     """(kind, param, key) of a SubjectPublicKeyInfo (see the module text)."""
     r = der.top(spki_der)
-    alg = r.enter(der.SEQUENCE)
+    alg = r.enter(0x30)
     oid = bytes(alg.read_oid())
     key = r.read_bits()
     r.done()
     if oid == _EC:
-        if alg.peek_tag() != der.OID:
+        if alg.peek_tag() != 0x06:
             raise FormatError("EC key without a named curve")
         curve = bytes(alg.read_oid())
         _no_params(alg, "EC key")
         if curve == b"\x2a\x86\x48\xce\x3d\x03\x01\x07":  # 1.2.840.10045.3.1.7
-            name = "P-256"
+            name, n = "P-256", 65
         elif curve == b"\x2b\x81\x04\x00\x22":  # 1.3.132.0.34
-            name = "P-384"
+            name, n = "P-384", 97
         else:
             _unsupported("curve", curve)
-        if len(key) != (65 if name == "P-256" else 97) or key[0] != 4:
+        if len(key) != n or key[0] != 4:
             raise FormatError("not an uncompressed %s point" % name)
         from tinyest import ec
 
         ec.point_from_bytes(name, key)
         return "ec", name, bytes(key)
     if oid == _RSA:
-        if alg.peek_tag() != der.NULL:
+        if alg.peek_tag() != 0x05:
             raise FormatError("RSA key parameters not NULL")
         alg.read_null()
         _no_params(alg, "RSA key")
@@ -168,19 +151,19 @@ def verify(spki_der, algorithm_der, data, signature):
     if arc == b"\x2a\x86\x48\xce\x3d\x04\x03" and 2 <= i <= 4:  # ecdsa-with-SHA256/384/512
         want, name = "ec", "ECDSA"
         i -= 2
-    elif arc == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01" and 11 <= i <= 13:  # sha*WithRSAEncryption
+    elif arc == _RSA[:-1] and 11 <= i <= 13:  # sha256/384/512WithRSAEncryption: 1.2.840.113549.1.1.11-13
         want, name = "rsa", "RSA"
         i -= 11
-        if r.peek_tag() == der.NULL:  # NULL or absent (RFC 4055)
+        if r.peek_tag() == 0x05:  # NULL or absent (RFC 4055)
             r.read_null()
     elif oid == _ED25519:
-        want = name = "Ed25519"
+        want, name = "ed25519", "Ed25519"
     else:
         _unsupported("signature algorithm", oid)
     _no_params(r, name + " signature")
-    if kind != want.lower():
+    if kind != want:
         raise FormatError("%s signature, %s key" % (name, kind))
-    if want == name:  # Ed25519
+    if kind == "ed25519":
         from tinyest import ed25519
 
         ok = ed25519.verify(key, data, signature)
@@ -189,7 +172,7 @@ def verify(spki_der, algorithm_der, data, signature):
 
         h = "sha%d" % (256 + 128 * i)
         digest = getattr(hashes, h)(data)
-        if want == "ec":
+        if kind == "ec":
             from tinyest import ec
 
             ok = ec.verify(param, key, digest, signature)
