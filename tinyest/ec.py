@@ -102,10 +102,7 @@ from tinyest import der, hashes
 from tinyest.errors import CryptoError, DERError, FormatError
 
 OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"  # 1.2.840.10045.2.1
-OID_P256 = b"\x2a\x86\x48\xce\x3d\x03\x01\x07"  # 1.2.840.10045.3.1.7
-OID_P384 = b"\x2b\x81\x04\x00\x22"  # 1.3.132.0.34
-OID_ECDSA_SHA256 = b"\x2a\x86\x48\xce\x3d\x04\x03\x02"  # 1.2.840.10045.4.3.2
-OID_ECDSA_SHA384 = b"\x2a\x86\x48\xce\x3d\x04\x03\x03"  # 1.2.840.10045.4.3.3
+
 
 class _Curve:
     """Domain parameters of a short Weierstrass curve with a = -3, and the
@@ -148,7 +145,10 @@ _P256 = _Curve(
     0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
     0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
-    32, OID_P256, OID_ECDSA_SHA256, "sha256", 4, 8, True,
+    32,
+    b"\x2a\x86\x48\xce\x3d\x03\x01\x07",  # 1.2.840.10045.3.1.7
+    b"\x2a\x86\x48\xce\x3d\x04\x03\x02",  # ecdsa-with-SHA256 1.2.840.10045.4.3.2
+    "sha256", 4, 8, True,
 )
 _P384 = _Curve(
     "P-384",
@@ -157,7 +157,10 @@ _P384 = _Curve(
     0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
     0xAA87CA22BE8B05378EB1C71EF320AD746E1D3B628BA79B9859F741E082542A385502F25DBF55296C3A545E3872760AB7,
     0x3617DE4A96262C6F5D9E98BF9292DC29F8F41DBD289A147CE9DA3113B5F0B8C00A60B1CE1D7E819D7A431D7C90EA0E5F,
-    48, OID_P384, OID_ECDSA_SHA384, "sha384", 4, 48, False,
+    48,
+    b"\x2b\x81\x04\x00\x22",  # 1.3.132.0.34
+    b"\x2a\x86\x48\xce\x3d\x04\x03\x03",  # ecdsa-with-SHA384 1.2.840.10045.4.3.3
+    "sha384", 4, 48, False,
 )
 
 
@@ -453,15 +456,13 @@ def _nonces(c, x, h1, hname):
     n = c.n
     size = c.size
     hmac = hashes.hmac
-    xb = x.to_bytes(size, "big")
-    hb = (_bits2int(h1, c.size) % n).to_bytes(size, "big")
+    xh = x.to_bytes(size, "big") + (_bits2int(h1, size) % n).to_bytes(size, "big")
     hlen = hashes.digest_size(hname)
     V = b"\x01" * hlen
     K = bytes(hlen)
-    K = hmac(hname, K, V + b"\x00" + xb + hb)
-    V = hmac(hname, K, V)
-    K = hmac(hname, K, V + b"\x01" + xb + hb)
-    V = hmac(hname, K, V)
+    for b in (b"\x00", b"\x01"):
+        K = hmac(hname, K, V + b + xh)
+        V = hmac(hname, K, V)
     while True:
         T = b""
         while len(T) < size:
@@ -488,16 +489,13 @@ class EcKey:
         self.secret = secret
         self._pub = None
 
-    def _point(self):
+    def public_point(self):
+        """The public key as an uncompressed SEC 1 point (04 X Y), computed once."""
         if self._pub is None:
             c = self._c
             f = _blind(self.secret.to_bytes(c.size, "big"), b"\x03", c.p)
-            self._pub = _normalize(c.p, [_comb(c, self.secret)], f)[0]
+            self._pub = _pack(c.size, _normalize(c.p, [_comb(c, self.secret)], f), b"\x04")
         return self._pub
-
-    def public_point(self):
-        """The public key as an uncompressed SEC 1 point (04 X Y)."""
-        return _pack(self._c.size, [self._point()], b"\x04")
 
     def public_key_der(self):
         """SubjectPublicKeyInfo DER."""
@@ -589,7 +587,7 @@ def from_der(data):
         if bytes(alg.read_oid()) != OID_EC_PUBLIC_KEY:
             raise FormatError("not an EC private key")
         if alg.peek_tag() != der.OID:
-            raise FormatError("EC parameters are not a named curve")
+            raise FormatError("EC curve is not named")
         c = _curve(None, alg.read_oid())
         alg.done()
         inner = der.top(r.read_octets())
@@ -599,7 +597,7 @@ def from_der(data):
         r = inner
         v = r.read_int()
     if v != 1:
-        raise FormatError("unsupported EC private key version %d" % v)
+        raise FormatError("EC key version %d" % v)
     priv = r.read_octets()
     pc = r.enter_optional(der.ctx(0))
     if pc is not None:
@@ -615,15 +613,15 @@ def from_der(data):
     if pc is not None:
         pc = _curve(None, pc)
         if c is not None and pc is not c:
-            raise FormatError("ECPrivateKey curve differs from the algorithm's")
+            raise FormatError("ECPrivateKey and PKCS#8 curves differ")
         c = pc
     if c is None:
-        raise FormatError("ECPrivateKey without a named curve")
+        raise FormatError("EC key names no curve")
     if not 0 < len(priv) <= c.size:
         raise FormatError("private key of %d bytes for %s" % (len(priv), c.name))
     key = EcKey(c, int.from_bytes(bytes(priv), "big"))
-    if pub is not None and point_from_bytes(c.name, pub) != key._point():
-        raise CryptoError("public key does not match the private key")
+    if pub is not None and _pack(c.size, [point_from_bytes(c.name, pub)], b"\x04") != key.public_point():
+        raise CryptoError("public key does not match")
     return key
 
 
@@ -647,10 +645,6 @@ def verify(curve, point, digest, sig_der):
     e = _bits2int(bytes(digest), c.size)
     w = _inv(s, n)
     X, Y, Z = _muladd(c, e * w % n, r * w % n, qx, qy)
-    if not Z:
-        return False
     p = c.p
     zz = Z * Z % p
-    if X == r * zz % p:
-        return True
-    return r + n < p and X == (r + n) * zz % p
+    return Z != 0 and (X == r * zz % p or r + n < p and X == (r + n) * zz % p)
