@@ -177,20 +177,21 @@ class OsFs:
                 pass  # a system that cannot sync a directory (Windows)
 
 
-class _Fields:
-    def __eq__(self, other):
-        for n in self._names:
-            if type(other) is not type(self) or getattr(self, n) != getattr(other, n):
-                return False
-        return True
+def _eq(self, other):
+    # __eq__ of Pending and Credentials: same class, same fields
+    for n in self._names:
+        if type(other) is not type(self) or getattr(self, n) != getattr(other, n):
+            return False
+    return True
 
 
-class Pending(_Fields):
+class Pending:
     """A deferred request: ``op`` (e.g. "simplereenroll"), the CSR and the key made
     for it (DER or None), when to send it again (``retry_at``), ``attempts``, and
     ``issued``: certificates (DER) the server issued for it that did not verify yet."""
 
     _names = _NAMES[10:]
+    __eq__ = _eq
 
     def __init__(self, op, csr=None, key_der=None, retry_at=None, attempts=0, issued=None):
         self.op = op
@@ -201,10 +202,11 @@ class Pending(_Fields):
         self.issued = issued or []
 
 
-class Credentials(_Fields):
+class Credentials:
     """One snapshot of the store (see the module text)."""
 
     _names = ["config", "pending"] + _NAMES[:10]
+    __eq__ = _eq
 
     def __init__(self):
         self.config = {}
@@ -401,44 +403,39 @@ class Store:
         self._pre = root.rstrip("/") + "/"
         self._fs = OsFs() if fs is None else fs
 
-    def _slot(self, i):
-        """(sequence, version) of intact slot ``i``; None if absent; False if damaged."""
-        fs = self._fs
-        path = self._pre + _SLOTS[i]
-        try:
-            size = fs.stat(path)[6]
-        except OSError:
-            return None
-        if not 48 <= size <= 48 + 65536:
-            return False
-        f = fs.open(path, "rb")
-        try:
-            hdr = _read(f, 16)
-            magic, version, _, seq, n = struct.unpack(">4sHHII", hdr)
-            if magic != b"tEST" or size != 48 + n:
-                return False
-            h = hashlib.sha256(hdr)
-            mv = memoryview(bytearray(256))
-            while n:
-                k = f.readinto(mv[:n if n < 256 else 256])
-                if not k:
-                    return False
-                h.update(mv[:k])
-                n -= k
-            return f.read(32) == h.digest() and (seq, version)
-        finally:
-            f.close()
-
     def _scan(self):
         """(slot index, sequence, version) of the newest intact slot; index -1 when
         no slot file exists, -2 when none is intact."""
+        fs = self._fs
         best = (-1, 0, 0)
         for i in (0, 1):
-            r = self._slot(i)
-            if r is False and best[0] < 0:
+            path = self._pre + _SLOTS[i]
+            try:
+                size = fs.stat(path)[6]
+            except OSError:
+                continue  # absent
+            ok = False  # intact: right size, magic and hash
+            if 48 <= size <= 48 + 65536:
+                f = fs.open(path, "rb")
+                try:
+                    hdr = _read(f, 16)
+                    magic, version, _, seq, n = struct.unpack(">4sHHII", hdr)
+                    if magic == b"tEST" and size == 48 + n:
+                        h = hashlib.sha256(hdr)
+                        mv = memoryview(bytearray(256))
+                        while n:
+                            k = f.readinto(mv[:n if n < 256 else 256])
+                            if not k:
+                                break
+                            h.update(mv[:k])
+                            n -= k
+                        ok = not n and f.read(32) == h.digest()
+                finally:
+                    f.close()
+            if ok and (best[0] < 0 or 0 < (seq - best[1]) % _TOP <= _TOP >> 1):
+                best = (i, seq, version)
+            elif not ok and best[0] < 0:
                 best = (-2, 0, 0)
-            if r and (best[0] < 0 or 0 < (r[0] - best[1]) % _TOP <= _TOP >> 1):
-                best = (i,) + r
         return best
 
     def load(self):
