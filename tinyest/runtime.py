@@ -27,6 +27,9 @@ TCP and TLS
     (the callback is not called under CERT_NONE, and under CERT_REQUIRED its
     return value cannot lift a verification failure).
 
+    Rare paths live in ``tinyest.runtime_rare``, imported only when taken: a
+    client key given otherwise than as DER bytes, and the iPAddress check.
+
     Errors become ``ConnectError`` (resolution, refused, reset), ``TlsError``
     (handshake, certificate, hostname) or ``EstTimeout``.
 
@@ -330,22 +333,10 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
     does so itself; on MicroPython the raw socket is wrapped for it.
     """
     check_trust(trust, bootstrap, system_trust, cert, key)
-    if key is not None:
-        if hasattr(key, "to_der"):
-            key = key.to_der()
-        elif not isinstance(key, (bytes, bytearray, memoryview, str)):
-            raise TlsError("the TLS client key must be DER or have to_der()")
-        if not isinstance(key, str):
-            key = bytes(key)
-        if isinstance(key, str) or key[:11] == b"-----BEGIN ":
-            from tinyest import pem
+    if key is not None and (not isinstance(key, bytes) or key[:11] == b"-----BEGIN "):
+        from tinyest import runtime_rare
 
-            for label, der in pem.decode_all(key):
-                if label != "EC PARAMETERS":
-                    key = der
-                    break
-            else:
-                raise TlsError("no private key in the PEM text")
+        key = runtime_rare.client_key(key)
     if not MICROPYTHON:
         from tinyest import runtime_cpython
 
@@ -369,15 +360,9 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
             raise EstTimeout("timed out (handshake)")
         raise net_error(e, "handshake")
     if ip is not None:
-        from tinyest import hostname, x509
+        from tinyest import runtime_rare
 
-        try:
-            ok = chain and hostname.matches(x509.Certificate(chain[0]), host)
-        except EstError:
-            ok = False
-        if not ok:
-            s.close()
-            raise TlsError("TLS: the server certificate does not name %s" % host)
+        runtime_rare.check_ip(s, chain, host)
         chain = None
     return _Recv(s, timed), chain
 

@@ -1,0 +1,41 @@
+"""Rare paths of ``tinyest.runtime.tls_wrap``, imported only when one is taken.
+
+``client_key`` turns a TLS client key given otherwise than as DER ``bytes`` (a
+key object with ``to_der()``, a bytearray or memoryview, PEM bytes or text) into
+DER bytes. ``check_ip`` is the iPAddress check of a verified MicroPython
+connection to an IP address host (mbedTLS would match the address as text).
+"""
+
+from tinyest.errors import EstError, TlsError
+
+
+def client_key(key):
+    """DER bytes of a client key (see the module notes), else TlsError."""
+    if hasattr(key, "to_der"):
+        key = key.to_der()
+    elif not isinstance(key, (bytes, bytearray, memoryview, str)):
+        raise TlsError("the TLS client key must be DER or have to_der()")
+    if not isinstance(key, str):
+        key = bytes(key)
+        if key[:11] != b"-----BEGIN ":
+            return key
+    from tinyest import pem
+
+    for label, der in pem.decode_all(key):
+        if label != "EC PARAMETERS":
+            return der
+    raise TlsError("no private key in the PEM text")
+
+
+def check_ip(s, chain, host):
+    """Close the TLS socket ``s`` and raise TlsError unless the server
+    certificate (``chain[0]``) names the address ``host`` as an iPAddress."""
+    from tinyest import hostname, x509
+
+    try:
+        ok = chain and hostname.matches(x509.Certificate(chain[0]), host)
+    except EstError:
+        ok = False
+    if not ok:
+        s.close()
+        raise TlsError("TLS: the server certificate does not name %s" % host)
