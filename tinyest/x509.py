@@ -82,27 +82,17 @@ OID_BASIC_CONSTRAINTS = b"\x55\x1d\x13"
 OID_AKI = b"\x55\x1d\x23"
 OID_EXT_KEY_USAGE = b"\x55\x1d\x25"
 
-# keyUsage bits: bit n of the RFC 5280 4.2.1.3 list is 1 << n.
-KU_DIGITAL_SIGNATURE = 0x001
-KU_KEY_CERT_SIGN = 0x020
-KU_CRL_SIGN = 0x040
 
-
-def _alg(r):
-    # An AlgorithmIdentifier element: SEQUENCE { OID, parameters ANY OPTIONAL }.
-    start = r.offset()
-    a = r.enter(0x30)
-    a.read_oid()
-    if not a.empty():
-        a.skip()
-    a.done()
-    return r.buf[start:r.offset()]
-
-
-def _name(r):
-    # Validates a Name and returns its whole element.
+def _element(r, name):
+    # The whole next element, checked as a Name or (name False) as an
+    # AlgorithmIdentifier: SEQUENCE { OID, parameters ANY OPTIONAL }.
     start = r.offset()
     n = r.enter(0x30)
+    if not name:
+        n.read_oid()
+        if not n.empty():
+            n.skip()
+        n.done()
     count = 0
     while not n.empty():
         rdn = n.enter(0x31)
@@ -174,7 +164,8 @@ class Certificate:
     extensions
         list of (oid bytes, critical, value memoryview) in certificate order;
     basic_constraints
-        (ca, path_len or None) or None; key_usage int (KU_* bits) or None;
+        (ca, path_len or None) or None; key_usage int or None: bit n of the
+        RFC 5280 4.2.1.3 list is ``1 << n`` (digitalSignature 1, keyCertSign 0x20);
     ext_key_usage
         list of OID bytes or None;
     san list of (kind, value) or None: ("dns", str), ("ip", 4 or 16 bytes),
@@ -184,7 +175,7 @@ class Certificate:
 
     def __init__(self, data):
         if isinstance(data, str):
-            raise FormatError("certificate text given: use x509.load() for PEM")
+            raise FormatError("PEM text: use x509.load()")
         mv = data if isinstance(data, memoryview) else memoryview(data)
         if len(mv) > 16384:
             raise FormatError("certificate of %d bytes (limit 16384)" % len(mv))
@@ -195,7 +186,7 @@ class Certificate:
         start = c.offset()
         t = c.enter(0x30)
         self.tbs = mv[start:c.offset()]
-        self.sig_alg = _alg(c)
+        self.sig_alg = _element(c, False)
         self.signature = c.read_bits()
         c.done()
         # TBSCertificate
@@ -206,22 +197,21 @@ class Certificate:
             n = v.read_int()
             v.done()
             if n < 0 or n > 2:
-                raise FormatError("unsupported certificate version %d at offset %d" % (n, at))
+                raise FormatError("certificate version %d at offset %d" % (n, at))
             version = n + 1  # an explicit v1 (n == 0) is tolerated
         self.version = version
         self.serial = n = t.read_int()
         if n >> 256 not in (0, -1):
             raise FormatError("serial number longer than 32 octets")
         at = t.offset()
-        if _alg(t) != self.sig_alg:
-            raise FormatError("inner signature algorithm differs from the outer one "
-                              "(offset %d)" % at)
-        self.issuer_der = _name(t)
+        if _element(t, False) != self.sig_alg:
+            raise FormatError("signature algorithms differ at offset %d" % at)
+        self.issuer_der = _element(t, True)
         v = t.enter(0x30)
         self.not_before = v.read_time()
         self.not_after = v.read_time()
         v.done()
-        self.subject_der = _name(t)
+        self.subject_der = _element(t, True)
         at = t.offset()
         self.public_key_der = t.read_element(0x30)
         try:
@@ -370,15 +360,13 @@ class Certificate:
         try:
             from tinyest import keys
         except ImportError:
-            raise VerifyError("no signature support (tinyest.keys is not installed)")
+            raise VerifyError("tinyest.keys is not installed")
         try:
-            ok = keys.verify(spki, self.sig_alg, self.tbs, self.signature)
+            keys.verify(spki, self.sig_alg, self.tbs, self.signature)  # raises VerifyError
         except VerifyError:
             raise
         except EstError as e:
             raise VerifyError("cannot check the signature: %s" % e)
-        if ok is False:
-            raise VerifyError("bad signature")
 
 
 def load(data):
@@ -395,7 +383,10 @@ def load_all(data):
     if isinstance(data, str) or (len(data) and data[0] != 0x30):
         from tinyest import pem
 
-        return [Certificate(d) for _, d in pem.decode_all(data, "CERTIFICATE")]
+        out = []
+        for _, d in pem.decode_all(data, "CERTIFICATE"):
+            out.append(Certificate(d))
+        return out
     return [Certificate(data)]
 
 
@@ -465,7 +456,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     with the first reason found.
     """
     if len(others) > 64:
-        raise VerifyError("more than 64 intermediate certificates")
+        raise VerifyError("more than 64 intermediates")
     if len(anchors) > 32:
         raise VerifyError("more than 32 trust anchors")
     max_depth = min(max_depth, 16)
@@ -520,10 +511,10 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
             if why:
                 pass
             elif not anchor and c.version != 3:
-                why = "%s is a v%d certificate and cannot be an intermediate CA", c, c.version
+                why = "%s: a v%d certificate cannot be a CA", c, c.version
             elif (bc is None and not anchor) or (bc is not None and not bc[0]):
                 why = "%s is not a CA", c
-            elif c.key_usage is not None and not c.key_usage & KU_KEY_CERT_SIGN:
+            elif c.key_usage is not None and not c.key_usage & 0x20:  # keyCertSign
                 why = "%s may not sign certificates (keyUsage)", c
             elif bc is not None and bc[1] is not None:
                 n = 0
