@@ -138,8 +138,8 @@ _TOP = 0xFFFFFFFF
 _SLOTS = ("cred.a", "cred.b")
 # The fields in record order, each with its tag and kind: "L" a list of DER, "D" DER,
 # "s" text, "i" an integer. The last six are the fields of ``pending``.
-_NAMES = ["trust", "boot_user", "boot_password", "boot_key", "boot_chain", "key_der", "chain", "enrolled_at",
-          "cacerts_at", "time_offset", "op", "csr", "key_der", "retry_at", "attempts", "issued"]
+_NAMES = ("trust", "boot_user", "boot_password", "boot_key", "boot_chain", "key_der", "chain", "enrolled_at",
+          "cacerts_at", "time_offset", "op", "csr", "key_der", "retry_at", "attempts", "issued")
 _TAGS = b"\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x09\x0a\x0b\x0c\x0d\x11"
 _KINDS = "LssDLDLiiisDDiiL"
 # The config names the device reads and the type octets each may have; any other
@@ -205,7 +205,7 @@ class Pending:
 class Credentials:
     """One snapshot of the store (see the module text)."""
 
-    _names = ["config", "pending"] + _NAMES[:10]
+    _names = ("config", "pending") + _NAMES[:10]
     __eq__ = _eq
 
     def __init__(self):
@@ -262,28 +262,6 @@ def _der(name, v):
     raise StoreError("bad " + name)
 
 
-def _record(tag, prefix, name, v, ok):
-    """(record header with the prefix and type octet, data) of a value whose type
-    octet is in ``ok``; StoreError naming the field if it is not, or too long."""
-    t = "?"
-    d = v
-    if v is True or v is False:
-        t = "T" if v else "F"
-        d = b""
-    elif isinstance(v, int):
-        if -1 <= v >> 63 <= 0:
-            t = "i"
-            d = struct.pack(">q", v)
-    elif isinstance(v, str):
-        t = "s"
-        d = v.encode()
-    elif isinstance(v, (bytes, bytearray, memoryview)):
-        t = "b"
-    if t not in ok or len(prefix) + len(d) > 0xFFFE:
-        raise StoreError("bad " + name)
-    return struct.pack(">BH", tag, len(prefix) + 1 + len(d)) + prefix + t.encode(), d
-
-
 def _records(c):
     """The records of ``c`` as [(header, data)] and their length, every field
     checked and the DER fields of ``c`` normalised (PEM decoded)."""
@@ -294,10 +272,10 @@ def _records(c):
     for k in cfg:
         if not isinstance(k, str) or not 0 < len(k.encode()) < 256:
             raise StoreError("bad config name")
-    out = []
+    out = []  # (tag, prefix, field name, value, type octets allowed), then encoded
     for k in sorted(cfg):
         b = k.encode()
-        out.append(_record(1, bytes([len(b)]) + b, "config " + k, cfg[k], _CONFIG.get(k, "sbiTF")))
+        out.append((1, bytes([len(b)]) + b, "config " + k, cfg[k], _CONFIG.get(k, "sbiTF")))
     for i in range(16):
         o = c
         name = a = _NAMES[i]
@@ -325,10 +303,29 @@ def _records(c):
                 raise StoreError("bad " + name)
             setattr(o, a, items[0])
         for x in items:
-            out.append(_record(_TAGS[i], b"", name, x, "b" if kind in "LD" else kind))
+            out.append((_TAGS[i], b"", name, x, "b" if kind in "LD" else kind))
     n = 0
-    for r in out:
-        n += len(r[0]) + len(r[1])
+    for i in range(len(out)):
+        tag, prefix, name, v, ok = out[i]
+        t = "?"
+        d = v
+        if v is True or v is False:
+            t = "T" if v else "F"
+            d = b""
+        elif isinstance(v, int):
+            if -1 <= v >> 63 <= 0:
+                t = "i"
+                d = struct.pack(">q", v)
+        elif isinstance(v, str):
+            t = "s"
+            d = v.encode()
+        elif isinstance(v, (bytes, bytearray, memoryview)):
+            t = "b"
+        if t not in ok or len(prefix) + len(d) > 0xFFFE:
+            raise StoreError("bad " + name)
+        k = len(prefix) + len(d)
+        out[i] = (struct.pack(">BH", tag, k + 1) + prefix + t.encode(), d)
+        n += k + 4
     if n > 65536:
         raise StoreError("too large")
     return out, n
@@ -341,21 +338,6 @@ def _read(f, n):
     return b
 
 
-def _decode(name, t, d):
-    if t == b"b":
-        return d
-    if t == b"i" and len(d) == 8:
-        return struct.unpack(">q", d)[0]
-    if t in b"TF" and not d:
-        return t == b"T"
-    if t == b"s":
-        try:
-            return str(d, "utf-8")
-        except UnicodeError:
-            pass
-    raise StoreError("bad " + name)
-
-
 def _parse(f):
     n = struct.unpack(">4sHHII", _read(f, 16))[4]
     c = Credentials()
@@ -366,18 +348,30 @@ def _parse(f):
         if k < 1 or n < 0:
             raise StoreError("bad record")
         i = _TAGS.find(bytes([tag]))
+        a = "config"
         if tag == 1:
             m = _read(f, 1)[0]
             k -= m + 1
             if k < 1:
                 raise StoreError("bad record")
-            a = _decode("config", b"s", _read(f, m))
+            a = _read(f, m)
         elif i < 0:
             _read(f, k)  # a field of a later revision
             continue
-        else:
-            a = _NAMES[i]
-        v = _decode(a, _read(f, 1), _read(f, k - 1))
+        t = _read(f, 1)
+        v = _read(f, k - 1)
+        try:
+            a = _NAMES[i] if i >= 0 else str(a, "utf-8")
+            if t == b"s":
+                v = str(v, "utf-8")
+            elif t == b"i" and len(v) == 8:
+                v = struct.unpack(">q", v)[0]
+            elif t in b"TF" and not v:
+                v = t == b"T"
+            elif t != b"b":
+                raise ValueError
+        except ValueError:  # UnicodeError included
+            raise StoreError("bad " + (a if isinstance(a, str) else "config"))
         if tag == 1:
             c.config[a] = v
         elif i > 9:
