@@ -50,19 +50,11 @@ import binascii
 from tinyest import runtime
 from tinyest.errors import ConnectError, EstError, EstTimeout, ProtocolError
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
-
-MAX_BODY = const(32768)
-MAX_LINE = const(2048)
-MAX_HEADERS = const(64)
-BUFSIZE = const(2048)
-_HEADER_BYTES = const(16384)
+MAX_BODY = 32768
+MAX_LINE = 2048
+MAX_HEADERS = 64
+BUFSIZE = 2048
+# at most 16384 bytes of header lines (skipped ones included) per response
 USER_AGENT = "tinyest"
 # RFC 7230 tchar: the characters of a header name or an auth scheme
 TCHAR = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -143,8 +135,8 @@ class Stream:
             if n > limit + 1:  # room for a CR before the LF
                 # Too long: drop what we have and keep reading to the LF.
                 skipping += n
-                if skipping > _HEADER_BYTES:
-                    raise ProtocolError("line longer than %d bytes" % _HEADER_BYTES)
+                if skipping > 16384:
+                    raise ProtocolError("line longer than 16384 bytes")
                 n = 0
             if not n:
                 self.start = self.end = 0
@@ -230,8 +222,8 @@ def read_headers(stream):
         if line == b"":
             return headers
         total += MAX_LINE if line is False else len(line)
-        if total > _HEADER_BYTES:
-            raise ProtocolError("headers longer than %d bytes" % _HEADER_BYTES)
+        if total > 16384:
+            raise ProtocolError("headers longer than 16384 bytes")
         if line is False:  # too long: skipped
             continue
         t = _text(line)
@@ -288,24 +280,20 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
             if k < 0 or 0 <= n != k:
                 raise ProtocolError("bad Content-Length %r" % cl[0][:20])
             n = k
-        if n > max_body:
-            raise ProtocolError("body exceeds the %d byte cap" % max_body)
-        body = bytearray(n)
-        stream.readexact(memoryview(body), "body")
+        if n <= max_body:  # a larger length is refused below, before any allocation
+            body = bytearray(n)
+            stream.readexact(memoryview(body), "body")
     else:  # delimited by the end of the connection
         r.keep_alive = False
-        while True:
+        while n <= max_body:  # room for one byte more than the cap, to tell
             if n == len(body):
-                if n >= max_body:
-                    # One byte more than the cap means the body is too large.
-                    if stream.readinto(bytearray(1)):
-                        raise ProtocolError("body exceeds the %d byte cap" % max_body)
-                    break
-                body = _grow(body, n + 1, max_body)
+                body = _grow(body, n + 1, max_body + 1)
             k = stream.readinto(memoryview(body)[n:])
             if not k:
                 break
             n += k
+    if n > max_body:
+        raise ProtocolError("body exceeds the %d byte cap" % max_body)
     if len(body) != n:
         try:
             body[n:] = b""
@@ -373,36 +361,10 @@ def b64encode_lines(data):
 
 def parse_http_date(s):
     """Seconds since 1970 of an HTTP-date (IMF-fixdate, RFC 850 or asctime
-    form, RFC 7231 7.1.1.1), or None."""
-    if s is None or len(s) > 64:
-        return None
-    p = s.replace(",", " ").split()
-    n = len(p)
-    if n == 6 and p[5] == "GMT":  # Sun, 06 Nov 1994 08:49:37 GMT
-        d, mon, y, hms = p[1:5]
-    elif n == 4 and p[3] == "GMT":  # Sunday, 06-Nov-94 08:49:37 GMT
-        hms = p[2]
-        p = p[1].split("-")
-        if len(p) != 3:
-            return None
-        d, mon, y = p
-        if len(y) == 2:
-            y = ("20" if y < "70" else "19") + y
-    elif n == 5:  # Sun Nov  6 08:49:37 1994
-        mon, d, hms, y = p[1:5]
-    else:
-        return None
-    t = hms.split(":")
-    m = "janfebmaraprmayjunjulaugsepoctnovdec".find(mon.lower())
-    if len(t) != 3 or len(mon) != 3 or m % 3:
-        return None
-    v = (_num(y, 1970, 9999) if len(y) == 4 else -1, m // 3 + 1, _num(d, 1, 31),
-         _num(t[0], 0, 23), _num(t[1], 0, 59), _num(t[2], 0, 60))
-    if min(v) < 0:
-        return None
-    from tinyest.der import timegm
+    form, RFC 7231 7.1.1.1), or None: see ``tinyest.http_date``."""
+    from tinyest import http_date
 
-    return timegm(*v)
+    return http_date.parse(s)
 
 
 def retry_after(value, date=None, now=None, default=60):
@@ -467,8 +429,6 @@ class Connection:
 
     def __init__(self, host, port, trust=(), cert=None, key=None, timeout=30, proxy=None,
                  bootstrap=False, tls12=False, system_trust=False, deadline=None):
-        from tinyest import runtime
-
         self.host = host_header(host, port)
         self.deadline = deadline or timeout * 4
         self.verified = not bootstrap

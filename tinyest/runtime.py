@@ -73,14 +73,6 @@ except ImportError:  # no network stack (a plain RP2040 Pico): offline use only
 
 from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
-
 MICROPYTHON = sys.implementation.name == "micropython"
 
 _tls = None
@@ -98,7 +90,6 @@ else:
 
     _TLS_ERRORS = (ValueError, ssl.SSLError)
 
-_ETIMEDOUT = const(110)
 _TIMEOUTS = (110, 116, 60, 138, 11, 35)  # ETIMEDOUT: Linux, lwIP, BSD/macOS, Windows-ish; EAGAIN
 # MBEDTLS_ERR_SSL_ALLOC_FAILED, MBEDTLS_ERR_MPI_ALLOC_FAILED, MBEDTLS_ERR_PK_ALLOC_FAILED,
 # MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
@@ -253,12 +244,12 @@ if MICROPYTHON:
             def readinto(self, buf):
                 try:
                     if time.ticks_diff(time.ticks_ms(), self.t0) > self.ms:
-                        raise OSError(_ETIMEDOUT)
+                        raise OSError(110)  # ETIMEDOUT
                     data = self.sock.recv(min(len(buf), 512))
                 except OSError as e:
                     if is_timeout(e):
                         self.expired = True
-                        return -_ETIMEDOUT
+                        return -110
                     return -(_code(e) or 5)
                 n = len(data)
                 buf[0:n] = data
