@@ -101,6 +101,7 @@ _OID_MINIMAL = const(22)
 _BAD_CHAR = const(23)
 _BAD_UTF8 = const(24)
 _NOT_STRING = const(25)
+_NOT_UTF8 = const(26)
 # The DERError messages, numbered by the constants above: one string holds them
 # all, as a string literal per message would cost ~50 bytes of heap on a board.
 _MESSAGES = (
@@ -110,7 +111,7 @@ _MESSAGES = (
     "length %d exceeds the %d bytes left|expected tag 0x%02x, got 0x%02x|empty integer|"
     "non-minimal integer|negative integer|bad boolean|NULL with contents|bad BIT STRING padding|"
     "bad time form|time out of range|bad OID|non-minimal OID|bad character in string 0x%02x|"
-    "bad UTF-8|not a string: 0x%02x"
+    "bad UTF-8|not a string: 0x%02x|not UTF-8: %r"
 )
 
 
@@ -161,26 +162,32 @@ class Reader:
         """The next tag byte, or -1 at the end."""
         return self.buf[self.pos] if self.pos < self.end else -1
 
-    def _header(self, pos, end, depth):
-        # The X.690 rules: returns (tag, content_start, content_end, next_pos).
+    def _take(self, tag=-1):
+        # Consumes the next element (of this tag, if >= 0) by the X.690 rules:
+        # returns (tag, content_start, content_end, element_start).
         buf = self.buf
+        pos = self.pos
+        end = self.end
         if pos >= end:
             raise _error(_TRUNCATED, pos)
-        tag = buf[pos]
-        if tag & 0x1F == 0x1F:
+        t = buf[pos]
+        if tag >= 0 and t != tag:
+            raise _error(_WRONG_TAG, pos, (tag, t))
+        if t & 0x1F == 0x1F:
             raise _error(_HIGH_TAG, pos)
-        if tag == 0:
+        if t == 0:
             raise _error(_STRAY_EOC, pos)
         if pos + 1 >= end:
             raise _error(_TRUNCATED, pos)
         n = buf[pos + 1]
         c = pos + 2
         if n == 0x80:
-            # BER indefinite length: walk the children up to the end-of-contents
-            # octets. Every step advances e by >= 2.
-            if not (self.ber and tag & 0x20):
+            # BER indefinite length: walk the children (each read by a Reader one
+            # level down) up to the end-of-contents octets. Every step advances e
+            # by >= 2.
+            if not (self.ber and t & 0x20):
                 raise _error(_INDEFINITE, pos)
-            depth += 1
+            depth = self.depth + 1
             if depth > MAX_BER_DEPTH:  # each level walks its subtree once more
                 raise _error(_BER_DEEP, pos, (MAX_BER_DEPTH,))
             e = c
@@ -190,32 +197,26 @@ class Reader:
                 if buf[e] == 0:
                     if buf[e + 1]:
                         raise _error(_BAD_EOC, e)
-                    return tag, c, e, e + 2
-                e = self._header(e, end, depth)[3]
+                    self.pos = e + 2
+                    return t, c, e, pos
+                r = Reader(buf, e, end, depth, True)
+                r._take()
+                e = r.pos
         if n > 0x80:
             n &= 0x7F
             if n > 4:  # the reserved 0xFF form included
                 raise _error(_LEN_OCTETS, pos, (n,))
             if c + n > end:
                 raise _error(_TRUNCATED, pos)
-            length = 0
-            for i in range(n):
-                length = (length << 8) | buf[c + i]
+            length = int.from_bytes(buf[c:c + n], "big")
             if buf[c] == 0 or length < 0x80:
                 raise _error(_LEN_MINIMAL, pos)
             c += n
             n = length
         if n > end - c:
             raise _error(_LEN_EXCEEDS, pos, (n, end - c))
-        return tag, c, c + n, c + n
-
-    def _take(self, tag=-1):
-        # Consumes the next element (of this tag, if >= 0): (tag, c, e, start).
-        pos = self.pos
-        if tag >= 0 and pos < self.end and self.buf[pos] != tag:
-            raise _error(_WRONG_TAG, pos, (tag, self.buf[pos]))
-        t, c, e, self.pos = self._header(pos, self.end, self.depth)
-        return t, c, e, pos
+        self.pos = c + n
+        return t, c, c + n, pos
 
     skip = _take
 
@@ -255,7 +256,7 @@ class Reader:
         n = len(v)
         if n == 0:
             raise _error(_INT_EMPTY, at)
-        if n > 1 and ((v[0] == 0 and v[1] < 0x80) or (v[0] == 0xFF and v[1] >= 0x80)):
+        if n > 1 and (v[0] << 1 | v[1] >> 7) in (0, 0x1FF):  # 9 leading zeros or ones
             raise _error(_INT_MINIMAL, at)
         if _raw:
             return v
@@ -314,29 +315,28 @@ class Reader:
         at = self.pos
         g = self.peek_tag() == GENERALIZED_TIME
         v = self.read(GENERALIZED_TIME if g else UTC_TIME)
-        n = 15 if g else 13
-        if len(v) != n or v[n - 1] != 0x5A:  # 'Z'
-            raise _error(_TIME_FORM, at)
+        n = len(v) - 1
         x = []  # two-digit fields
-        for i in range(0, n - 1, 2):
-            a = v[i] - 0x30
-            b = v[i + 1] - 0x30
-            if not (0 <= a <= 9 and 0 <= b <= 9):
-                raise _error(_TIME_FORM, at)
-            x.append(a * 10 + b)
+        if n == 12 + 2 * g and v[n] == 0x5A:  # 'Z'
+            for i in range(0, n, 2):
+                a = v[i] - 0x30
+                b = v[i + 1] - 0x30
+                if 0 <= a <= 9 and 0 <= b <= 9:
+                    x.append(a * 10 + b)
+        if len(x) != 6 + g:  # a wrong length, no Z, or not a digit
+            raise _error(_TIME_FORM, at)
         if g:
             y = x.pop(0) * 100 + x[0]
         else:
             y = x[0] + (2000 if x[0] < 50 else 1900)  # RFC 5280 4.1.2.5.1
-        mo = x[1]
-        d = x[2]
+        _, mo, d, h, mi, s = x
         if mo == 2:
-            days = 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
+            days = 28 + (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0))
         else:
             days = 30 + ((mo + (mo >> 3)) & 1)
-        if not (1 <= mo <= 12 and 1 <= d <= days and x[3] < 24 and x[4] < 60 and x[5] < 60):
+        if not (1 <= mo <= 12 and 1 <= d <= days and h < 24 and mi < 60 and s < 60):
             raise _error(_TIME_RANGE, at)
-        return timegm(y, mo, d, x[3], x[4], x[5])
+        return timegm(y, mo, d, h, mi, s)
 
     def read_string(self):
         """Any ASN.1 character string as (tag, str)."""
@@ -501,5 +501,5 @@ def utf8(s):
     try:
         b = s.encode("utf-8")
     except UnicodeError:  # CPython: a lone surrogate
-        raise DERError("not UTF-8: %r" % s)
+        raise _error(_NOT_UTF8, -1, (s,))
     return tlv(UTF8_STRING, b)

@@ -257,3 +257,12 @@ def test_builders_take_memoryviews():
     inner = memoryview(der.integer(7))
     assert der.seq(inner, memoryview(b"\x05\x00")[0:2]) == h("30 05 02 01 07 05 00")
     assert der.octet_string(memoryview(b"abc")[1:]) == h("04 02 62 63")
+
+
+def test_every_error_number_has_a_message():
+    # der numbers its DERError messages (_MESSAGES); on MicroPython the numbers are
+    # compile-time constants and this finds none
+    texts = der._MESSAGES.split("|")
+    numbers = sorted(getattr(der, k) for k in dir(der)
+                     if k[:1] == "_" and k[1:2].isupper() and k != "_MESSAGES" and k != "_PRINTABLE")
+    assert numbers in ([], list(range(len(texts)))), numbers
