@@ -178,7 +178,7 @@ class Certificate:
             raise FormatError("PEM text: use x509.load()")
         mv = data if isinstance(data, memoryview) else memoryview(data)
         if len(mv) > 16384:
-            raise FormatError("certificate of %d bytes (limit 16384)" % len(mv))
+            raise FormatError("certificate over 16384 bytes")
         self.der = mv
         r = der.Reader(mv)
         c = r.enter(0x30)
@@ -197,12 +197,12 @@ class Certificate:
             n = v.read_int()
             v.done()
             if n < 0 or n > 2:
-                raise FormatError("certificate version %d at offset %d" % (n, at))
+                raise FormatError("bad version %d at offset %d" % (n, at))
             version = n + 1  # an explicit v1 (n == 0) is tolerated
         self.version = version
         self.serial = n = t.read_int()
         if n >> 256 not in (0, -1):
-            raise FormatError("serial number longer than 32 octets")
+            raise FormatError("serial of more than 32 octets")
         at = t.offset()
         if _element(t, False) != self.sig_alg:
             raise FormatError("signature algorithms differ at offset %d" % at)
@@ -299,7 +299,7 @@ class Certificate:
             out = self.ext_key_usage = []
             while not s.empty():
                 if len(out) >= 16:
-                    raise FormatError("more than 16 extKeyUsage purposes")
+                    raise FormatError("more than 16 extKeyUsage OIDs")
                 out.append(bytes(s.read_oid()))
             if not out:
                 raise FormatError("empty extKeyUsage")
@@ -307,7 +307,7 @@ class Certificate:
             out = self.san = []
             while not s.empty():
                 if len(out) >= 64:
-                    raise FormatError("more than 64 subjectAltName entries")
+                    raise FormatError("more than 64 subjectAltNames")
                 at = s.offset()
                 tag, v = s.read_any()
                 if tag in (0x81, 0x82, 0x86):
@@ -393,22 +393,6 @@ def load_all(data):
 # ---------------------------------------------------------------- paths
 
 
-def _own_checks(c, now, skew, fresh):
-    # Checks every certificate of a path gets, except the trust anchor. A clock
-    # within ``skew`` seconds of a validity bound is given the benefit of the doubt.
-    # Reasons are (format, args...): certificates among the args are shown by
-    # subject, callables by what they return, only when a reason is raised.
-    if now is not None:
-        if now + skew < c.not_before and not fresh:
-            return "%s is not valid yet", c
-        if now - skew > c.not_after:
-            return "%s has expired", c
-    if c.unknown_critical:
-        return "%s has an unsupported critical extension %s", c, \
-            lambda: der.oid_str(c.unknown_critical[0])
-    return None
-
-
 class Checks:
     """Signature checks, each (certificate, issuer) pair once, at most ``n`` in
     all: share one between the path searches and checks of one response."""
@@ -423,7 +407,7 @@ class Checks:
         r = self.done.get(key)
         if r is None:
             if self.left <= 0:
-                raise VerifyError("gave up after %d signature checks" % MAX_SIGS)
+                raise VerifyError("gave up after %d signatures" % MAX_SIGS)
             self.left -= 1
             try:
                 child.verify_signed_by(issuer)
@@ -471,13 +455,31 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
                 break
         else:
             pool.append(c)
-    anchors = [a if isinstance(a, Certificate) else Certificate(a) for a in anchors]
+    cands = []
     for a in anchors:
+        cands.append(a if isinstance(a, Certificate) else Certificate(a))
+    for a in cands:
         if a.der == leaf.der:
             return [a]
+
+    def own(c, fresh):
+        # Checks every certificate of a path gets, except the trust anchor. A clock
+        # within ``skew`` seconds of a validity bound is given the benefit of the doubt.
+        # Reasons are (format, args...): certificates among the args are shown by
+        # subject, callables by what they return, only when a reason is raised.
+        if now is not None:
+            if now + skew < c.not_before and not fresh:
+                return "%s is not valid yet", c
+            if now - skew > c.not_after:
+                return "%s has expired", c
+        if c.unknown_critical:
+            return "%s has an unsupported critical extension %s", c, \
+                lambda: der.oid_str(c.unknown_critical[0])
+        return None
+
     checks = checks or Checks()
-    na = len(anchors)
-    cands = anchors + pool  # anchors first
+    na = len(cands)
+    cands += pool  # anchors first
     steps = 0
 
     def extend(path):
@@ -506,16 +508,16 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
             if steps > 256:
                 raise VerifyError("path search gave up after 256 candidates")
             # c would sign cur; path[1:] are the intermediates below c.
-            why = None if anchor else _own_checks(c, now, skew, False)
+            why = None if anchor else own(c, False)
             bc = c.basic_constraints
             if why:
                 pass
             elif not anchor and c.version != 3:
-                why = "%s: a v%d certificate cannot be a CA", c, c.version
+                why = "%s is v%d and cannot be a CA", c, c.version
             elif (bc is None and not anchor) or (bc is not None and not bc[0]):
                 why = "%s is not a CA", c
             elif c.key_usage is not None and not c.key_usage & 0x20:  # keyCertSign
-                why = "%s may not sign certificates (keyUsage)", c
+                why = "%s: keyUsage lacks keyCertSign", c
             elif bc is not None and bc[1] is not None:
                 n = 0
                 for p in path[1:]:
@@ -539,7 +541,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
             reason = reason or ("no issuer found for %s", lambda: cur.issuer)
         return None
 
-    reason = _own_checks(leaf, now, skew, fresh)
+    reason = own(leaf, fresh)
     path = None if reason else extend([leaf])
     if path is not None:
         return path
