@@ -407,7 +407,7 @@ class Checks:
         r = self.done.get(key)
         if r is None:
             if self.left <= 0:
-                raise VerifyError("gave up after %d signatures" % MAX_SIGS)
+                raise VerifyError("gave up after %d signature checks" % MAX_SIGS)
             self.left -= 1
             try:
                 child.verify_signed_by(issuer)
