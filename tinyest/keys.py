@@ -107,16 +107,16 @@ def parse_spki(spki_der):
         curve = bytes(alg.read_oid())
         _no_params(alg, "EC key")
         if curve == b"\x2a\x86\x48\xce\x3d\x03\x01\x07":  # 1.2.840.10045.3.1.7
-            name, n = "P-256", 65
+            name = "P-256"
         elif curve == b"\x2b\x81\x04\x00\x22":  # 1.3.132.0.34
-            name, n = "P-384", 97
+            name = "P-384"
         else:
             _unsupported("curve", curve)
-        if len(key) != n or key[0] != 4:
+        if key[:1] != b"\x04":
             raise FormatError("not an uncompressed %s point" % name)
         from tinyest import ec
 
-        ec.point_from_bytes(name, key)
+        ec.point_from_bytes(name, key)  # its length, on the curve
         return "ec", name, bytes(key)
     if oid == _RSA:
         if alg.peek_tag() != 0x05:

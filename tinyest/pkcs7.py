@@ -23,18 +23,15 @@ Writing
     emits: certificates in the order given (not sorted), no [0] when there are
     none.
 
-Limits: ``MAX_MESSAGE`` (128 KiB: ``MAX_CERTS`` certificates of 2 KiB) bytes of input, from a server or from a file
+Limits: ``MAX_MESSAGE`` (128 KiB: 64 certificates of 2 KiB) bytes of input, from a server or from a file
 (BER framing costs a walk per nesting level, so the size is bounded first);
-``MAX_CERTS`` certificates and ``MAX_CRLS`` CRLs per message;
-nesting as in ``tinyest.der``.
+64 certificates and 16 CRLs per message; nesting as in ``tinyest.der``.
 Side channels: nothing here handles secrets.
 """
 
 from tinyest import der
 from tinyest.errors import FormatError
 
-MAX_CERTS = 64
-MAX_CRLS = 16
 MAX_MESSAGE = 131072
 
 # OID contents of id-signedData (1.2.840.113549.1.7.2); id-data ends in 1.
@@ -47,9 +44,7 @@ def _items(data, crl):
         raise FormatError("PKCS#7 text given: decode the base64 first")
     if len(data) > MAX_MESSAGE:
         raise FormatError("PKCS#7 of %d bytes (limit %d)" % (len(data), MAX_MESSAGE))
-    r = der.Reader(data, ber=True)
-    ci = r.enter(0x30)
-    r.done()
+    ci = der.top(data, 0x30, True)  # BER framing allowed
     if bytes(ci.read_oid()) != _SIGNED_DATA:
         raise FormatError("not a CMS SignedData")
     content = ci.enter(0xA0)
@@ -70,7 +65,7 @@ def _items(data, crl):
         raise FormatError("not certs-only: signerInfos")
     sd.done()
     r = sets[crl]
-    limit = MAX_CRLS if crl else MAX_CERTS
+    limit = 16 if crl else 64
     out = []
     while r is not None and not r.empty():
         if len(out) >= limit:
@@ -105,7 +100,7 @@ def load(data):
 
 def encode_certs_only(cert_ders, crl_ders=()):
     """DER of a certs-only ContentInfo holding these certificates (and CRLs)."""
-    if len(cert_ders) > MAX_CERTS or len(crl_ders) > MAX_CRLS:
+    if len(cert_ders) > 64 or len(crl_ders) > 16:
         raise FormatError("too many certificates or CRLs")
     # version 1, no digestAlgorithms, encapContentInfo { id-data }
     parts = [b"\x02\x01\x01\x31\x00\x30\x0b\x06\x09" + _SIGNED_DATA[:-1] + b"\x01"]

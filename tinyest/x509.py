@@ -176,13 +176,11 @@ class Certificate:
     def __init__(self, data):
         if isinstance(data, str):
             raise FormatError("PEM text: use x509.load()")
-        mv = data if isinstance(data, memoryview) else memoryview(data)
+        mv = memoryview(data)
         if len(mv) > 16384:
             raise FormatError("certificate over 16384 bytes")
         self.der = mv
-        r = der.Reader(mv)
-        c = r.enter(0x30)
-        r.done()
+        c = der.top(mv)
         start = c.offset()
         t = c.enter(0x30)
         self.tbs = mv[start:c.offset()]
@@ -465,16 +463,14 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     def own(c, fresh):
         # Checks every certificate of a path gets, except the trust anchor. A clock
         # within ``skew`` seconds of a validity bound is given the benefit of the doubt.
-        # Reasons are (format, args...): certificates among the args are shown by
-        # subject, callables by what they return, only when a reason is raised.
+        # Reasons are (format, args...), made text only when one is raised (see below).
         if now is not None:
             if now + skew < c.not_before and not fresh:
                 return "%s is not valid yet", c
             if now - skew > c.not_after:
                 return "%s has expired", c
         if c.unknown_critical:
-            return "%s has an unsupported critical extension %s", c, \
-                lambda: der.oid_str(c.unknown_critical[0])
+            return "%s has an unsupported critical extension %s", c, c.unknown_critical[0]
         return None
 
     checks = checks or Checks()
@@ -498,11 +494,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
                 if len(path) + 2 > max_depth:
                     reason = reason or ("no path of at most %d certificates", max_depth)
                     break
-                seen = False
-                for p in path:
-                    if p.der == c.der:
-                        seen = True
-                if seen:
+                if c in path or c.der == path[0].der:  # path[1:] are pool objects
                     continue
             steps += 1
             if steps > 256:
@@ -538,7 +530,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
                 why = "signature on %s by %s: %s", cur, c, r
             reason = reason or why
         if not found:
-            reason = reason or ("no issuer found for %s", lambda: cur.issuer)
+            reason = reason or ("no issuer found for %s", cur.issuer_der)
         return None
 
     reason = own(leaf, fresh)
@@ -548,6 +540,14 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     if not reason:
         raise VerifyError("no path to a trust anchor")
     args = []
-    for a in reason[1:]:  # certificates by subject, callables by what they return
-        args.append(a.subject if isinstance(a, Certificate) else a() if callable(a) else a)
+    for a in reason[1:]:  # a certificate by its subject, a Name (memoryview) and an OID (bytes) as text
+        if isinstance(a, Certificate):
+            a = a.subject
+        elif isinstance(a, memoryview):
+            from tinyest.names import name_text
+
+            a = name_text(a)
+        elif isinstance(a, bytes):
+            a = der.oid_str(a)
+        args.append(a)
     raise VerifyError(reason[0] % tuple(args))
