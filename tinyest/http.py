@@ -136,7 +136,7 @@ class Stream:
                 # Too long: drop what we have and keep reading to the LF.
                 skipping += n
                 if skipping > 16384:
-                    raise ProtocolError("line longer than 16384 bytes")
+                    raise ProtocolError("%s longer than 16384 bytes" % "line")
                 n = 0
             if not n:
                 self.start = self.end = 0
@@ -206,7 +206,7 @@ def status_line(stream):
     t = _text(line) if line else ""
     minor = _num(t[7:8])
     status = _num(t[9:12], 100, 599)
-    if t[:7] != "HTTP/1." or t[8:9] != " " or t[12:13] not in ("", " ") or min(minor, status) < 0:
+    if t[:7] != "HTTP/1." or t[8:9] != " " or t[12:13] not in " " or min(minor, status) < 0:
         raise ProtocolError("bad status line %r" % t[:40])
     return minor, status, t[13:].strip()
 
@@ -223,7 +223,7 @@ def read_headers(stream):
             return headers
         total += MAX_LINE if line is False else len(line)
         if total > 16384:
-            raise ProtocolError("headers longer than 16384 bytes")
+            raise ProtocolError("%s longer than 16384 bytes" % "headers")
         if line is False:  # too long: skipped
             continue
         t = _text(line)
@@ -285,9 +285,12 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
             stream.readexact(memoryview(body), "body")
     else:  # delimited by the end of the connection
         r.keep_alive = False
-        while n <= max_body:  # room for one byte more than the cap, to tell
+        while True:
             if n == len(body):
-                body = _grow(body, n + 1, max_body + 1)
+                if n >= max_body:  # one byte more than the cap: too large
+                    n += stream.readinto(bytearray(1))
+                    break
+                body = _grow(body, n + 1, max_body)
             k = stream.readinto(memoryview(body)[n:])
             if not k:
                 break
@@ -371,19 +374,9 @@ def retry_after(value, date=None, now=None, default=60):
     """Seconds to wait from a Retry-After value: delta-seconds, or an HTTP-date
     measured from the response's Date header (else from ``now``). A missing
     or unreadable value gives ``default``; a date in the past gives 0."""
-    if value is None:
-        return default
-    value = value.strip()
-    v = _num(value)
-    if v >= 0:
-        return v
-    t = parse_http_date(value)
-    if t is None:
-        return default
-    ref = parse_http_date(date)
-    if ref is None:
-        ref = runtime.now() if now is None else now
-    return max(t - ref, 0)
+    from tinyest import http_date
+
+    return http_date.retry_after(value, date, now, default)
 
 
 # ---------------------------------------------------------------- requests
@@ -453,8 +446,8 @@ class Connection:
         ``send_failed`` or ``peer_closed`` (closed before any response byte)
         say whether the request may be repeated on a new connection."""
         for k, _ in headers:
-            if not self.verified and k.lower() in ("authorization", "proxy-authorization"):
-                raise ProtocolError("refusing to send credentials on an unverified connection")
+            if not self.verified and "authorization" in k.lower():  # proxy- too
+                raise ProtocolError("no credentials over an unverified connection")
         head = build_request(method, target, self.host, headers, body)
         self.send_failed = True
         if body:

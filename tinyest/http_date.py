@@ -1,4 +1,5 @@
-"""HTTP-date parsing (RFC 7231 7.1.1.1) for ``tinyest.http.parse_http_date``.
+"""HTTP-date parsing (RFC 7231 7.1.1.1) and Retry-After (7.1.3) for
+``tinyest.http.parse_http_date`` and ``tinyest.http.retry_after``.
 
 Imported on the first date read. ``parse`` reads the three forms: IMF-fixdate
 (``Sun, 06 Nov 1994 08:49:37 GMT``), RFC 850 (``Sunday, 06-Nov-94 08:49:37
@@ -38,3 +39,23 @@ def parse(s):
     from tinyest.der import timegm
 
     return timegm(y, m // 3 + 1, d, h, mi, sec)
+
+
+def retry_after(value, date, now, default):
+    """Seconds to wait (see ``tinyest.http.retry_after``)."""
+    if value is None:
+        return default
+    value = value.strip()
+    if 0 < len(value) < 11 and not value.strip("0123456789"):  # delta-seconds
+        return int(value)
+    t = parse(value)
+    if t is None:
+        return default
+    ref = parse(date)
+    if ref is None:
+        if now is None:
+            from tinyest import runtime
+
+            now = runtime.now()
+        ref = now
+    return max(t - ref, 0)

@@ -95,15 +95,12 @@ _TIMEOUTS = (110, 116, 60, 138, 11, 35)  # ETIMEDOUT: Linux, lwIP, BSD/macOS, Wi
 # MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
 _ALLOC_FAILED = (-0x7F00, -0x0010, -0x3F80, -0x2880)
 
-_EPOCH_SHIFT = 946684800 if time.gmtime(0)[0] == 2000 else 0
-
-
 # ---------------------------------------------------------------- time, random
 
 
 def now():
     """Seconds since 1970-01-01 UTC, whatever the port's epoch."""
-    return int(time.time()) + _EPOCH_SHIFT
+    return int(time.time()) + (946684800 if time.gmtime(0)[0] == 2000 else 0)
 
 
 # ticks(): a start for elapsed(): milliseconds on MicroPython (they wrap
@@ -161,14 +158,14 @@ def net_error(e, stage="io"):
 def connect(host, port, timeout):
     """A connected TCP socket to host:port with the timeout set."""
     if socket is None:
-        raise ConnectError("no network stack (no socket module)")
+        raise ConnectError("no socket module")
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     except Exception as e:  # gaierror, or OSError on MicroPython
         if is_timeout(e):
-            raise EstTimeout("timed out resolving %s" % host)
+            raise EstTimeout("timed out (%s)" % ("resolving " + host))
         raise ConnectError("cannot resolve %s: %s" % (host, e))
-    err = ConnectError("cannot resolve %s" % host)
+    err = ConnectError("cannot resolve %s: %s" % (host, "no address"))
     for info in infos[:8]:
         s = None
         try:
@@ -211,7 +208,7 @@ class _Recv:
             data = self.recv(min(len(mv), 512)) if self.recv else self.sock.read(1) or b""
         except OSError:
             if t is not None and t.expired:
-                raise EstTimeout("timed out (io)")
+                raise OSError(110)  # ETIMEDOUT, whatever mbedTLS made of it
             raise
         n = len(data)
         mv[0:n] = data
@@ -301,11 +298,11 @@ def check_trust(trust, bootstrap=False, system_trust=False, cert=None, key=None)
     """Refuse, before any network activity, a connection that could not be
     verified or a client certificate without its key."""
     if not (bootstrap or trust or system_trust):
-        raise TlsError("no trust anchor: refusing an unverified connection")
+        raise TlsError("no trust anchor: refusing to connect")
     if system_trust and MICROPYTHON:
-        raise TlsError("this runtime has no system trust store")
+        raise TlsError("MicroPython has no system trust store")
     if (cert is None) != (key is None):
-        raise TlsError("a client certificate needs its key, and a key its certificate")
+        raise TlsError("a client certificate and its key come together")
 
 
 def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=False,
@@ -348,7 +345,7 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
         s = ctx.wrap_socket(sock, server_hostname=host)
     except Exception as e:
         if timed is not None and timed.expired:
-            raise EstTimeout("timed out (handshake)")
+            e = OSError(110)  # ETIMEDOUT, whatever mbedTLS made of it
         raise net_error(e, "handshake")
     if ip is not None:
         from tinyest import runtime_rare
@@ -361,7 +358,7 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
 def channel_binding(s):
     """tls-unique of an open TLS 1.2 connection (RFC 5929, RFC 7030 3.5)."""
     if MICROPYTHON:
-        raise TlsError("tls-unique channel binding is not available on MicroPython")
+        raise TlsError("no tls-unique on MicroPython")
     from tinyest import runtime_cpython
 
     return runtime_cpython.channel_binding(s)
