@@ -51,7 +51,7 @@ def _unsupported(what, oid):
 
 def _no_params(r, what):
     if not r.empty():
-        raise FormatError(what + " with parameters")
+        raise FormatError(what + " with params")
 
 
 def load_private(data):

@@ -41,7 +41,7 @@ _SIGNED_DATA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"
 def _items(data, crl):
     # The certificates (crl=0) or CRLs (crl=1) of a certs-only message.
     if isinstance(data, str):
-        raise FormatError("PKCS#7 text given: decode the base64 first")
+        raise FormatError("PKCS#7 text: decode the base64")
     if len(data) > MAX_MESSAGE:
         raise FormatError("PKCS#7 of %d bytes (limit %d)" % (len(data), MAX_MESSAGE))
     ci = der.top(data, 0x30, True)  # BER framing allowed
@@ -54,9 +54,9 @@ def _items(data, crl):
     at = sd.offset()
     v = sd.read_int()
     if v not in (1, 3, 4, 5):
-        raise FormatError("SignedData version %d at offset %d" % (v, at))
+        raise FormatError("SignedData v%d at offset %d" % (v, at))
     if not sd.enter(0x31).empty():
-        raise FormatError("not certs-only: digestAlgorithms")
+        raise FormatError("not certs-only: digests")
     eci = sd.enter(0x30)
     if bytes(eci.read_oid()) != _SIGNED_DATA[:-1] + b"\x01" or not eci.empty():
         raise FormatError("not certs-only: content")

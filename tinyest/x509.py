@@ -66,20 +66,10 @@ from tinyest.errors import DERError, EstError, FormatError, VerifyError
 
 MAX_SIGS = 48
 
-# Algorithm and curve OIDs (contents octets).
-OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"
-OID_RSA_ENCRYPTION = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
-OID_ED25519 = b"\x2b\x65\x70"
-OID_P256 = b"\x2a\x86\x48\xce\x3d\x03\x01\x07"
-OID_P384 = b"\x2b\x81\x04\x00\x22"
-OID_P521 = b"\x2b\x81\x04\x00\x23"
-
-# Extensions.
-OID_SKI = b"\x55\x1d\x0e"
+# Extensions other modules name (OID contents octets).
 OID_KEY_USAGE = b"\x55\x1d\x0f"
 OID_SAN = b"\x55\x1d\x11"
 OID_BASIC_CONSTRAINTS = b"\x55\x1d\x13"
-OID_AKI = b"\x55\x1d\x23"
 OID_EXT_KEY_USAGE = b"\x55\x1d\x25"
 
 
@@ -128,14 +118,16 @@ def spki_info(spki):
     a.done()
     key = r.read_bits()
     r.done()
-    if alg == OID_EC_PUBLIC_KEY:
+    if alg == b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey 1.2.840.10045.2.1
         if params is None:
             raise FormatError("EC key without a named curve")
-        for oid, bits in ((OID_P256, 256), (OID_P384, 384), (OID_P521, 521)):
+        # 1.2.840.10045.3.1.7, 1.3.132.0.34, 1.3.132.0.35
+        for oid, bits in ((b"\x2a\x86\x48\xce\x3d\x03\x01\x07", 256), (b"\x2b\x81\x04\x00\x22", 384),
+                          (b"\x2b\x81\x04\x00\x23", 521)):
             if params == oid:
                 return "ec", "P-%d" % bits, bits
         return "ec", der.oid_str(params), None
-    if alg == OID_RSA_ENCRYPTION:
+    if alg == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01":  # rsaEncryption 1.2.840.113549.1.1.1
         k = der.top(key)
         n = k.read_uint()
         k.read_uint()
@@ -146,7 +138,7 @@ def spki_info(spki):
             bits += 1
             first >>= 1
         return "rsa", None, bits
-    if alg == OID_ED25519:
+    if alg == b"\x2b\x65\x70":  # id-Ed25519 1.3.101.112
         if len(key) != 32:
             raise FormatError("Ed25519 key of %d octets" % len(key))
         return "ed25519", None, 256
@@ -248,11 +240,11 @@ class Certificate:
                 exts.append((oid, crit, val))
                 self._extension(oid, crit, der.Reader(x.buf, x.offset() - len(val), x.offset(), x.depth))
         if not t.empty():
-            raise FormatError("unexpected field in TBSCertificate at offset %d" % t.offset())
+            raise FormatError("extra TBSCertificate field at offset %d" % t.offset())
 
     def _extension(self, oid, crit, r):
         # One extension value; r reads it with offsets in the certificate.
-        if oid == OID_SKI:
+        if oid == b"\x55\x1d\x0e":  # subjectKeyIdentifier
             self.ski = bytes(r.read_octets())
             r.done()
             return
@@ -261,14 +253,14 @@ class Certificate:
             _, bits = r.read_bit_string()
             r.done()
             if len(bits) > 2:
-                raise FormatError("keyUsage of %d octets at offset %d" % (len(bits), at))
+                raise FormatError("%d-octet keyUsage at offset %d" % (len(bits), at))
             mask = 0
             for i in range(8 * len(bits)):
                 if bits[i >> 3] & (0x80 >> (i & 7)):
                     mask |= 1 << i
             self.key_usage = mask
             return
-        if oid not in (OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, OID_SAN, OID_AKI):
+        if oid not in (OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, OID_SAN, b"\x55\x1d\x23"):
             if crit:
                 self.unknown_critical.append(oid)
             return
@@ -286,7 +278,7 @@ class Certificate:
                     raise FormatError("negative pathLenConstraint at offset %d" % at)
             s.done()
             self.basic_constraints = ca, n
-        elif oid == OID_AKI:
+        elif oid == b"\x55\x1d\x23":  # authorityKeyIdentifier
             kid = s.optional(0x80)
             s.optional(0xA1)  # authorityCertIssuer
             if s.peek_tag() == 0x82:
@@ -313,7 +305,7 @@ class Certificate:
                     out.append((kind, der.decode_string(0x16, v, at)))  # IA5String
                 elif tag == 0x87:
                     if len(v) != 4 and len(v) != 16:
-                        raise FormatError("iPAddress of %d octets at offset %d" % (len(v), at))
+                        raise FormatError("%d-octet iPAddress at offset %d" % (len(v), at))
                     out.append(("ip", bytes(v)))
                 else:
                     out.append(("other", bytes(s.buf[at:s.offset()])))
@@ -405,7 +397,7 @@ class Checks:
         r = self.done.get(key)
         if r is None:
             if self.left <= 0:
-                raise VerifyError("gave up after %d signature checks" % MAX_SIGS)
+                raise VerifyError("gave up at %d signature checks" % MAX_SIGS)
             self.left -= 1
             try:
                 child.verify_signed_by(issuer)
@@ -492,7 +484,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
             found = True
             if not anchor:
                 if len(path) + 2 > max_depth:
-                    reason = reason or ("no path of at most %d certificates", max_depth)
+                    reason = reason or ("no path within %d certificates", max_depth)
                     break
                 if c in path or c.der == path[0].der:  # path[1:] are pool objects
                     continue

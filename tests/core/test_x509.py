@@ -151,12 +151,8 @@ def test_attr_names():
 
 def test_oid_constants():
     table = (
-        (x509.OID_EC_PUBLIC_KEY, "1.2.840.10045.2.1"), (x509.OID_RSA_ENCRYPTION, "1.2.840.113549.1.1.1"),
-        (x509.OID_ED25519, "1.3.101.112"), (x509.OID_P256, "1.2.840.10045.3.1.7"),
-        (x509.OID_P384, "1.3.132.0.34"), (x509.OID_P521, "1.3.132.0.35"),
-        (x509.OID_SKI, "2.5.29.14"), (x509.OID_KEY_USAGE, "2.5.29.15"), (x509.OID_SAN, "2.5.29.17"),
-        (x509.OID_BASIC_CONSTRAINTS, "2.5.29.19"), (x509.OID_AKI, "2.5.29.35"),
-        (x509.OID_EXT_KEY_USAGE, "2.5.29.37"),
+        (x509.OID_KEY_USAGE, "2.5.29.15"), (x509.OID_SAN, "2.5.29.17"),
+        (x509.OID_BASIC_CONSTRAINTS, "2.5.29.19"), (x509.OID_EXT_KEY_USAGE, "2.5.29.37"),
     )
     for value, dotted in table:
         assert value == der.encode_oid(dotted), dotted
