@@ -39,8 +39,8 @@ HTTP status for server answers.
 The classes without attributes of their own are made with ``type()``: on a
 board each ``class`` statement costs a compiled body besides the type. They
 share one empty class dict (nothing sets class attributes on an exception).
-The constructors call the base ``__init__`` by name: ``super()`` costs more
-bytecode.
+The constructors call ``super().__init__``: on MicroPython that is what sets
+the native exception's args (``Exception.__init__`` does not exist there).
 """
 
 
@@ -52,20 +52,20 @@ class DERError(EstError):
     def __init__(self, msg, offset=-1):
         if offset >= 0:
             msg = "%s at offset %d" % (msg, offset)
-        Exception.__init__(self, msg)
+        super().__init__(msg)
         self.offset = offset
 
 
 class HttpError(EstError):
     def __init__(self, msg, status=0, body=b""):
-        Exception.__init__(self, msg)
+        super().__init__(msg)
         self.status = status
         self.body = body
 
 
 class RetryLater(HttpError):
     def __init__(self, seconds, status=202):
-        HttpError.__init__(self, "server asks to retry in %d s" % seconds, status)
+        super().__init__("server asks to retry in %d s" % seconds, status)
         self.seconds = seconds
 
 
