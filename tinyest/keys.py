@@ -39,10 +39,7 @@ its stance are in tinyest.ec, tinyest.rsa and tinyest.ed25519.
 from tinyest import der
 from tinyest.errors import FormatError, VerifyError
 
-# OID contents
-_EC = b"\x2a\x86\x48\xce\x3d\x02\x01"  # id-ecPublicKey 1.2.840.10045.2.1
-_RSA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"  # rsaEncryption 1.2.840.113549.1.1.1
-_ED25519 = b"\x2b\x65\x70"  # 1.3.101.112
+# OIDs are compared as contents octets, each named where it is.
 
 
 def _unsupported(what, oid):
@@ -82,16 +79,23 @@ def load_private(data):
         raise FormatError("not a private key")
     if label not in (None, form):
         raise FormatError("PEM label %s on %s" % (label, form))
-    oid = _EC if tag == 0x04 else _RSA if tag == 0x02 else bytes(r.enter(0x30).read_oid())
-    if oid == _RSA:
-        from tinyest import rsa as m
-    elif oid == _ED25519:
-        from tinyest import ed25519 as m
-    elif oid == _EC:
-        from tinyest import ec as m
-    else:
-        _unsupported("key algorithm", oid)
-    return m.from_der(data)
+    if tag == 0x30:  # PKCS#8: by its algorithm
+        oid = bytes(r.enter(0x30).read_oid())
+        if oid == b"\x2b\x65\x70":  # id-Ed25519
+            from tinyest import ed25519
+
+            return ed25519.from_der(data)
+        if oid == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01":  # rsaEncryption
+            tag = 0x02
+        elif oid != b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey
+            _unsupported("key algorithm", oid)
+    if tag == 0x02:
+        from tinyest import rsa
+
+        return rsa.from_der(data)
+    from tinyest import ec
+
+    return ec.from_der(data)
 
 
 def parse_spki(spki_der):
@@ -101,7 +105,7 @@ def parse_spki(spki_der):
     oid = bytes(alg.read_oid())
     key = r.read_bits()
     r.done()
-    if oid == _EC:
+    if oid == b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey
         if alg.peek_tag() != 0x06:
             raise FormatError("EC key without a named curve")
         curve = bytes(alg.read_oid())
@@ -118,7 +122,7 @@ def parse_spki(spki_der):
 
         ec.point_from_bytes(name, key)  # its length, on the curve
         return "ec", name, bytes(key)
-    if oid == _RSA:
+    if oid == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01":  # rsaEncryption
         if alg.peek_tag() != 0x05:
             raise FormatError("RSA key parameters not NULL")
         alg.read_null()
@@ -127,7 +131,7 @@ def parse_spki(spki_der):
 
         n, e = rsa.public_from_der(key)
         return "rsa", rsa.bit_length(n), (n, e)
-    if oid == _ED25519:
+    if oid == b"\x2b\x65\x70":  # id-Ed25519
         _no_params(alg, "Ed25519 key")
         if len(key) != 32:
             raise FormatError("Ed25519 key of %d bytes" % len(key))
@@ -151,12 +155,12 @@ def verify(spki_der, algorithm_der, data, signature):
     if arc == b"\x2a\x86\x48\xce\x3d\x04\x03" and 2 <= i <= 4:  # ecdsa-with-SHA256/384/512
         want, name = "ec", "ECDSA"
         i -= 2
-    elif arc == _RSA[:-1] and 11 <= i <= 13:  # sha256/384/512WithRSAEncryption: 1.2.840.113549.1.1.11-13
+    elif arc == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01" and 11 <= i <= 13:  # sha256/384/512WithRSAEncryption
         want, name = "rsa", "RSA"
         i -= 11
         if r.peek_tag() == 0x05:  # NULL or absent (RFC 4055)
             r.read_null()
-    elif oid == _ED25519:
+    elif oid == b"\x2b\x65\x70":  # Ed25519
         want, name = "ed25519", "Ed25519"
     else:
         _unsupported("signature algorithm", oid)

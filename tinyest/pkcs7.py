@@ -38,8 +38,9 @@ MAX_MESSAGE = 131072
 _SIGNED_DATA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"
 
 
-def _items(data, crl):
-    # The certificates (crl=0) or CRLs (crl=1) of a certs-only message.
+def certificates(data, crl=0):
+    """The certificates (or with crl=1 the CRLs) of a certs-only message, as
+    DER memoryview slices."""
     if isinstance(data, str):
         raise FormatError("PKCS#7 text: decode the base64")
     if len(data) > MAX_MESSAGE:
@@ -78,14 +79,9 @@ def _items(data, crl):
     return out
 
 
-def certificates(data):
-    """The certificates of a certs-only message, as DER memoryview slices."""
-    return _items(data, 0)
-
-
 def crls(data):
     """The CRLs of a certs-only message, as DER memoryview slices."""
-    return _items(data, 1)
+    return certificates(data, 1)
 
 
 def load(data):
@@ -93,7 +89,7 @@ def load(data):
     from tinyest import x509
 
     out = []
-    for c in _items(data, 0):
+    for c in certificates(data):
         out.append(x509.Certificate(c))
     return out
 
