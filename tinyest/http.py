@@ -151,24 +151,26 @@ class Stream:
                 raise ProtocolError("connection closed inside a line")
             self.end += n
 
-    def readexact(self, mv, what):
-        """Fill mv; the peer closing first is a ProtocolError naming ``what``."""
+    def readinto(self, mv, what=None):
+        """Read up to len(mv) bytes (0 at EOF); with ``what``, all of them: the
+        peer closing first is then a ProtocolError naming ``what``."""
         pos = 0
         n = len(mv)
         while pos < n:
-            got = self.readinto(mv[pos:])
-            if not got:
-                raise ProtocolError("connection closed after %d of %d %s bytes" % (pos, n, what))
-            pos += got
-
-    def readinto(self, mv):
-        """Read up to len(mv) bytes; 0 means EOF."""
-        n = min(self.end - self.start, len(mv))
-        if not n:
-            return self._recv(mv)
-        mv[0:n] = self.mv[self.start:self.start + n]
-        self.start += n
-        return n
+            k = min(self.end - self.start, n - pos)
+            if k:
+                mv[pos:pos + k] = self.mv[self.start:self.start + k]
+                self.start += k
+            else:
+                k = self._recv(mv[pos:])
+                if not k:
+                    if what:
+                        raise ProtocolError("connection closed after %d of %d %s bytes" % (pos, n, what))
+                    break
+            pos += k
+            if not what:
+                break
+        return pos
 
 
 # ---------------------------------------------------------------- responses
@@ -282,7 +284,7 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
             n = k
         if n <= max_body:  # a larger length is refused below, before any allocation
             body = bytearray(n)
-            stream.readexact(memoryview(body), "body")
+            stream.readinto(memoryview(body), "body")
     else:  # delimited by the end of the connection
         r.keep_alive = False
         while True:

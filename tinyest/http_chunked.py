@@ -25,7 +25,7 @@ def read(stream, cap, grow):
             raise ProtocolError("chunked body exceeds the %d byte cap" % cap)
         if n + k > len(body):
             body = grow(body, n + k, cap)
-        stream.readexact(memoryview(body)[n:n + k], "chunk")
+        stream.readinto(memoryview(body)[n:n + k], "chunk")
         n += k
         if stream.readline() != b"":
             raise ProtocolError("no CRLF after a chunk")

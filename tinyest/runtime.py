@@ -123,15 +123,15 @@ random_bytes = os.urandom
 
 
 def _code(e):
+    # The errno of an OSError; a timeout's is in _TIMEOUTS: CPython's socket
+    # timeout is a TimeoutError without an errno (110 here); MicroPython has no
+    # TimeoutError and reports ETIMEDOUT (or EAGAIN on unix).
     a = e.args
-    return a[0] if a and isinstance(a[0], int) else getattr(e, "errno", None)
-
-
-def is_timeout(e):
-    # CPython's socket timeout is a TimeoutError without an errno; MicroPython
-    # has no TimeoutError and reports ETIMEDOUT (or EAGAIN on unix).
-    return isinstance(e, OSError) and (_code(e) in _TIMEOUTS
-                                       or not MICROPYTHON and isinstance(e, TimeoutError))
+    if a and isinstance(a[0], int):
+        return a[0]
+    if not MICROPYTHON and isinstance(e, TimeoutError):
+        return 110
+    return getattr(e, "errno", None)
 
 
 def net_error(e, stage="io"):
@@ -141,7 +141,7 @@ def net_error(e, stage="io"):
         return e  # running out of heap is not a network fault: let it be seen
     msg = str(e) or repr(e)
     code = _code(e)
-    if is_timeout(e):
+    if isinstance(e, OSError) and code in _TIMEOUTS:
         return EstTimeout("timed out (%s)" % stage)
     if code in _ALLOC_FAILED:
         return MemoryError("TLS: out of memory (%d)" % code)
@@ -162,7 +162,7 @@ def connect(host, port, timeout):
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     except Exception as e:  # gaierror, or OSError on MicroPython
-        if is_timeout(e):
+        if isinstance(e, OSError) and _code(e) in _TIMEOUTS:
             raise EstTimeout("timed out (%s)" % ("resolving " + host))
         raise ConnectError("cannot resolve %s: %s" % (host, e))
     err = ConnectError("cannot resolve %s: %s" % (host, "no address"))
@@ -183,85 +183,86 @@ def connect(host, port, timeout):
 # ---------------------------------------------------------------- reads (MicroPython)
 
 
-class _Recv:
-    # MicroPython's TLS socket as tls_wrap returns it. Its recv_into/readinto
-    # on a blocking stream loop until the buffer is full; recv(n) returns what
-    # one read gives. Reads are kept small so the temporary bytes object stays
-    # small. With ``timed`` (a _Timed below the TLS layer) every read restarts
-    # the time limit of the raw socket.
-    # TLS sockets have recv/send only in builds with DTLS support (ESP32, rp2
-    # and unix have it); elsewhere read(1) is the one read that cannot wait
-    # for bytes the peer never sends, and write stands in for send.
-    def __init__(self, sock, timed=None):
-        self.sock = sock
-        self.timed = timed
-        self.recv = getattr(sock, "recv", None)
-        self.send = getattr(sock, "send", None) or sock.write
-        self.close = sock.close
+_Base = object
+if MICROPYTHON:
+    import io
+
+    _Base = getattr(io, "IOBase", object)  # absent from the smallest builds (ESP8266)
+
+
+class _Recv(_Base):
+    # MicroPython's TLS socket as tls_wrap returns it: made with the TLS
+    # socket (no timeout). Its recv_into/readinto on a blocking stream loop
+    # until the buffer is full; recv(n) returns what one read gives. Reads are
+    # kept small so the temporary bytes object stays small. TLS sockets have
+    # recv/send only in builds with DTLS support (ESP32, rp2 and unix have
+    # it); elsewhere read(1) is the one read that cannot wait for bytes the
+    # peer never sends, and write stands in for send.
+    #
+    # Made with the raw socket and a timeout (io.IOBase needed), it is first
+    # the raw socket as the TLS layer sees it (readinto, write, ioctl), then,
+    # __init__ called again with the TLS socket, also the TLS socket above.
+    # mbedTLS reads a handshake flight or a record in many socket reads, each
+    # bounded only by the socket's timeout: a peer sending a byte just within
+    # it could hold one TLS call for hours. Each read below TLS first checks a
+    # total limit, restarted (t0) before the handshake and before every TLS
+    # read, so one TLS call takes at most ``timeout`` in all, as with CPython's
+    # ssl module. Errors go back to mbedTLS as negative errno values: an
+    # exception must not unwind through it. ``expired`` tells that the error
+    # mbedTLS then reports was this limit or the socket's timeout (which the
+    # unix port's recv reports as EAGAIN).
+    ms = None
+    expired = False
+
+    def __init__(self, sock, timeout=None):
+        if timeout is None:  # above TLS
+            self.sock = sock
+            self.recv = getattr(sock, "recv", None)
+            self.send = getattr(sock, "send", None) or sock.write
+            self.close = sock.close
+        else:  # below TLS
+            self.raw = sock
+            self.ms = int(timeout * 1000)
+            self.t0 = time.ticks_ms()
 
     def recv_into(self, mv):
-        t = self.timed
-        if t is not None:
-            t.t0 = time.ticks_ms()
-            t.expired = False
+        if self.ms is not None:
+            self.t0 = time.ticks_ms()
+            self.expired = False
         try:
             data = self.recv(min(len(mv), 512)) if self.recv else self.sock.read(1) or b""
         except OSError:
-            if t is not None and t.expired:
+            if self.expired:
                 raise OSError(110)  # ETIMEDOUT, whatever mbedTLS made of it
             raise
         n = len(data)
         mv[0:n] = data
         return n
 
+    def readinto(self, buf):
+        try:
+            if time.ticks_diff(time.ticks_ms(), self.t0) > self.ms:
+                raise OSError(110)  # ETIMEDOUT
+            data = self.raw.recv(min(len(buf), 512))
+        except OSError as e:
+            if _code(e) in _TIMEOUTS:
+                self.expired = True
+                return -110
+            return -(_code(e) or 5)
+        n = len(data)
+        buf[0:n] = data
+        return n
 
-_Timed = None
-if MICROPYTHON:
-    import io
+    def write(self, buf):
+        try:
+            return self.raw.send(buf)
+        except OSError as e:
+            return -(_code(e) or 5)
 
-    if hasattr(io, "IOBase"):  # absent from the smallest builds (ESP8266)
-
-        class _Timed(io.IOBase):
-            # The raw socket as MicroPython's TLS layer sees it. mbedTLS reads a
-            # handshake flight or a record in many socket reads, each bounded
-            # only by the socket's timeout: a peer sending a byte just within it
-            # could hold one TLS call for hours. Each read here first checks a
-            # total limit, restarted (t0) before the handshake and before every
-            # TLS read, so one TLS call takes at most ``timeout`` in all, as with
-            # CPython's ssl module. Errors go back to mbedTLS as negative errno
-            # values: an exception must not unwind through it. ``expired`` tells
-            # the caller that the error mbedTLS then reports was this limit or
-            # the socket's timeout (which the unix port's recv reports as EAGAIN).
-            def __init__(self, sock, timeout):
-                self.sock = sock
-                self.ms = int(timeout * 1000)
-                self.t0 = time.ticks_ms()
-                self.expired = False
-
-            def readinto(self, buf):
-                try:
-                    if time.ticks_diff(time.ticks_ms(), self.t0) > self.ms:
-                        raise OSError(110)  # ETIMEDOUT
-                    data = self.sock.recv(min(len(buf), 512))
-                except OSError as e:
-                    if is_timeout(e):
-                        self.expired = True
-                        return -110
-                    return -(_code(e) or 5)
-                n = len(data)
-                buf[0:n] = data
-                return n
-
-            def write(self, buf):
-                try:
-                    return self.sock.send(buf)
-                except OSError as e:
-                    return -(_code(e) or 5)
-
-            def ioctl(self, req, arg):
-                if req == 4:  # MP_STREAM_CLOSE, when the TLS socket is closed
-                    self.sock.close()
-                return 0
+    def ioctl(self, req, arg):
+        if req == 4:  # MP_STREAM_CLOSE, when the TLS socket is closed
+            self.raw.close()
+        return 0
 
 
 # ---------------------------------------------------------------- TLS
@@ -338,13 +339,13 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
         if ip is not None:
             chain = []
     ctx = _context_micropython(trust, cert, key, bootstrap, chain)
-    timed = None
-    if timeout is not None and _Timed is not None:
-        timed = sock = _Timed(sock, timeout)
+    r = None
+    if timeout is not None and _Base is not object:
+        r = sock = _Recv(sock, timeout)
     try:
         s = ctx.wrap_socket(sock, server_hostname=host)
     except Exception as e:
-        if timed is not None and timed.expired:
+        if r is not None and r.expired:
             e = OSError(110)  # ETIMEDOUT, whatever mbedTLS made of it
         raise net_error(e, "handshake")
     if ip is not None:
@@ -352,7 +353,10 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
 
         runtime_rare.check_ip(s, chain, host)
         chain = None
-    return _Recv(s, timed), chain
+    if r is None:
+        return _Recv(s), chain
+    r.__init__(s)  # the same object serves above TLS too
+    return r, chain
 
 
 def channel_binding(s):
