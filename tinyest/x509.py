@@ -238,77 +238,73 @@ class Certificate:
                     if o == oid:
                         raise FormatError("duplicate extension %s" % der.oid_str(oid))
                 exts.append((oid, crit, val))
-                self._extension(oid, crit, der.Reader(x.buf, x.offset() - len(val), x.offset(), x.depth))
+                # A Reader over the value, with offsets in the certificate.
+                r = der.Reader(x.buf, x.offset() - len(val), x.offset(), x.depth)
+                if oid == b"\x55\x1d\x0e":  # subjectKeyIdentifier
+                    self.ski = bytes(r.read_octets())
+                    r.done()
+                elif oid == OID_KEY_USAGE:
+                    at = r.offset()
+                    _, bits = r.read_bit_string()
+                    r.done()
+                    if len(bits) > 2:
+                        raise FormatError("%d-octet keyUsage at offset %d" % (len(bits), at))
+                    mask = 0
+                    for i in range(8 * len(bits)):
+                        if bits[i >> 3] & (0x80 >> (i & 7)):
+                            mask |= 1 << i
+                    self.key_usage = mask
+                elif oid not in (OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, OID_SAN, b"\x55\x1d\x23"):
+                    if crit:
+                        self.unknown_critical.append(oid)
+                else:
+                    y = r.enter(0x30)
+                    r.done()
+                    if oid == OID_BASIC_CONSTRAINTS:
+                        ca = False
+                        if y.peek_tag() == 0x01:
+                            ca = y.read_bool()
+                        n = None
+                        if not y.empty():
+                            at = y.offset()
+                            n = y.read_int()
+                            if n < 0:
+                                raise FormatError("negative pathLenConstraint at offset %d" % at)
+                        y.done()
+                        self.basic_constraints = ca, n
+                    elif oid == b"\x55\x1d\x23":  # authorityKeyIdentifier
+                        kid = y.optional(0x80)
+                        y.optional(0xA1)  # authorityCertIssuer
+                        if y.peek_tag() == 0x82:
+                            y.read_int(0x82)  # authorityCertSerialNumber
+                        y.done()
+                        self.aki = None if kid is None else bytes(kid)
+                    elif oid == OID_EXT_KEY_USAGE:
+                        out = self.ext_key_usage = []
+                        while not y.empty():
+                            if len(out) >= 16:
+                                raise FormatError("more than 16 extKeyUsage OIDs")
+                            out.append(bytes(y.read_oid()))
+                        if not out:
+                            raise FormatError("empty extKeyUsage")
+                    else:  # subjectAltName: GeneralNames
+                        out = self.san = []
+                        while not y.empty():
+                            if len(out) >= 64:
+                                raise FormatError("more than 64 subjectAltNames")
+                            at = y.offset()
+                            tag, v = y.read_any()
+                            if tag in (0x81, 0x82, 0x86):
+                                kind = "email" if tag == 0x81 else "dns" if tag == 0x82 else "uri"
+                                out.append((kind, der.decode_string(0x16, v, at)))  # IA5String
+                            elif tag == 0x87:
+                                if len(v) != 4 and len(v) != 16:
+                                    raise FormatError("%d-octet iPAddress at offset %d" % (len(v), at))
+                                out.append(("ip", bytes(v)))
+                            else:
+                                out.append(("other", bytes(y.buf[at:y.offset()])))
         if not t.empty():
             raise FormatError("extra TBSCertificate field at offset %d" % t.offset())
-
-    def _extension(self, oid, crit, r):
-        # One extension value; r reads it with offsets in the certificate.
-        if oid == b"\x55\x1d\x0e":  # subjectKeyIdentifier
-            self.ski = bytes(r.read_octets())
-            r.done()
-            return
-        if oid == OID_KEY_USAGE:
-            at = r.offset()
-            _, bits = r.read_bit_string()
-            r.done()
-            if len(bits) > 2:
-                raise FormatError("%d-octet keyUsage at offset %d" % (len(bits), at))
-            mask = 0
-            for i in range(8 * len(bits)):
-                if bits[i >> 3] & (0x80 >> (i & 7)):
-                    mask |= 1 << i
-            self.key_usage = mask
-            return
-        if oid not in (OID_BASIC_CONSTRAINTS, OID_EXT_KEY_USAGE, OID_SAN, b"\x55\x1d\x23"):
-            if crit:
-                self.unknown_critical.append(oid)
-            return
-        s = r.enter(0x30)
-        r.done()
-        if oid == OID_BASIC_CONSTRAINTS:
-            ca = False
-            if s.peek_tag() == 0x01:
-                ca = s.read_bool()
-            n = None
-            if not s.empty():
-                at = s.offset()
-                n = s.read_int()
-                if n < 0:
-                    raise FormatError("negative pathLenConstraint at offset %d" % at)
-            s.done()
-            self.basic_constraints = ca, n
-        elif oid == b"\x55\x1d\x23":  # authorityKeyIdentifier
-            kid = s.optional(0x80)
-            s.optional(0xA1)  # authorityCertIssuer
-            if s.peek_tag() == 0x82:
-                s.read_int(0x82)  # authorityCertSerialNumber
-            s.done()
-            self.aki = None if kid is None else bytes(kid)
-        elif oid == OID_EXT_KEY_USAGE:
-            out = self.ext_key_usage = []
-            while not s.empty():
-                if len(out) >= 16:
-                    raise FormatError("more than 16 extKeyUsage OIDs")
-                out.append(bytes(s.read_oid()))
-            if not out:
-                raise FormatError("empty extKeyUsage")
-        else:  # subjectAltName: GeneralNames
-            out = self.san = []
-            while not s.empty():
-                if len(out) >= 64:
-                    raise FormatError("more than 64 subjectAltNames")
-                at = s.offset()
-                tag, v = s.read_any()
-                if tag in (0x81, 0x82, 0x86):
-                    kind = "email" if tag == 0x81 else "dns" if tag == 0x82 else "uri"
-                    out.append((kind, der.decode_string(0x16, v, at)))  # IA5String
-                elif tag == 0x87:
-                    if len(v) != 4 and len(v) != 16:
-                        raise FormatError("%d-octet iPAddress at offset %d" % (len(v), at))
-                    out.append(("ip", bytes(v)))
-                else:
-                    out.append(("other", bytes(s.buf[at:s.offset()])))
 
     # -- readable views
 
@@ -349,10 +345,10 @@ class Certificate:
         spki = issuer.public_key_der if isinstance(issuer, Certificate) else issuer
         try:
             from tinyest import keys
-        except ImportError:
-            raise VerifyError("tinyest.keys is not installed")
-        try:
+
             keys.verify(spki, self.sig_alg, self.tbs, self.signature)  # raises VerifyError
+        except ImportError:  # tinyest.keys, or the module of this key type, is left out
+            raise VerifyError("signature support not installed")
         except VerifyError:
             raise
         except EstError as e:
