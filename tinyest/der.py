@@ -378,7 +378,7 @@ def decode_string(tag, v, at=-1):
                         or tag == PRINTABLE_STRING and (alnum(b) or b in _PRINTABLE))):
                     raise _error(_BAD_CHAR, at, (tag,))
         try:
-            return str(bytes(v), "utf-8")
+            return str(v, "utf-8")
         except UnicodeError:
             raise _error(_BAD_UTF8, at)
     if tag in b"\x14\x1c\x1e":

@@ -263,7 +263,7 @@ def _der(name, v):
 
 
 def _records(c):
-    """The records of ``c`` as [(header, data)] and their length, every field
+    """The records of ``c`` as [header, data, header, ...] and their length, every field
     checked and the DER fields of ``c`` normalised (PEM decoded)."""
     cfg = c.config
     p = c.pending
@@ -305,8 +305,8 @@ def _records(c):
         for x in items:
             out.append((_TAGS[i], b"", name, x, "b" if kind in "LD" else kind))
     n = 0
-    for i in range(len(out)):
-        tag, prefix, name, v, ok = out[i]
+    recs = []
+    for tag, prefix, name, v, ok in out:
         t = "?"
         d = v
         if v is True or v is False:
@@ -324,11 +324,12 @@ def _records(c):
         if t not in ok or len(prefix) + len(d) > 0xFFFE:
             raise StoreError("bad " + name)
         k = len(prefix) + len(d)
-        out[i] = (struct.pack(">BH", tag, k + 1) + prefix + t.encode(), d)
+        recs.append(struct.pack(">BH", tag, k + 1) + prefix + t.encode())
+        recs.append(d)
         n += k + 4
     if n > 65536:
         raise StoreError("too large")
-    return out, n
+    return recs, n
 
 
 def _read(f, n):
@@ -374,16 +375,14 @@ def _parse(f):
             raise StoreError("bad " + (a if isinstance(a, str) else "config"))
         if tag == 1:
             c.config[a] = v
-        elif i > 9:
-            if _KINDS[i] == "L":
-                p.issued.append(v)
-            else:
-                setattr(p, a, v)
-            c.pending = p
-        elif _KINDS[i] == "L":
-            getattr(c, a).append(v)
+            continue
+        o = c
+        if i > 9:
+            o = c.pending = p
+        if _KINDS[i] == "L":
+            getattr(o, a).append(v)
         else:
-            setattr(c, a, v)
+            setattr(o, a, v)
     _records(c)  # what load returns, commit can write again: the same checks both ways
     return c
 
@@ -468,11 +467,9 @@ class Store:
             f = fs.open(tmp, "wb")
             try:
                 f.write(hdr)
-                for head, data in records:
-                    h.update(head)
-                    f.write(head)
-                    h.update(data)
-                    f.write(data)
+                for b in records:
+                    h.update(b)
+                    f.write(b)
                 f.write(h.digest())
                 f.flush()
                 sync = getattr(fs, "fsync", None)
