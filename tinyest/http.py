@@ -58,7 +58,6 @@ BUFSIZE = 2048
 USER_AGENT = "tinyest"
 # RFC 7230 tchar: the characters of a header name or an auth scheme
 TCHAR = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 def _text(b):
@@ -151,26 +150,24 @@ class Stream:
                 raise ProtocolError("connection closed inside a line")
             self.end += n
 
-    def readinto(self, mv, what=None):
-        """Read up to len(mv) bytes (0 at EOF); with ``what``, all of them: the
-        peer closing first is then a ProtocolError naming ``what``."""
+    def readexact(self, mv, what):
+        """Fill mv; the peer closing first is a ProtocolError naming ``what``."""
         pos = 0
         n = len(mv)
         while pos < n:
-            k = min(self.end - self.start, n - pos)
-            if k:
-                mv[pos:pos + k] = self.mv[self.start:self.start + k]
-                self.start += k
-            else:
-                k = self._recv(mv[pos:])
-                if not k:
-                    if what:
-                        raise ProtocolError("connection closed after %d of %d %s bytes" % (pos, n, what))
-                    break
-            pos += k
-            if not what:
-                break
-        return pos
+            got = self.readinto(mv[pos:])
+            if not got:
+                raise ProtocolError("connection closed after %d of %d %s bytes" % (pos, n, what))
+            pos += got
+
+    def readinto(self, mv):
+        """Read up to len(mv) bytes; 0 means EOF."""
+        n = min(self.end - self.start, len(mv))
+        if not n:
+            return self._recv(mv)
+        mv[0:n] = self.mv[self.start:self.start + n]
+        self.start += n
+        return n
 
 
 # ---------------------------------------------------------------- responses
@@ -240,13 +237,6 @@ def read_headers(stream):
     raise ProtocolError("more than %d headers" % MAX_HEADERS)
 
 
-def _grow(buf, need, cap):
-    # A copy of buf in a bytearray of at least need bytes (doubling), at most cap.
-    new = bytearray(min(max(2 * len(buf), need, 1024), cap))
-    new[0:len(buf)] = buf
-    return new
-
-
 def read_response(stream, method="GET", max_body=MAX_BODY):
     """Read one response; the body is complete when this returns."""
     for _ in range(8):  # 1xx responses
@@ -273,7 +263,7 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
             raise ProtocolError("unsupported transfer coding %r" % te[:40])
         from tinyest import http_chunked
 
-        body, n = http_chunked.read(stream, max_body, _grow)
+        body, n = http_chunked.read(stream, max_body)
         read_headers(stream)  # trailers, discarded
     elif cl:
         n = -1
@@ -284,7 +274,7 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
             n = k
         if n <= max_body:  # a larger length is refused below, before any allocation
             body = bytearray(n)
-            stream.readinto(memoryview(body), "body")
+            stream.readexact(memoryview(body), "body")
     else:  # delimited by the end of the connection
         r.keep_alive = False
         while True:
@@ -292,7 +282,9 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
                 if n >= max_body:  # one byte more than the cap: too large
                     n += stream.readinto(bytearray(1))
                     break
-                body = _grow(body, n + 1, max_body)
+                new = bytearray(min(max(2 * n, 1024), max_body))  # doubling, within the cap
+                new[0:n] = body
+                body = new
             k = stream.readinto(memoryview(body)[n:])
             if not k:
                 break
@@ -327,7 +319,7 @@ def b64decode_body(body):
             nul = 1
         elif c == 0x3D and w and not nul and pad < 2:  # '='
             pad += 1
-        elif c in _B64 and not (nul or pad):
+        elif c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" and not (nul or pad):
             out[w] = c
             w += 1
         elif not (w or nul) and body[i:i + 11] == b"-----BEGIN ":

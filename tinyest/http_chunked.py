@@ -9,9 +9,9 @@ beyond the cap, and each round reads at least one body byte or ends.
 from tinyest.errors import ProtocolError
 
 
-def read(stream, cap, grow):
+def read(stream, cap):
     """(body, length) of a chunked body: ``body`` is a bytearray whose first
-    ``length`` bytes hold the data; ``grow(buf, need, cap)`` enlarges it."""
+    ``length`` bytes hold the data."""
     body = bytearray()
     n = 0
     while True:
@@ -23,9 +23,11 @@ def read(stream, cap, grow):
             return body, n
         if n + k > cap:
             raise ProtocolError("chunked body exceeds the %d byte cap" % cap)
-        if n + k > len(body):
-            body = grow(body, n + k, cap)
-        stream.readinto(memoryview(body)[n:n + k], "chunk")
+        if n + k > len(body):  # grow by doubling, within the cap
+            new = bytearray(min(max(2 * len(body), n + k, 1024), cap))
+            new[0:len(body)] = body
+            body = new
+        stream.readexact(memoryview(body)[n:n + k], "chunk")
         n += k
         if stream.readline() != b"":
             raise ProtocolError("no CRLF after a chunk")
