@@ -74,9 +74,10 @@ def load_private(data):
     r.read_int()
     tag = r.peek_tag()
     # PKCS#8 (AlgorithmIdentifier), SEC1 (privateKey) or PKCS#1 (modulus) after the version
-    form = {0x30: "PRIVATE KEY", 0x04: "EC PRIVATE KEY", 0x02: "RSA PRIVATE KEY"}.get(tag)
+    form = {0x30: "", 0x04: "EC ", 0x02: "RSA "}.get(tag)
     if form is None:
         raise FormatError("not a private key")
+    form += "PRIVATE KEY"  # its PEM label
     if label not in (None, form):
         raise FormatError("PEM label %s on %s" % (label, form))
     if tag == 0x30:  # PKCS#8: by its algorithm
@@ -164,7 +165,7 @@ def verify(spki_der, algorithm_der, data, signature):
         want, name = "ed25519", "Ed25519"
     else:
         _unsupported("signature algorithm", oid)
-    _no_params(r, name + " signature")
+    _no_params(r, name)  # e.g. "ECDSA with params"
     if kind != want:
         raise FormatError("%s signature, %s key" % (name, kind))
     if kind == "ed25519":

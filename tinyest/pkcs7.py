@@ -56,14 +56,14 @@ def certificates(data, crl=0):
     v = sd.read_int()
     if v not in (1, 3, 4, 5):
         raise FormatError("SignedData v%d at offset %d" % (v, at))
-    if not sd.enter(0x31).empty():
-        raise FormatError("not certs-only: digests")
-    eci = sd.enter(0x30)
+    if not sd.enter(0x31).empty():  # digestAlgorithms
+        raise FormatError("not a certs-only SignedData")
+    eci = sd.enter(0x30)  # encapContentInfo: id-data, no content
     if bytes(eci.read_oid()) != _SIGNED_DATA[:-1] + b"\x01" or not eci.empty():
-        raise FormatError("not certs-only: content")
+        raise FormatError("not a certs-only SignedData")
     sets = (sd.enter_optional(0xA0), sd.enter_optional(0xA1))
-    if not sd.enter(0x31).empty():
-        raise FormatError("not certs-only: signerInfos")
+    if not sd.enter(0x31).empty():  # signerInfos
+        raise FormatError("not a certs-only SignedData")
     sd.done()
     r = sets[crl]
     limit = 16 if crl else 64
@@ -72,7 +72,7 @@ def certificates(data, crl=0):
         if len(out) >= limit:
             raise FormatError("more than %d %s" % (limit, "CRLs" if crl else "certificates"))
         if r.peek_tag() != 0x30:
-            raise FormatError("unsupported choice 0x%02x at offset %d" % (r.peek_tag(), r.offset()))
+            raise FormatError("unsupported 0x%02x at offset %d" % (r.peek_tag(), r.offset()))
         e = r.read_element(0x30)
         der.top(e)  # definite length, DER header
         out.append(e)

@@ -304,7 +304,7 @@ class Certificate:
                             else:
                                 out.append(("other", bytes(y.buf[at:y.offset()])))
         if not t.empty():
-            raise FormatError("extra TBSCertificate field at offset %d" % t.offset())
+            raise FormatError("extra TBS field at offset %d" % t.offset())
 
     # -- readable views
 
@@ -401,8 +401,7 @@ class Checks:
             except VerifyError as e:
                 r = str(e)
             # The pair is kept alive with its result, so no id is reused meanwhile.
-            self.done[key] = (r, child, issuer)
-            return r
+            r = self.done[key] = (r, child, issuer)
         return r[0]
 
 
@@ -425,10 +424,8 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     equal to an anchor is accepted as the path [anchor]. Raises VerifyError
     with the first reason found.
     """
-    if len(others) > 64:
-        raise VerifyError("more than 64 intermediates")
-    if len(anchors) > 32:
-        raise VerifyError("more than 32 trust anchors")
+    if len(others) > 64 or len(anchors) > 32:
+        raise VerifyError("more than 64 intermediates or 32 anchors")
     max_depth = min(max_depth, 16)
     if not isinstance(leaf, Certificate):
         leaf = Certificate(leaf)
@@ -458,7 +455,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
             if now - skew > c.not_after:
                 return "%s has expired", c
         if c.unknown_critical:
-            return "%s has an unsupported critical extension %s", c, c.unknown_critical[0]
+            return "%s: critical ext %s unsupported", c, c.unknown_critical[0]
         return None
 
     checks = checks or Checks()
@@ -486,7 +483,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
                     continue
             steps += 1
             if steps > 256:
-                raise VerifyError("path search gave up after 256 candidates")
+                raise VerifyError("gave up after 256 issuer tries")
             # c would sign cur; path[1:] are the intermediates below c.
             why = None if anchor else own(c, False)
             bc = c.basic_constraints
