@@ -79,7 +79,7 @@ def load_private(data):
         raise FormatError("not a private key")
     form += "PRIVATE KEY"  # its PEM label
     if label not in (None, form):
-        raise FormatError("PEM label %s on %s" % (label, form))
+        raise FormatError("label %s on %s" % (label, form))
     if tag == 0x30:  # PKCS#8: by its algorithm
         oid = bytes(r.enter(0x30).read_oid())
         if oid == b"\x2b\x65\x70":  # id-Ed25519

@@ -193,9 +193,8 @@ class Certificate:
         self.serial = n = t.read_int()
         if n >> 256 not in (0, -1):
             raise FormatError("serial of more than 32 octets")
-        at = t.offset()
         if _element(t, False) != self.sig_alg:
-            raise FormatError("signature algorithms differ at offset %d" % at)
+            raise FormatError("TBS signature algorithm differs")
         self.issuer_der = _element(t, True)
         v = t.enter(0x30)
         self.not_before = v.read_time()
@@ -269,7 +268,7 @@ class Certificate:
                             at = y.offset()
                             n = y.read_int()
                             if n < 0:
-                                raise FormatError("negative pathLenConstraint at offset %d" % at)
+                                raise FormatError("negative pathLen at offset %d" % at)
                         y.done()
                         self.basic_constraints = ca, n
                     elif oid == b"\x55\x1d\x23":  # authorityKeyIdentifier
@@ -425,7 +424,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     with the first reason found.
     """
     if len(others) > 64 or len(anchors) > 32:
-        raise VerifyError("more than 64 intermediates or 32 anchors")
+        raise VerifyError("over 64 others or 32 anchors")
     max_depth = min(max_depth, 16)
     if not isinstance(leaf, Certificate):
         leaf = Certificate(leaf)
