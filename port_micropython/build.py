@@ -43,7 +43,7 @@ CORE = ROOT / "tinyest"
 # Software key implementations: a board that signs with a secure element omits them.
 CRYPTO = {"ec.py", "ec_p256.py", "rsa.py", "ed25519.py", "hashes.py", "sha512.py"}
 # Core modules imported only by the function that needs them (see the docstring).
-LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "http_chunked.py", "http_date.py", "names.py", "pem.py", "proxy.py", "runtime_rare.py",
+LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "http_date.py", "http_rare.py", "names.py", "pem.py", "proxy.py", "runtime_rare.py",
         "serialwire.py", "serverkeygen.py"}
 # Modules no board loads.
 HOST = {"csr_read.py", "der_extra.py"}

@@ -38,6 +38,9 @@ Connections
     server certificate was not verified. ``tinyest.proxy`` (HTTP CONNECT) is
     loaded only when a ``proxy`` is given.
 
+Rare forms load on first use: ``tinyest.http_rare`` (chunked bodies, PEM
+bodies), ``tinyest.http_date`` (dates, Retry-After).
+
 Every failure is a ``ProtocolError`` (framing), ``HttpError`` (status) or an
 error of ``tinyest.runtime``; every loop is bounded by a count or by the cap.
 
@@ -48,7 +51,7 @@ for passwords); nothing is constant-time.
 import binascii
 
 from tinyest import runtime
-from tinyest.errors import ConnectError, EstError, EstTimeout, ProtocolError
+from tinyest.errors import ConnectError, EstTimeout, ProtocolError
 
 MAX_BODY = 32768
 MAX_LINE = 2048
@@ -259,11 +262,9 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
     if method == "HEAD" or status in (204, 304):
         pass
     elif te:
-        if te.lower().replace(",", " ").split() != ["chunked"]:
-            raise ProtocolError("unsupported transfer coding %r" % te[:40])
-        from tinyest import http_chunked
+        from tinyest import http_rare
 
-        body, n = http_chunked.read(stream, max_body)
+        body, n = http_rare.chunked(stream, te, max_body)
         read_headers(stream)  # trailers, discarded
     elif cl:
         n = -1
@@ -323,12 +324,9 @@ def b64decode_body(body):
             out[w] = c
             w += 1
         elif not (w or nul) and body[i:i + 11] == b"-----BEGIN ":
-            from tinyest import pem
+            from tinyest import http_rare
 
-            try:
-                return pem.decode(bytes(body[i:]).rstrip(b"\x00"))
-            except EstError as e:
-                raise ProtocolError("bad PEM body: %s" % e)
+            return http_rare.pem_body(body[i:])
         else:
             raise ProtocolError("base64 body: bad character 0x%02x at %d" % (c, i))
     if not w:
