@@ -47,7 +47,7 @@ def certificates(data, crl=0):
         raise FormatError("PKCS#7 of %d bytes (limit %d)" % (len(data), MAX_MESSAGE))
     ci = der.top(data, 0x30, True)  # BER framing allowed
     if bytes(ci.read_oid()) != _SIGNED_DATA:
-        raise FormatError("not a CMS SignedData")
+        raise FormatError("not SignedData")
     content = ci.enter(0xA0)
     ci.done()
     sd = content.enter(0x30)

@@ -216,7 +216,7 @@ class Certificate:
                 at = t.offset()
                 u = t.optional(tag)
                 if u is not None and (len(u) == 0 or u[0] > 7):
-                    raise DERError("bad unique identifier", at)
+                    raise DERError("bad unique ID", at)
         e = t.enter_optional(0xA3)
         if e is not None:
             if version != 3:
