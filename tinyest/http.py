@@ -205,7 +205,7 @@ def status_line(stream):
             raise ProtocolError("connection closed before the status line")
         if line != b"":
             break
-    t = _text(line) if line else ""
+    t = _text(line or b"")
     minor = _num(t[7:8])
     status = _num(t[9:12], 100, 599)
     if t[:7] != "HTTP/1." or t[8:9] != " " or t[12:13] not in " " or min(minor, status) < 0:

@@ -91,9 +91,6 @@ else:
     _TLS_ERRORS = (ValueError, ssl.SSLError)
 
 _TIMEOUTS = (110, 116, 60, 138, 11, 35)  # ETIMEDOUT: Linux, lwIP, BSD/macOS, Windows-ish; EAGAIN
-# MBEDTLS_ERR_SSL_ALLOC_FAILED, MBEDTLS_ERR_MPI_ALLOC_FAILED, MBEDTLS_ERR_PK_ALLOC_FAILED,
-# MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
-_ALLOC_FAILED = (-0x7F00, -0x0010, -0x3F80, -0x2880)
 
 # ---------------------------------------------------------------- time, random
 
@@ -143,7 +140,9 @@ def net_error(e, stage="io"):
     code = _code(e)
     if isinstance(e, OSError) and code in _TIMEOUTS:
         return EstTimeout("timed out (%s)" % stage)
-    if code in _ALLOC_FAILED:
+    # MBEDTLS_ERR_SSL_ALLOC_FAILED, MBEDTLS_ERR_MPI_ALLOC_FAILED, MBEDTLS_ERR_PK_ALLOC_FAILED,
+    # MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
+    if code in (-0x7F00, -0x0010, -0x3F80, -0x2880):
         return MemoryError("TLS: out of memory (%d)" % code)
     if isinstance(e, _TLS_ERRORS) or isinstance(code, int) and code < 0:  # MBEDTLS_ERR_*
         return TlsError("TLS: " + " ".join(msg.split()))
