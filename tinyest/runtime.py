@@ -28,7 +28,8 @@ TCP and TLS
     return value cannot lift a verification failure).
 
     Rare paths live in ``tinyest.runtime_rare``, imported only when taken: a
-    client key given otherwise than as DER bytes, and the iPAddress check.
+    client key given otherwise than as DER bytes, the capture of the server's
+    certificates (bootstrap, IP address hosts) and the iPAddress check.
 
     Errors become ``ConnectError`` (resolution, refused, reset), ``TlsError``
     (handshake, certificate, hostname) or ``EstTimeout``.
@@ -269,15 +270,10 @@ class _Recv(_Base):
 
 def _context_micropython(trust, cert_der, key_der, bootstrap, chain):
     ctx = _tls.SSLContext(_tls.PROTOCOL_TLS_CLIENT)
-    if chain is not None:
-        # The server's certificates as the handshake checks them, the one that
-        # did the handshake (depth 0) first; mbedTLS calls from the top down.
-        def record(cert, depth):
-            if len(chain) < 8 and (bootstrap or not depth):
-                chain.insert(len(chain) if depth else 0, bytes(cert))
-            return 0
+    if chain is not None:  # a bootstrap connection, or an IP address host
+        from tinyest import runtime_rare
 
-        ctx.verify_callback = record
+        ctx.verify_callback = runtime_rare.recorder(chain, bootstrap)
     # Provisional connection: verification runs and its verdict is ignored,
     # but every certificate of the path is recorded.
     ctx.verify_mode = _tls.CERT_OPTIONAL if bootstrap else _tls.CERT_REQUIRED
@@ -360,8 +356,6 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
 
 def channel_binding(s):
     """tls-unique of an open TLS 1.2 connection (RFC 5929, RFC 7030 3.5)."""
-    if MICROPYTHON:
-        raise TlsError("no tls-unique on MicroPython")
-    from tinyest import runtime_cpython
+    from tinyest import runtime_rare
 
-    return runtime_cpython.channel_binding(s)
+    return runtime_rare.channel_binding(s)

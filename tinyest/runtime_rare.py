@@ -1,12 +1,28 @@
 """Rare paths of ``tinyest.runtime.tls_wrap``, imported only when one is taken.
 
-``client_key`` turns a TLS client key given otherwise than as DER ``bytes`` (a
+``recorder`` makes the ``verify_callback`` that captures the server's
+certificates on MicroPython. ``channel_binding`` is tls-unique (CPython only:
+MicroPython exposes none). ``client_key`` turns a TLS client key given otherwise than as DER ``bytes`` (a
 key object with ``to_der()``, a bytearray or memoryview, PEM bytes or text) into
 DER bytes. ``check_ip`` is the iPAddress check of a verified MicroPython
 connection to an IP address host (mbedTLS would match the address as text).
 """
 
 from tinyest.errors import EstError, TlsError
+
+
+def recorder(chain, bootstrap):
+    """A verify_callback appending to ``chain`` the server's certificates as
+    the handshake checks them, the one that did the handshake (depth 0) first
+    (mbedTLS calls from the top down): all of them (at most 8) on a bootstrap
+    connection, else that one only."""
+
+    def record(cert, depth):
+        if len(chain) < 8 and (bootstrap or not depth):
+            chain.insert(len(chain) if depth else 0, bytes(cert))
+        return 0
+
+    return record
 
 
 def client_key(key):
@@ -39,3 +55,14 @@ def check_ip(s, chain, host):
     if not ok:
         s.close()
         raise TlsError("TLS: the server certificate does not name %s" % host)
+
+
+def channel_binding(s):
+    """tls-unique of the TLS socket ``s`` (see ``tinyest.runtime``)."""
+    import sys
+
+    if sys.implementation.name == "micropython":
+        raise TlsError("no tls-unique on MicroPython")
+    from tinyest import runtime_cpython
+
+    return runtime_cpython.channel_binding(s)
