@@ -31,7 +31,7 @@ Deliberate tolerances (seen in certificates that real CAs issued)
       violations) are read as FALSE; keyUsage with trailing zero bits (a DER
       violation for named bit lists) is read as its bits;
     * zero and negative serial numbers are read as signed integers; serials
-      longer than RFC 5280's 20 octets are accepted up to ``MAX_SERIAL`` octets;
+      longer than RFC 5280's 20 octets are accepted up to 32 octets;
     * GeneralizedTime for dates before 2050 is accepted;
     * the attributes of a multi-valued RDN are not checked for DER SET order;
     * empty subjectAltName and keyUsage values are accepted (as [] and 0).
