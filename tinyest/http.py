@@ -68,11 +68,9 @@ def _text(b):
     try:
         return str(bytes(b), "utf-8")
     except UnicodeError:
-        b = bytearray(b)
-        for i in range(len(b)):
-            if b[i] > 127:
-                b[i] = 63  # "?"
-        return str(b, "utf-8")
+        from tinyest import http_rare
+
+        return http_rare.ascii_text(b)
 
 
 def _num(s, lo=0, hi=0):

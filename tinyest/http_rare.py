@@ -46,3 +46,12 @@ def pem_body(data):
         return pem.decode(bytes(data).rstrip(b"\x00"))
     except EstError as e:
         raise ProtocolError("bad PEM body: %s" % e)
+
+
+def ascii_text(b):
+    """Text of bytes that are not UTF-8: bytes above 127 become '?'."""
+    b = bytearray(b)
+    for i in range(len(b)):
+        if b[i] > 127:
+            b[i] = 63  # "?"
+    return str(b, "utf-8")
