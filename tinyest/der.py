@@ -3,7 +3,7 @@
 Reading
     ``Reader`` walks a buffer through a memoryview: every value it returns is a
     slice of the caller's buffer, nothing is copied. All strictness lives in one
-    header function, ``Reader._header``:
+    method, ``Reader._take``:
 
     * definite lengths only (X.690 10.1); indefinite lengths only when a reader is
       made with ``ber=True`` (used for the outer CMS layers some CAs emit);
