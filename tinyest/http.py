@@ -38,7 +38,7 @@ Connections
     server certificate was not verified. ``tinyest.proxy`` (HTTP CONNECT) is
     loaded only when a ``proxy`` is given.
 
-Rare forms load on first use: ``tinyest.http_rare`` (chunked bodies, PEM
+Rare forms load on first use: ``tinyest.http_rare`` (chunked and close-delimited bodies, PEM
 bodies), ``tinyest.http_date`` (dates, Retry-After).
 
 Every failure is a ``ProtocolError`` (framing), ``HttpError`` (status) or an
@@ -255,46 +255,27 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
     r.keep_alive = minor > 0 and "close" not in ",".join(h("connection")).lower()
     te = ",".join(h("transfer-encoding"))
     cl = h("content-length")
-    body = bytearray()
-    n = 0
     if method == "HEAD" or status in (204, 304):
-        pass
-    elif te:
-        from tinyest import http_rare
-
-        body, n = http_rare.chunked(stream, te, max_body)
-        read_headers(stream)  # trailers, discarded
-    elif cl:
+        body = bytearray()
+    elif cl and not te:
         n = -1
         for c in ",".join(cl).split(","):
             k = _num(c.strip())
             if k < 0 or 0 <= n != k:
                 raise ProtocolError("bad Content-Length %r" % cl[0][:20])
             n = k
-        if n <= max_body:  # a larger length is refused below, before any allocation
-            body = bytearray(n)
-            stream.readexact(memoryview(body), "body")
-    else:  # delimited by the end of the connection
-        r.keep_alive = False
-        while True:
-            if n == len(body):
-                if n >= max_body:  # one byte more than the cap: too large
-                    n += stream.readinto(bytearray(1))
-                    break
-                new = bytearray(min(max(2 * n, 1024), max_body))  # doubling, within the cap
-                new[0:n] = body
-                body = new
-            k = stream.readinto(memoryview(body)[n:])
-            if not k:
-                break
-            n += k
-    if n > max_body:
-        raise ProtocolError("body exceeds the %d byte cap" % max_body)
-    if len(body) != n:
-        try:
-            body[n:] = b""
-        except (TypeError, NotImplementedError):
-            body = body[:n]
+        if n > max_body:  # refused before any allocation
+            raise ProtocolError("body exceeds the %d byte cap" % max_body)
+        body = bytearray(n)
+        stream.readexact(memoryview(body), "body")
+    else:  # chunked, or delimited by the end of the connection
+        from tinyest import http_rare
+
+        body = http_rare.body(stream, te, max_body)
+        if te:
+            read_headers(stream)  # trailers, discarded
+        else:
+            r.keep_alive = False
     r.body = body
     return r
 

@@ -1,10 +1,10 @@
 """Rare response forms for ``tinyest.http``, imported only when one arrives.
 
-``chunked`` reads a body sent with a Transfer-Encoding (RFC 7230 4.1): most EST
-servers send a Content-Length. Only ``chunked`` alone is accepted; chunks are
-read up to the last one ("0"), the caller reads the trailers. Chunk sizes have
-at most 8 hex digits, the body never grows beyond the cap, and each round reads
-at least one body byte or ends.
+``body`` reads a body sent with a Transfer-Encoding (RFC 7230 4.1) or ended by
+the close of the connection: most EST servers send a Content-Length. Only
+``chunked`` alone is accepted; chunks are read up to the last one ("0"), the
+caller reads the trailers. Chunk sizes have at most 8 hex digits, the body never
+grows beyond the cap (a close-delimited body one byte longer is refused).
 
 ``pem_body`` decodes a body sent as PEM text instead of bare base64.
 """
@@ -12,30 +12,49 @@ at least one body byte or ends.
 from tinyest.errors import EstError, ProtocolError
 
 
-def chunked(stream, te, cap):
-    """(body, length) of a body with Transfer-Encoding ``te``: ``body`` is a
-    bytearray whose first ``length`` bytes hold the data."""
-    if te.lower().replace(",", " ").split() != ["chunked"]:
+def body(stream, te, cap):
+    """The body of a response framed by Transfer-Encoding ``te`` or, when
+    ``te`` is empty, by the end of the connection: a bytearray of at most
+    ``cap`` bytes, grown by doubling as data arrives."""
+    if te and te.lower().replace(",", " ").split() != ["chunked"]:
         raise ProtocolError("unsupported transfer coding %r" % te[:40])
-    body = bytearray()
+    buf = bytearray()
     n = 0
-    while True:
-        s = (stream.readline() or b"").split(b";")[0].strip()
-        if not 0 < len(s) < 9 or s.strip(b"0123456789abcdefABCDEF"):
-            raise ProtocolError("bad chunk size %r" % s[:20])
-        k = int(s, 16)
-        if not k:
-            return body, n
-        if n + k > cap:
-            raise ProtocolError("chunked body exceeds the %d byte cap" % cap)
-        if n + k > len(body):  # grow by doubling, within the cap
-            new = bytearray(min(max(2 * len(body), n + k, 1024), cap))
-            new[0:len(body)] = body
-            body = new
-        stream.readexact(memoryview(body)[n:n + k], "chunk")
+    while True:  # each round reads >= 1 body byte (within the cap), or ends
+        if te:
+            s = (stream.readline() or b"").split(b";")[0].strip()
+            if not 0 < len(s) < 9 or s.strip(b"0123456789abcdefABCDEF"):
+                raise ProtocolError("bad chunk size %r" % s[:20])
+            k = int(s, 16)
+            if not k:
+                break
+            if n + k > cap:
+                raise ProtocolError("chunked body exceeds the %d byte cap" % cap)
+        elif n == len(buf) and n >= cap:  # one byte more than the cap: too large
+            if stream.readinto(bytearray(1)):
+                raise ProtocolError("body exceeds the %d byte cap" % cap)
+            break
+        else:
+            k = 1  # at least
+        if n + k > len(buf):
+            new = bytearray(min(max(2 * len(buf), n + k, 1024), cap))
+            new[0:len(buf)] = buf
+            buf = new
+        if te:
+            stream.readexact(memoryview(buf)[n:n + k], "chunk")
+            if stream.readline() != b"":
+                raise ProtocolError("no CRLF after a chunk")
+        else:
+            k = stream.readinto(memoryview(buf)[n:])
+            if not k:
+                break
         n += k
-        if stream.readline() != b"":
-            raise ProtocolError("no CRLF after a chunk")
+    if len(buf) != n:
+        try:
+            buf[n:] = b""
+        except (TypeError, NotImplementedError):  # ports without slice assignment
+            buf = buf[:n]
+    return buf
 
 
 def pem_body(data):
