@@ -299,7 +299,8 @@ def b64decode_body(body):
             nul = 1
         elif c == 0x3D and w and not nul and pad < 2:  # '='
             pad += 1
-        elif c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" and not (nul or pad):
+        elif not (nul or pad) and c in (
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"):
             out[w] = c
             w += 1
         elif not (w or nul) and body[i:i + 11] == b"-----BEGIN ":

@@ -31,7 +31,9 @@ def parse(s):
         return None
     f = [y, d] + hms.split(":")
     m = "janfebmaraprmayjunjulaugsepoctnovdec".find(mon.lower())
-    if len(f) != 5 or "" in f or "".join(f).strip("0123456789") or len(y) != 4 or len(mon) != 3 or m % 3:
+    if len(f) != 5 or "" in f or "".join(f).strip("0123456789"):
+        return None
+    if len(y) != 4 or len(mon) != 3 or m % 3:
         return None
     y, d, h, mi, sec = [int(x) for x in f]
     if y < 1970 or not 0 < d < 32 or h > 23 or mi > 59 or sec > 60:

@@ -1,11 +1,12 @@
-"""Rare paths of ``tinyest.runtime.tls_wrap``, imported only when one is taken.
+"""Rare paths of ``tinyest.runtime``, imported only when one is taken.
 
 ``recorder`` makes the ``verify_callback`` that captures the server's
-certificates on MicroPython. ``channel_binding`` is tls-unique (CPython only:
-MicroPython exposes none). ``client_key`` turns a TLS client key given otherwise than as DER ``bytes`` (a
-key object with ``to_der()``, a bytearray or memoryview, PEM bytes or text) into
-DER bytes. ``check_ip`` is the iPAddress check of a verified MicroPython
-connection to an IP address host (mbedTLS would match the address as text).
+certificates on MicroPython (bootstrap, IP address hosts). ``channel_binding``
+is tls-unique (CPython only: MicroPython exposes none). ``client_key`` turns a
+TLS client key given otherwise than as DER ``bytes`` (a key object with
+``to_der()``, a bytearray or memoryview, PEM bytes or text) into DER bytes.
+``check_ip`` is the iPAddress check of a verified MicroPython connection to an
+IP address host (mbedTLS would match the address as text).
 """
 
 from tinyest.errors import EstError, TlsError
