@@ -24,24 +24,27 @@ def _read(path):
         return f.read()
 
 
+def _request(cur=None):
+    """(key DER, CSR DER): a new P-256 key and its request, a renewal of the
+    certificate ``cur`` if given. The modules it imports are held only here."""
+    from tinyest import csr, ec
+
+    key = ec.generate("P-256")
+    req = csr.renewal(cur, key) if cur else csr.request(key, "fit-device", "fit-device.local")
+    return key.to_der(), req
+
+
 def _renew(host, port, ca, store):
-    from tinyest import ec
     from tinyest.client import EstClient
-    from tinyest.csr import renewal
 
     c = store.load()
     cl = EstClient(host, port, trust=[ca], cert=c.chain[0], key=c.key_der)
-    cur = c.chain[0]
+    key_der, req = _request(c.chain[0])
     c = None
-    gc.collect()
-    key = ec.generate("P-256")
-    csr = renewal(cur, key)
-    key_der = key.to_der()
-    cur = key = ec = renewal = None
     tinyest.unload()  # nothing here holds a key, a certificate or their modules now
     gc.collect()
-    chain = cl.simplereenroll(csr)
-    cl = csr = None
+    chain = cl.simplereenroll(req)
+    cl = req = None
     gc.collect()
     store.commit_enrollment(key_der, chain)
 
@@ -51,24 +54,22 @@ def main(argv):
 
     op, host, port, ca = argv[1], argv[2], int(argv[3]), _read(argv[4])
     if op == "full":
-        from tinyest import ec
         from tinyest.client import EstClient
-        from tinyest import csr
 
         store = Store(argv[7])
         cl = EstClient(host, port, trust=[ca], auth=(argv[5], argv[6]))
         cl.cacerts()
-        key = ec.generate("P-256")
-        req = csr.request(key, "fit-device", "fit-device.local")
-        key_der = key.to_der()
-        key = ec = csr = None
+        tinyest.unload()
+        gc.collect()
+        key_der, req = _request()
         tinyest.unload()
         gc.collect()
         chain = cl.simpleenroll(req)
         cl = req = None
         gc.collect()
         store.commit_enrollment(key_der, chain)
-        key = chain = None
+        chain = None
+        tinyest.unload()
         gc.collect()
     else:
         store = Store(argv[5])

@@ -8,17 +8,21 @@ the totals of the groups:
 
 core    what a device running the state machine (``tinyest.device``) imports to
         bootstrap, enroll and renew, the software crypto aside: device, store,
-        client, http, port, csr (its own requests), x509, pkcs7, keys, der,
+        client, http, runtime, csr (its own requests), x509, pkcs7, keys, der,
         errors and the package.
 lazy    modules a device imports only inside the function that needs them
         (``LAZY``): http_auth (answering a 401: a device that enrolls with a
         password loads it for that request, one that renews with its certificate
-        never), catrust (CA rollover in /cacerts, the bootstrap's server chain
-        check), hostname (a certificate naming a host: the bootstrap check, and IP
-        addresses on MicroPython), csrattrs (``EstClient.csrattrs``), csr_build (the general request
-        builder), der_text (OID text, rare string types), names (names as text), serverkeygen (multipart responses), proxy
-        (HTTP CONNECT), pem (PEM input) and serialwire (the provisioning agent's
-        wire format: loaded only while the board is being provisioned).
+        never), catrust (a /cacerts answer: what is accepted, CA rollover, the
+        bootstrap's server chain check), hostname (a certificate naming a host:
+        the bootstrap check, and IP addresses on MicroPython), http_date (HTTP
+        dates: Date, Retry-After), http_rare (chunked and close-delimited
+        bodies, odd header bytes), runtime_rare (client keys not given as DER, the
+        iPAddress check), csrattrs (``EstClient.csrattrs``), csr_build (the
+        general request builder), der_text (OID text, rare string types), names
+        (names as text), serverkeygen (multipart responses), proxy (HTTP
+        CONNECT), pem (PEM input) and serialwire (the provisioning agent's wire
+        format: loaded only while the board is being provisioned).
 crypto  the software key implementations (``CRYPTO``): a board that signs and
         verifies with a secure element leaves them out.
 host    modules no board loads (``HOST``): csr_read (the request reader) and
@@ -43,8 +47,8 @@ CORE = ROOT / "tinyest"
 # Software key implementations: a board that signs with a secure element omits them.
 CRYPTO = {"ec.py", "ec_p256.py", "rsa.py", "ed25519.py", "hashes.py", "sha512.py"}
 # Core modules imported only by the function that needs them (see the docstring).
-LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "http_date.py", "http_rare.py", "names.py", "pem.py", "proxy.py", "runtime_rare.py",
-        "serialwire.py", "serverkeygen.py"}
+LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "http_date.py",
+        "http_rare.py", "names.py", "pem.py", "proxy.py", "runtime_rare.py", "serialwire.py", "serverkeygen.py"}
 # Modules no board loads.
 HOST = {"csr_read.py", "der_extra.py"}
 # Imported on CPython only.

@@ -9,8 +9,10 @@
 # imported on first use of a feature it never uses (csrattrs, serverkeygen, proxy,
 # the general CSR builder, names as text, PEM input, the provisioning agent's wire format):
 #     include("/path/to/tinyest/port_micropython/manifest.py", extras=False)
-# It keeps http_auth (the 401 of an enrollment with a password), catrust (bootstrap
-# by fingerprint, CA rollover) and names (certificate names in messages).
+# It keeps http_auth (the 401 of an enrollment with a password), catrust (/cacerts
+# answers, bootstrap by fingerprint, CA rollover), names (certificate names in
+# messages), http_date, http_rare and runtime_rare (HTTP dates, chunked and
+# close-delimited bodies, the rarer TLS inputs: what real servers and configs send).
 # Using a feature whose module was left out raises ImportError.
 # The example application (main.py) is not frozen: it lives in the flash with its
 # config.json, so both can be changed without rebuilding the firmware.
@@ -34,9 +36,10 @@ metadata(description="EST (RFC 7030) client: enroll and renew device certificate
 options.defaults(crypto=True, extras=True)
 
 CORE = ("__init__.py", "catrust.py", "client.py", "csr.py", "der.py", "der_text.py", "device.py", "errors.py",
-        "hostname.py", "http.py", "http_auth.py", "keys.py", "names.py", "pkcs7.py", "runtime.py", "store.py", "x509.py")
+        "hostname.py", "http.py", "http_auth.py", "http_date.py", "http_rare.py", "keys.py", "names.py", "pkcs7.py",
+        "runtime.py", "runtime_rare.py", "store.py", "x509.py")
 EXTRAS = ("csr_build.py", "csrattrs.py", "pem.py", "proxy.py", "serialwire.py", "serverkeygen.py")
-CRYPTO = ("ec.py", "ec_p256.py", "ed25519.py", "hashes.py", "rsa.py")
+CRYPTO = ("ec.py", "ec_p256.py", "ed25519.py", "hashes.py", "rsa.py", "sha512.py")
 # runtime_cpython.py is CPython's TLS code: MicroPython never imports it; csr_read.py and
 # der_extra.py (the request reader, host-side DER writers) serve hosts and tests.
 

@@ -10,9 +10,9 @@ import sys
 
 # The groups of port_micropython/build.py (tests/test_core_imports.py checks that
 # they agree): imported on first use, software crypto, never on a board, CPython only.
-LAZY = ("catrust", "csr_build", "csrattrs", "der_text", "hostname", "http_auth", "names", "pem", "proxy",
-        "serialwire", "serverkeygen")
-CRYPTO = ("ec", "ec_p256", "ed25519", "hashes", "rsa")
+LAZY = ("catrust", "csr_build", "csrattrs", "der_text", "hostname", "http_auth", "http_date", "http_rare",
+        "names", "pem", "proxy", "runtime_rare", "serialwire", "serverkeygen")
+CRYPTO = ("ec", "ec_p256", "ed25519", "hashes", "rsa", "sha512")
 HOST = ("csr_read", "der_extra")
 CPYTHON = ("runtime_cpython",)
 OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON
