@@ -36,7 +36,7 @@ from common import ROOT, median, micropython_exe  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
-from tinyest import der, pkcs7  # noqa: E402
+from tinyest import der, pkcs7, pkcs7_write  # noqa: E402
 
 SIZES = (1, 2, 4, 8, 16, 32, 64)
 BIG_CPY = 1 << 20
@@ -237,7 +237,7 @@ def run(runs=21):
     certs = make_certs(max(SIZES))
     # Certificates in DER SET OF order, so that cryptography's strict DER
     # parser takes each message at once (it re-parses as BER otherwise).
-    messages = {n: pkcs7.encode_certs_only(sorted(certs[:n])) for n in SIZES}
+    messages = {n: pkcs7_write.encode_certs_only(sorted(certs[:n])) for n in SIZES}
     with tempfile.TemporaryDirectory(prefix="tinyest-bench-scaling-") as d:
         for n, data in messages.items():
             with open(os.path.join(d, "p7_%d.der" % n), "wb") as f:

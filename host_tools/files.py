@@ -44,7 +44,7 @@ def load_certs(path, what="certificate file"):
     out = []
     for der in ders:
         if der[:15].find(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02") >= 0:
-            from tinyest import pkcs7
+            from tinyest import pkcs7_write
             from tinyest.errors import EstError
             try:
                 out += [bytes(c) for c in pkcs7.certificates(der)]
@@ -109,8 +109,8 @@ def write_certs(path, ders, form):
         if len(ders) == 1:
             write_out(path, bytes(ders[0]))
         else:
-            from tinyest import pkcs7
-            write_out(path, pkcs7.encode_certs_only([bytes(d) for d in ders]))
+            from tinyest import pkcs7_write
+            write_out(path, pkcs7_write.encode_certs_only([bytes(d) for d in ders]))
     else:
         write_out(path, b"".join(encode(d, "CERTIFICATE", "pem") for d in ders))
 

@@ -19,9 +19,8 @@ Reading
     Input is DER bytes; base64 transfer encoding belongs to the HTTP layer.
 
 Writing
-    ``encode_certs_only(certs)`` emits the DER that ``openssl crl2pkcs7``
-    emits: certificates in the order given (not sorted), no [0] when there are
-    none.
+    ``tinyest.pkcs7_write.encode_certs_only`` (host-only: a board never
+    writes these).
 
 Limits: ``MAX_MESSAGE`` (128 KiB: 64 certificates of 2 KiB) bytes of input, from a server or from a file
 (BER framing costs a walk per nesting level, so the size is bounded first);
@@ -93,19 +92,3 @@ def load(data):
         out.append(x509.Certificate(c))
     return out
 
-
-def encode_certs_only(cert_ders, crl_ders=()):
-    """DER of a certs-only ContentInfo holding these certificates (and CRLs)."""
-    if len(cert_ders) > 64 or len(crl_ders) > 16:
-        raise FormatError("too many certificates or CRLs")
-    # version 1, no digestAlgorithms, encapContentInfo { id-data }
-    parts = [b"\x02\x01\x01\x31\x00\x30\x0b\x06\x09" + _SIGNED_DATA[:-1] + b"\x01"]
-    for i in (0, 1):
-        items = []
-        for c in (cert_ders, crl_ders)[i]:
-            der.top(c)
-            items.append(bytes(c))
-        if items:
-            parts.append(der.tlv(0xA0 | i, *items))
-    parts.append(b"\x31\x00")  # no signerInfos
-    return der.seq(b"\x06\x09" + _SIGNED_DATA, der.explicit(0, der.seq(*parts)))

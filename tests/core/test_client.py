@@ -252,7 +252,7 @@ def _count_signature_checks():
 def test_hostile_cacerts_loop_costs_a_bounded_number_of_signature_checks():
     # The genuine root (its fingerprint matches) plus 15 P-384 CA certificates of
     # the root's name signing each other in a loop (tests/vectors/make_cacerts_loop.py).
-    from tinyest import pkcs7, x509
+    from tinyest import pkcs7, pkcs7_write, x509
 
     data = vector("cacerts_loop.der")
     certs = [bytes(c) for c in pkcs7.certificates(data)]
@@ -266,12 +266,12 @@ def test_hostile_cacerts_loop_costs_a_bounded_number_of_signature_checks():
         assert cl.trust == [] and cl.ca_certs == []
         # Too many certificates: refused before any signature is checked.
         calls[0] = 0
-        big = pkcs7.encode_certs_only(certs * 4)
+        big = pkcs7_write.encode_certs_only(certs * 4)
         e = raises(VerifyError, cl.accept_cacerts, big, root.fingerprint(), True)
         assert "limit" in str(e) and calls[0] == 0, (e, calls[0])
         # The genuine root alone is accepted, with one self-signature check.
         calls[0] = 0
-        assert cl.accept_cacerts(pkcs7.encode_certs_only(certs[:1]), root.fingerprint(),
+        assert cl.accept_cacerts(pkcs7_write.encode_certs_only(certs[:1]), root.fingerprint(),
                                  True) == certs[:1]
         assert calls[0] == 1 and cl.trust == certs[:1], calls[0]
     finally:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7 as cpkcs7
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinyest import der, pkcs7, x509
+from tinyest import der, pkcs7, pkcs7_write, x509
 from tinyest.errors import EstError
 
 VECTORS = os.path.join(os.path.dirname(__file__), "..", "vectors")
@@ -65,7 +65,7 @@ def test_openssl_output_parses_to_what_asn1crypto_reads_and_encode_matches():
         data = openssl_crl2pkcs7(certs)
         got = [bytes(c) for c in pkcs7.certificates(data)]
         assert got == asn1crypto_certs(data) == certs
-        assert pkcs7.encode_certs_only(certs) == data
+        assert pkcs7_write.encode_certs_only(certs) == data
 
 
 def test_cryptography_output():
@@ -80,7 +80,7 @@ def test_cryptography_output():
 
 
 def test_openssl_reads_what_we_encode():
-    data = pkcs7.encode_certs_only(PLAIN[:5])
+    data = pkcs7_write.encode_certs_only(PLAIN[:5])
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "p.der")
         with open(path, "wb") as f:
@@ -97,7 +97,7 @@ def test_with_crl_from_openssl():
     data = openssl_crl2pkcs7(certs, crl)
     assert [bytes(c) for c in pkcs7.certificates(data)] == certs
     assert [bytes(c) for c in pkcs7.crls(data)] == [crl]
-    assert pkcs7.encode_certs_only(certs, [crl]) == data
+    assert pkcs7_write.encode_certs_only(certs, [crl]) == data
     crls = asn1crypto.cms.ContentInfo.load(data)["content"]["crls"]
     assert [c.chosen.dump() for c in crls] == [crl]
 
