@@ -22,7 +22,7 @@ API (CPython; used by the tests)
                         dir/tinyest; returns dir.
     Flash(path)         ``install(lib_dir)`` copies main.py and the library (lib/),
                         ``configure(cfg)`` writes config.json, ``boot(clock)`` runs one
-                        boot and returns a ``Boot`` (``rc``, ``lines``, ``wake_at``,
+                        boot (``exe=``: another interpreter) and returns a ``Boot`` (``rc``, ``lines``, ``wake_at``,
                         ``seconds``, ``events(name)``, ``state``); ``store()`` loads
                         the device's credential store on the host.
 
@@ -157,12 +157,12 @@ class Flash:
     def config(self):
         return json.loads((self.path / "config.json").read_text())
 
-    def boot(self, clock=None, local_offset=None, heap="512K", timeout=60):
+    def boot(self, clock=None, local_offset=None, heap="512K", timeout=60, exe=None):
         offset = local_offset if local_offset is not None else (clock.offset if clock else 0)
         (self.path / "sim_clock").write_text("%d\n" % offset)
         env = dict(os.environ)
         env["MICROPYPATH"] = ".frozen:" + str(self.path / "lib")
-        proc = subprocess.run([micropython_exe(), "-X", "heapsize=" + heap, "main.py"],
+        proc = subprocess.run([exe or micropython_exe(), "-X", "heapsize=" + heap, "main.py"],
                               cwd=str(self.path), env=env, capture_output=True, text=True,
                               timeout=timeout)
         return Boot(proc.returncode, proc.stdout, proc.stderr)

@@ -1,0 +1,146 @@
+"""The firmware loop of a mip-installed board on the board models: the heap it needs.
+
+    python bench/bench_loop.py [--servers N]
+
+port_micropython/main.py through ``Device.step``, the store on a filesystem, the
+library as .mpy in the flash's lib/ (port_micropython/sim.py), on
+../shared/tools/micropython-32-tlsheap (Pico W, stm32: mbedTLS in the GC heap) and
+micropython-32 (ESP32): boot 1 bootstraps /cacerts by the CA fingerprint and
+enrolls with a password; after the fake clock passes the renewal time, boot 2
+renews. Each boot runs with ``-X heapsize=N``; per boot it prints the heap from
+which every larger one (2 KiB steps, 48 KiB up) completed its step, and in
+brackets the lowest that did; the worst of ``--servers`` dev-server instances.
+The budget of the device-fit issue: 112 KiB on -tlsheap. It prints; it never
+asserts.
+"""
+import argparse
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "port_micropython"))
+
+import sim  # noqa: E402
+
+TOOLS = ROOT.parent / "shared" / "tools"
+DAY = 86400
+
+
+class Loop:
+    """One dev server on a fake clock; ``run(exe, heap, boot)`` boots a device."""
+
+    def __init__(self, lib, work):
+        from host_tools.devserver import DevServer
+
+        self.lib, self.work = lib, pathlib.Path(work)
+        self.clock = sim.SimClock(time.time() - 30 * DAY)
+        self._fake = sim.fake_time(self.clock)
+        self._fake.__enter__()
+        self.srv = DevServer(port=sim.free_port(), workdir=str(self.work / "srv"), cert_lifetime=DAY)
+        self.srv.add_user("device-1", "pw")
+        self.srv.start()
+        self.enrolled = None
+        self.n = 0
+
+    def close(self):
+        self.srv.stop()
+        self._fake.__exit__(None, None, None)
+
+    def _flash(self):
+        self.n += 1
+        f = sim.Flash(self.work / ("flash%d" % self.n)).install(self.lib)
+        f.configure({"bootstrap": {"user": "device-1", "password": "pw",
+                                   "fingerprint": self.srv.ca_fingerprint_hex},
+                     "est": {"host": "127.0.0.1", "port": self.srv.port, "cn": "loop-device",
+                             "dns": "loop-device.local", "timeout": 10, "renew_margin": DAY // 4,
+                             "keep_password": True}})
+        return f
+
+    def run(self, exe, heap, boot):
+        """True when boot 1 (bootstrap + enroll) or boot 2 (renew) completes at ``heap`` KiB."""
+        f = self._flash()
+        try:
+            if boot == 2:
+                if self.enrolled is None:
+                    return False
+                shutil.rmtree(f.path / "est", ignore_errors=True)
+                shutil.copytree(self.enrolled, f.path / "est")
+                shutil.copy(self.enrolled.parent / "config.json", f.path / "config.json")
+                before = f.store().chain[0]
+                at = self.clock.now()
+                self.clock.advance(DAY - DAY // 8)  # renewal due, still valid
+                try:
+                    b = f.boot(self.clock, heap="%dK" % heap, exe=str(exe))
+                finally:
+                    self.clock.offset -= self.clock.now() - at
+                return b.rc == 0 and not b.events("fault") and f.store().chain[0] != before
+            b = f.boot(self.clock, heap="%dK" % heap, exe=str(exe))
+            ok = b.rc == 0 and not b.events("fault") and b.state == "enrolled"
+            if ok and self.enrolled is None:
+                self.enrolled = f.path / "est"
+                return ok
+            shutil.rmtree(f.path, ignore_errors=True)
+            return ok
+        except Exception:
+            shutil.rmtree(f.path, ignore_errors=True)
+            raise
+
+    def fits(self, exe, boot, span=48, step=2):
+        """(lowest, reliable) KiB, as bench_fit.Fit.fits."""
+        if boot == 2 and self.enrolled is None:
+            self.run(exe, 1024, 1)
+        if not self.run(exe, 1024, boot):
+            return None, None
+        lo, hi = 16, 1024
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.run(exe, mid, boot):
+                hi = mid
+            else:
+                lo = mid
+        ok = None
+        for h in range(hi + span, hi - 1, -step):
+            if not self.run(exe, h, boot):
+                break
+            ok = h
+        return hi, ok
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="bench_loop.py", description=__doc__.splitlines()[0])
+    ap.add_argument("--servers", type=int, default=2)
+    args = ap.parse_args(argv)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="tinyest-loop-"))
+    try:
+        lib = sim.build_lib(work / "mpy")
+        print("== firmware loop (main.py, Device.step): -X heapsize (KiB) per boot, reliable (lowest), "
+              "worst of %d dev servers ==" % args.servers)
+        for name in ("micropython-32-tlsheap", "micropython-32"):
+            exe = TOOLS / name
+            if not exe.exists():
+                print("%-24s absent" % name)
+                continue
+            worst = {}
+            for i in range(args.servers):
+                loop = Loop(lib, work / ("%s-%d" % (name, i)))
+                try:
+                    for boot in (1, 2):
+                        low, ok = loop.fits(exe, boot)
+                        a, b = worst.get(boot, (0, 0))
+                        worst[boot] = (None if low is None or a is None else max(low, a),
+                                       None if ok is None or b is None else max(ok, b))
+                finally:
+                    loop.close()
+            print("%-24s boot 1 (bootstrap, enroll) %s (%s)   boot 2 (renew) %s (%s)" % (
+                name, worst[1][1], worst[1][0], worst[2][1], worst[2][0]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
