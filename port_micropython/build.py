@@ -25,8 +25,9 @@ lazy    modules a device imports only inside the function that needs them
         format: loaded only while the board is being provisioned).
 crypto  the software key implementations (``CRYPTO``): a board that signs and
         verifies with a secure element leaves them out.
-host    modules no board loads (``HOST``): csr_read (the request reader) and
-        der_extra (DER writers and dates only a host writes); not in the packages.
+host    modules no board loads (``HOST``): csr_read (the request reader),
+        der_extra (DER writers and dates only a host writes) and pkcs7_write
+        (certs-only messages, as servers send them); not in the packages.
 CPython the TLS context code of CPython (``CPYTHON``): MicroPython never imports it.
 
 "core .mpy total" counts the first group only. ``-O`` and ``--no-source-lines``
@@ -50,7 +51,7 @@ CRYPTO = {"ec.py", "ec_p256.py", "rsa.py", "ed25519.py", "hashes.py", "sha512.py
 LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "http_date.py",
         "http_rare.py", "names.py", "pem.py", "proxy.py", "runtime_rare.py", "serialwire.py", "serverkeygen.py"}
 # Modules no board loads.
-HOST = {"csr_read.py", "der_extra.py"}
+HOST = {"csr_read.py", "der_extra.py", "pkcs7_write.py"}
 # Imported on CPython only.
 CPYTHON = {"runtime_cpython.py"}
 # Everything outside the core a basic enroll/renew device imports.

@@ -13,7 +13,7 @@ import sys
 LAZY = ("catrust", "csr_build", "csrattrs", "der_text", "hostname", "http_auth", "http_date", "http_rare",
         "names", "pem", "proxy", "runtime_rare", "serialwire", "serverkeygen")
 CRYPTO = ("ec", "ec_p256", "ed25519", "hashes", "rsa", "sha512")
-HOST = ("csr_read", "der_extra")
+HOST = ("csr_read", "der_extra", "pkcs7_write")
 CPYTHON = ("runtime_cpython",)
 OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON
 
