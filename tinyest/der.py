@@ -24,21 +24,23 @@ Reading
     YYYYMMDDHHMMSSZ; 11.7, 11.8).
 
 Writing
-    Builders take contents and compute every length: ``tlv(tag, *parts)``,
-    ``seq``, ``set_of`` (sorted per X.690 11.6), ``explicit``, ``implicit``, and one
-    function per universal type.
+    ``tinyest.der_write`` holds the builders (``tlv(tag, *parts)``, ``seq``,
+    ``set_of`` sorted per X.690 11.6, ``explicit``, ``ctx``, one function per
+    universal type) and the tag numbers only they and hosts use. Callers write
+    ``der.seq(...)``: the module ``__getattr__`` below imports it on the first
+    such name, so a device holds the writers only while it writes.
 
 Time
-    ``timegm``/``gmtime`` convert between a UTC date and seconds since 1970 by
+    ``timegm`` (and ``der_extra.gmtime``) convert between a UTC date and seconds since 1970 by
     pure arithmetic, so certificate dates never depend on the port's epoch
     (2000 on ESP32).
 
 Not here: ``tinyest.der_extra`` holds what only a host writes (``implicit``,
     ``uint``, ``printable``, ``ia5``, ``utc_time``, ``generalized_time``,
-    ``time`` and ``gmtime``); ``tinyest.der_text`` (imported on first use) holds
-    OID dotted text (``oid_str``, ``encode_oid``: messages and hosts) and the
-    rare string types (T61String, BMPString, UniversalString) that
-    ``decode_string`` hands it.
+    ``time`` and ``gmtime``; imported by name); ``tinyest.der_text`` (reached
+    like der_write) holds OID dotted text (``oid_str``, ``encode_oid``: messages
+    and hosts) and the rare string types (T61String, BMPString,
+    UniversalString) that ``decode_string`` hands it.
 
 Errors are ``DERError`` with the absolute byte offset of the fault.
 """
@@ -56,20 +58,7 @@ MAX_BER_DEPTH = const(6)
 
 BOOLEAN = const(0x01)
 INTEGER = const(0x02)
-BIT_STRING = const(0x03)
-OCTET_STRING = const(0x04)
-NULL = const(0x05)
 OID = const(0x06)
-UTF8_STRING = const(0x0C)
-NUMERIC_STRING = const(0x12)
-PRINTABLE_STRING = const(0x13)
-T61_STRING = const(0x14)
-IA5_STRING = const(0x16)
-UTC_TIME = const(0x17)
-GENERALIZED_TIME = const(0x18)
-VISIBLE_STRING = const(0x1A)
-UNIVERSAL_STRING = const(0x1C)
-BMP_STRING = const(0x1E)
 SEQUENCE = const(0x30)
 SET = const(0x31)
 
@@ -101,7 +90,6 @@ _OID_MINIMAL = const(22)
 _BAD_CHAR = const(23)
 _BAD_UTF8 = const(24)
 _NOT_STRING = const(25)
-_NOT_UTF8 = const(26)
 # The DERError messages, numbered by the constants above: one string holds them
 # all, as a string literal per message would cost ~50 bytes of heap on a board.
 _MESSAGES = (
@@ -111,18 +99,13 @@ _MESSAGES = (
     "length %d exceeds the %d bytes left|expected tag 0x%02x, got 0x%02x|empty integer|"
     "non-minimal integer|negative integer|bad boolean|NULL with contents|bad BIT STRING padding|"
     "bad time form|time out of range|bad OID|non-minimal OID|bad character in string 0x%02x|"
-    "bad UTF-8|not a string: 0x%02x|not UTF-8: %r"
+    "bad UTF-8|not a string: 0x%02x"
 )
 
 
 def _error(i, at, args=()):
     """DERError with message number ``i`` of _MESSAGES, formatted with args."""
     return DERError(_MESSAGES.split("|")[i] % args, at)
-
-
-def ctx(n, constructed=True):
-    """Tag byte of context-specific tag [n]."""
-    return (0xA0 if constructed else 0x80) | n
 
 
 # ---------------------------------------------------------------- reading
@@ -225,10 +208,13 @@ class Reader:
         t, c, e, _ = self._take()
         return t, self.buf[c:e]
 
-    def read(self, tag):
-        """Contents of the next element, which must have this tag."""
+    def read(self, tag=0x04):
+        """Contents of the next element, which must have this tag (by default
+        OCTET STRING: ``read_octets``)."""
         _, c, e, _ = self._take(tag)
         return self.buf[c:e]
+
+    read_octets = read
 
     def read_element(self, tag=-1):
         """The whole next element, header (and BER end-of-contents) included."""
@@ -282,7 +268,7 @@ class Reader:
 
     def read_null(self):
         at = self.pos
-        if len(self.read(NULL)):
+        if len(self.read(0x05)):  # NULL
             raise _error(_NULL_CONTENTS, at)
 
     def read_oid(self):
@@ -295,7 +281,7 @@ class Reader:
     def read_bit_string(self, _whole=False):
         """Return (unused_bits, bytes) of a BIT STRING."""
         at = self.pos
-        v = self.read(BIT_STRING)
+        v = self.read(0x03)  # BIT STRING
         n = len(v)
         u = v[0] if n else 8
         if u > 7 or (u and (n == 1 or _whole or v[n - 1] & ((1 << u) - 1))):
@@ -306,15 +292,12 @@ class Reader:
         """A BIT STRING holding whole octets (keys, signatures)."""
         return self.read_bit_string(True)
 
-    def read_octets(self):
-        return self.read(OCTET_STRING)
-
     def read_time(self):
         """UTCTime or GeneralizedTime (RFC 5280 forms: YYMMDDHHMMSSZ,
         YYYYMMDDHHMMSSZ) as seconds since 1970-01-01 UTC."""
         at = self.pos
-        g = self.peek_tag() == GENERALIZED_TIME
-        v = self.read(GENERALIZED_TIME if g else UTC_TIME)
+        g = self.peek_tag() == 0x18  # GeneralizedTime, else UTCTime (0x17)
+        v = self.read(0x18 if g else 0x17)
         n = len(v) - 1
         x = []  # two-digit fields
         if n == 12 + 2 * g and v[n] == 0x5A:  # 'Z'
@@ -368,14 +351,15 @@ def check_oid(v, at=-1):
 def decode_string(tag, v, at=-1):
     """Decode a character string's contents to str; checks the type's alphabet."""
     if tag in b"\x0c\x12\x13\x16\x1a":  # UTF8, Numeric, Printable, IA5, Visible
-        if tag != UTF8_STRING:
+        if tag != 0x0C:  # UTF8String: any UTF-8
             for b in v:
                 # IA5: all of 7-bit ASCII, controls and DEL included; the others
                 # are printable ASCII: any (Visible), digits and space (Numeric),
                 # letters, digits and _PRINTABLE (Printable)
-                if not (b < 0x80 if tag == IA5_STRING else 0x1F < b < 0x7F and (
-                        tag == VISIBLE_STRING or 0x2F < b < 0x3A or b == 0x20
-                        or tag == PRINTABLE_STRING and (alnum(b) or b in _PRINTABLE))):
+                # (b | 0x20 maps the capitals on the small letters)
+                if not (b < 0x80 if tag == 0x16 else 0x1F < b < 0x7F and (
+                        tag == 0x1A or 0x2F < b < 0x3A or b == 0x20
+                        or tag == 0x13 and (0x60 < b | 0x20 < 0x7B or b in _PRINTABLE))):
                     raise _error(_BAD_CHAR, at, (tag,))
         try:
             return str(v, "utf-8")
@@ -388,10 +372,6 @@ def decode_string(tag, v, at=-1):
     raise _error(_NOT_STRING, at, (tag,))
 
 
-def alnum(b):
-    return 0x30 <= b <= 0x39 or 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A
-
-
 def timegm(y, mo, d, h=0, mi=0, s=0):
     """Seconds since 1970-01-01T00:00:00Z of a proleptic Gregorian UTC date."""
     y -= mo <= 2
@@ -402,104 +382,15 @@ def timegm(y, mo, d, h=0, mi=0, s=0):
     return ((days * 24 + h) * 60 + mi) * 60 + s
 
 
-# ---------------------------------------------------------------- writing
+# ---------------------------------------------------------------- the rest
 
 
-def tlv(tag, *parts):
-    """One element: tag, computed length, and the concatenated parts."""
-    n = 0
-    for p in parts:
-        n += len(p)
-    out = bytearray((tag,))
-    if n < 0x80:
-        out.append(n)
+def __getattr__(name):
+    # The writers (tlv, seq, integer, ...) and the tag numbers that only they and
+    # hosts use are in tinyest.der_write, OID text in tinyest.der_text: both are
+    # imported on the first ``der.NAME`` that asks for them.
+    if name in ("oid_str", "encode_oid"):
+        from tinyest import der_text as m
     else:
-        k = 1
-        while n >> (8 * k):
-            k += 1
-        out.append(0x80 | k)
-        out += n.to_bytes(k, "big")
-    for p in parts:  # MicroPython's bytes.join refuses memoryviews; += takes them
-        out += p
-    return bytes(out)
-
-
-def seq(*parts):
-    return tlv(SEQUENCE, *parts)
-
-
-def set_of(*parts):
-    """SET OF with elements in DER order (X.690 11.6: as octet strings, the
-    shorter padded with zero octets)."""
-    n = 0
-    for p in parts:
-        n = max(n, len(p))
-    items = []
-    for p in parts:
-        p = bytes(p)
-        items.append((p + bytes(n - len(p)), p))
-    items.sort()
-    out = []
-    for _, p in items:
-        out.append(p)
-    return tlv(SET, *out)
-
-
-def explicit(n, *parts):
-    """[n] EXPLICIT: a constructed context tag around the parts."""
-    return tlv(0xA0 | n, *parts)
-
-
-def integer(x):
-    """A signed INTEGER of any size, minimal."""
-    n = 1
-    while not -(1 << (8 * n - 1)) <= x < 1 << (8 * n - 1):
-        n += 1
-    return tlv(INTEGER, (x % (1 << (8 * n))).to_bytes(n, "big"))
-
-
-def encode_oid(dotted):
-    """OID contents of a dotted string such as '1.2.840.10045.2.1'."""
-    from tinyest import der_text
-
-    return der_text.encode_oid(dotted)
-
-
-def oid_str(v):
-    """Dotted text of OID contents (for messages and display only)."""
-    from tinyest import der_text
-
-    return der_text.oid_str(v)
-
-
-def oid(x):
-    """An OBJECT IDENTIFIER element from dotted text or pre-encoded contents."""
-    if isinstance(x, str):
-        x = encode_oid(x)
-    else:
-        check_oid(x)
-    return tlv(OID, x)
-
-
-def bit_string(data, unused=0):
-    return tlv(BIT_STRING, bytes((unused,)), data)
-
-
-def octet_string(data):
-    return tlv(OCTET_STRING, data)
-
-
-def null():
-    return b"\x05\x00"
-
-
-def boolean(v):
-    return b"\x01\x01\xff" if v else b"\x01\x01\x00"
-
-
-def utf8(s):
-    try:
-        b = s.encode("utf-8")
-    except UnicodeError:  # CPython: a lone surrogate
-        raise _error(_NOT_UTF8, -1, (s,))
-    return tlv(UTF8_STRING, b)
+        from tinyest import der_write as m
+    return getattr(m, name)

@@ -2,15 +2,14 @@
 of ``tinyest.der``): ``implicit``, ``uint``, ``printable``, ``ia5``,
 ``utc_time``, ``generalized_time``, ``time`` and ``gmtime``.
 
-Imported on first use: ``der.NAME`` resolves each of these names here, so
-callers keep using ``tinyest.der``. The rules are those of ``tinyest.der``
+Callers import this module by its name (``der.NAME`` does not reach it). The rules are those of ``tinyest.der``
 (minimal INTEGERs, RFC 5280 time forms: UTCTime through 2049,
 GeneralizedTime from 2050). Errors: DERError. Side channels: none (no
 secrets).
 """
 
-from tinyest.der import (GENERALIZED_TIME, IA5_STRING, INTEGER, PRINTABLE_STRING, UTC_TIME,
-                         _PRINTABLE, alnum, tlv)
+from tinyest.der import INTEGER, _PRINTABLE
+from tinyest.der_write import GENERALIZED_TIME, IA5_STRING, PRINTABLE_STRING, UTC_TIME, tlv
 from tinyest.errors import DERError
 
 
@@ -51,7 +50,8 @@ def uint(b):
 def printable(s):
     b = s.encode("utf-8")
     for c in b:
-        if not (alnum(c) or c in _PRINTABLE):
+        # letters (c | 0x20 maps the capitals on the small letters), digits, _PRINTABLE
+        if not (0x60 < c | 0x20 < 0x7B or 0x2F < c < 0x3A or c in _PRINTABLE):
             raise DERError("%r is not a PrintableString" % s)
     return tlv(PRINTABLE_STRING, b)
 
