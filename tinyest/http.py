@@ -30,7 +30,8 @@ Dates
     ``parse_http_date`` reads the three HTTP-date forms (the client keeps the
     Date of every verified response: a device learns the time from it).
     ``retry_after`` reads delta-seconds or an HTTP-date, using the response's
-    Date header as the clock when present.
+    Date header as the clock when present. Both are ``tinyest.http_date``'s,
+    served through the module's ``__getattr__`` and loaded on first use.
 
 Connections
     ``Connection`` opens TCP and TLS via ``tinyest.runtime`` and exchanges
@@ -73,15 +74,6 @@ def _text(b):
         return http_rare.ascii_text(b)
 
 
-def _num(s, lo=0, hi=0):
-    # s (str): its value if it is 1 to 10 ASCII digits, within lo..hi (hi 0:
-    # no bound), else -1
-    if not s or len(s) > 10 or s.strip("0123456789"):
-        return -1
-    v = int(s)
-    return -1 if v < lo or hi and v > hi else v
-
-
 # ---------------------------------------------------------------- stream
 
 
@@ -102,7 +94,14 @@ class Stream:
         self.deadline = deadline
         self.t0 = runtime.ticks()
 
-    def _recv(self, mv):
+    def readinto(self, mv, raw=False):
+        """Read up to len(mv) bytes; 0 means EOF. ``raw``: from the socket,
+        leaving what the buffer holds."""
+        n = 0 if raw else min(self.end - self.start, len(mv))
+        if n:
+            mv[0:n] = self.mv[self.start:self.start + n]
+            self.start += n
+            return n
         if self.eof:
             return 0
         if self.deadline and runtime.elapsed(self.t0) > self.deadline:
@@ -144,7 +143,7 @@ class Stream:
                 self.mv[0:n] = self.mv[self.start:self.end]
                 self.start = 0
                 self.end = n
-            n = self._recv(self.mv[self.end:])
+            n = self.readinto(self.mv[self.end:], True)
             if not n:
                 if self.start == self.end and not skipping:
                     return None
@@ -160,15 +159,6 @@ class Stream:
             if not got:
                 raise ProtocolError("connection closed after %d of %d %s bytes" % (pos, n, what))
             pos += got
-
-    def readinto(self, mv):
-        """Read up to len(mv) bytes; 0 means EOF."""
-        n = min(self.end - self.start, len(mv))
-        if not n:
-            return self._recv(mv)
-        mv[0:n] = self.mv[self.start:self.start + n]
-        self.start += n
-        return n
 
 
 # ---------------------------------------------------------------- responses
@@ -204,11 +194,11 @@ def status_line(stream):
         if line != b"":
             break
     t = _text(line or b"")
-    minor = _num(t[7:8])
-    status = _num(t[9:12], 100, 599)
-    if t[:7] != "HTTP/1." or t[8:9] != " " or t[12:13] not in " " or min(minor, status) < 0:
+    d = t[7:8] + t[9:12]  # the minor version and the status: ASCII digits, status 100 to 599
+    if (t[:7] != "HTTP/1." or t[8:9] != " " or t[12:13] not in " " or len(d) != 4
+            or d.strip("0123456789") or not "100" <= d[1:] < "600"):
         raise ProtocolError("bad status line %r" % t[:40])
-    return minor, status, t[13:].strip()
+    return int(d[0]), int(d[1:]), t[13:].strip()
 
 
 def read_headers(stream):
@@ -259,11 +249,11 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
         body = bytearray()
     elif cl and not te:
         n = -1
-        for c in ",".join(cl).split(","):
-            k = _num(c.strip())
-            if k < 0 or 0 <= n != k:
+        for c in ",".join(cl).split(","):  # equal values of 1 to 10 ASCII digits
+            c = c.strip()
+            if not 0 < len(c) < 11 or c.strip("0123456789") or 0 <= n != int(c):
                 raise ProtocolError("bad Content-Length %r" % cl[0][:20])
-            n = k
+            n = int(c)
         if n > max_body:  # refused before any allocation
             raise ProtocolError("body exceeds the %d byte cap" % max_body)
         body = bytearray(n)
@@ -334,21 +324,13 @@ def b64encode_lines(data):
 # ---------------------------------------------------------------- dates
 
 
-def parse_http_date(s):
-    """Seconds since 1970 of an HTTP-date (IMF-fixdate, RFC 850 or asctime
-    form, RFC 7231 7.1.1.1), or None: see ``tinyest.http_date``."""
+def __getattr__(name):
+    # parse_http_date and retry_after are tinyest.http_date's, loaded on first use
+    if name != "parse_http_date" and name != "retry_after":
+        raise AttributeError(name)
     from tinyest import http_date
 
-    return http_date.parse(s)
-
-
-def retry_after(value, date=None, now=None, default=60):
-    """Seconds to wait from a Retry-After value: delta-seconds, or an HTTP-date
-    measured from the response's Date header (else from ``now``). A missing
-    or unreadable value gives ``default``; a date in the past gives 0."""
-    from tinyest import http_date
-
-    return http_date.retry_after(value, date, now, default)
+    return getattr(http_date, name)
 
 
 # ---------------------------------------------------------------- requests

@@ -1,7 +1,8 @@
-"""HTTP-date parsing (RFC 7231 7.1.1.1) and Retry-After (7.1.3) for
-``tinyest.http.parse_http_date`` and ``tinyest.http.retry_after``.
+"""HTTP-date parsing (RFC 7231 7.1.1.1) and Retry-After (7.1.3): the
+``parse_http_date`` and ``retry_after`` of ``tinyest.http``, which serves
+them from here.
 
-Imported on the first date read. ``parse`` reads the three forms: IMF-fixdate
+Imported on the first date read. ``parse_http_date`` reads the three forms: IMF-fixdate
 (``Sun, 06 Nov 1994 08:49:37 GMT``), RFC 850 (``Sunday, 06-Nov-94 08:49:37
 GMT``, two-digit years from 1970) and asctime (``Sun Nov  6 08:49:37 1994``).
 Input longer than 64 characters, fields out of range (a four-digit year from
@@ -9,8 +10,9 @@ Input longer than 64 characters, fields out of range (a four-digit year from
 """
 
 
-def parse(s):
-    """Seconds since 1970 of an HTTP-date, or None."""
+def parse_http_date(s):
+    """Seconds since 1970 of an HTTP-date (IMF-fixdate, RFC 850 or asctime
+    form, RFC 7231 7.1.1.1), or None."""
     if s is None or len(s) > 64:
         return None
     p = s.replace(",", " ").split()
@@ -43,17 +45,19 @@ def parse(s):
     return timegm(y, m // 3 + 1, d, h, mi, sec)
 
 
-def retry_after(value, date, now, default):
-    """Seconds to wait (see ``tinyest.http.retry_after``)."""
+def retry_after(value, date=None, now=None, default=60):
+    """Seconds to wait from a Retry-After value: delta-seconds, or an HTTP-date
+    measured from the response's Date header (else from ``now``). A missing
+    or unreadable value gives ``default``; a date in the past gives 0."""
     if value is None:
         return default
     value = value.strip()
     if 0 < len(value) < 11 and not value.strip("0123456789"):  # delta-seconds
         return int(value)
-    t = parse(value)
+    t = parse_http_date(value)
     if t is None:
         return default
-    ref = parse(date)
+    ref = parse_http_date(date)
     if ref is None:
         if now is None:
             from tinyest import runtime
