@@ -8,7 +8,8 @@ Reading
     v2/v3, extensions only in v3, the inner signature AlgorithmIdentifier equal
     byte for byte to the outer one, no duplicate extensions, every understood
     extension well formed. ``load(data)`` takes DER or PEM, ``load_all(data)``
-    a PEM bundle. ``spki_info`` is the reader behind ``.key_type``/``.curve``/
+    a PEM bundle (both ``tinyest.x509_pem``'s, loaded on first use through the
+    module's ``__getattr__``). ``spki_info`` is the reader behind ``.key_type``/``.curve``/
     ``.key_bits``; ``.subject``/``.issuer`` render names as RFC 4514 text
     through ``tinyest.names``, which a device loads only to show one.
 
@@ -307,19 +308,13 @@ class Certificate:
 
     # -- readable views
 
-    @property
-    def issuer(self):
-        """RFC 4514 text of the issuer (``tinyest.names``, loaded for it)."""
+    def __getattr__(self, name):
+        # .issuer, .subject: RFC 4514 text of the Name (tinyest.names, loaded for it)
+        if name != "issuer" and name != "subject":
+            raise AttributeError(name)
         from tinyest.names import name_text
 
-        return name_text(self.issuer_der)
-
-    @property
-    def subject(self):
-        """RFC 4514 text of the subject (``tinyest.names``, loaded for it)."""
-        from tinyest.names import name_text
-
-        return name_text(self.subject_der)
+        return name_text(getattr(self, name + "_der"))
 
     def extension(self, oid):
         """(critical, value memoryview) of the extension with this OID, or None."""
@@ -354,25 +349,13 @@ class Certificate:
             raise VerifyError("cannot check the signature: %s" % e)
 
 
-def load(data):
-    """A Certificate from DER (bytes-like) or PEM (str or bytes)."""
-    if isinstance(data, str) or (len(data) and data[0] != 0x30):
-        from tinyest import pem
+def __getattr__(name):
+    # load and load_all (DER or PEM input) are tinyest.x509_pem's, loaded on first use
+    if name != "load" and name != "load_all":
+        raise AttributeError(name)
+    from tinyest import x509_pem
 
-        data = pem.decode(data, "CERTIFICATE")
-    return Certificate(data)
-
-
-def load_all(data):
-    """Certificates from a PEM bundle (every CERTIFICATE block) or one DER."""
-    if isinstance(data, str) or (len(data) and data[0] != 0x30):
-        from tinyest import pem
-
-        out = []
-        for _, d in pem.decode_all(data, "CERTIFICATE"):
-            out.append(Certificate(d))
-        return out
-    return [Certificate(data)]
+    return getattr(x509_pem, name)
 
 
 # ---------------------------------------------------------------- paths
