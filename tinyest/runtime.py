@@ -42,7 +42,8 @@ Time and randomness
 Channel binding
     ``channel_binding`` returns tls-unique (RFC 5929) on CPython over TLS 1.2;
     MicroPython exposes no binding and TLS 1.3 has no tls-unique, so both raise
-    ``TlsError``.
+    ``TlsError``. It is ``tinyest.runtime_rare``'s, served through the module's
+    ``__getattr__`` and loaded on first use.
 
 Reads
     The socket ``tls_wrap`` returns has a ``recv_into`` that returns after one
@@ -268,28 +269,6 @@ class _Recv(_Base):
 # ---------------------------------------------------------------- TLS
 
 
-def _context_micropython(trust, cert_der, key_der, bootstrap, chain):
-    ctx = _tls.SSLContext(_tls.PROTOCOL_TLS_CLIENT)
-    if chain is not None:  # a bootstrap connection, or an IP address host
-        from tinyest import runtime_rare
-
-        ctx.verify_callback = runtime_rare.recorder(chain, bootstrap)
-    # Provisional connection: verification runs and its verdict is ignored,
-    # but every certificate of the path is recorded.
-    ctx.verify_mode = _tls.CERT_OPTIONAL if bootstrap else _tls.CERT_REQUIRED
-    try:
-        for ta in () if bootstrap else trust:
-            ctx.load_verify_locations(bytes(ta))
-    except (ValueError, OSError) as e:
-        raise TlsError("trust anchor refused: %s" % e)
-    if cert_der is not None:
-        try:
-            ctx.load_cert_chain(bytes(cert_der), bytes(key_der))
-        except (ValueError, OSError) as e:
-            raise TlsError("client certificate or key refused: %s" % e)
-    return ctx
-
-
 def check_trust(trust, bootstrap=False, system_trust=False, cert=None, key=None):
     """Refuse, before any network activity, a connection that could not be
     verified or a client certificate without its key."""
@@ -333,7 +312,24 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
         ip = hostname.ip_octets(host)
         if ip is not None:
             chain = []
-    ctx = _context_micropython(trust, cert, key, bootstrap, chain)
+    ctx = _tls.SSLContext(_tls.PROTOCOL_TLS_CLIENT)
+    if chain is not None:  # a bootstrap connection, or an IP address host
+        from tinyest import runtime_rare
+
+        ctx.verify_callback = runtime_rare.recorder(chain, bootstrap)
+    # Provisional connection: verification runs and its verdict is ignored,
+    # but every certificate of the path is recorded.
+    ctx.verify_mode = _tls.CERT_OPTIONAL if bootstrap else _tls.CERT_REQUIRED
+    try:
+        for ta in () if bootstrap else trust:
+            ctx.load_verify_locations(bytes(ta))
+    except (ValueError, OSError) as e:
+        raise TlsError("trust anchor refused: %s" % e)
+    if cert is not None:
+        try:
+            ctx.load_cert_chain(bytes(cert), bytes(key))
+        except (ValueError, OSError) as e:
+            raise TlsError("client certificate or key refused: %s" % e)
     r = None
     if timeout is not None and _Base is not object:
         r = sock = _Recv(sock, timeout)
@@ -354,8 +350,11 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
     return r, chain
 
 
-def channel_binding(s):
-    """tls-unique of an open TLS 1.2 connection (RFC 5929, RFC 7030 3.5)."""
+def __getattr__(name):
+    # channel_binding(s), tls-unique of an open TLS 1.2 connection (RFC 5929,
+    # RFC 7030 3.5), is tinyest.runtime_rare's, loaded on first use
+    if name != "channel_binding":
+        raise AttributeError(name)
     from tinyest import runtime_rare
 
-    return runtime_rare.channel_binding(s)
+    return runtime_rare.channel_binding
