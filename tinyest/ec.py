@@ -236,66 +236,64 @@ def _madd(p, X, Y, Z, x2, y2):
     return X, Y, Z
 
 
-def _normalize(p, pts, f=1):
-    """Affine (x, y) of non-infinite Jacobian points, with one inversion,
-    blinded by f when the points are secret."""
-    acc = 1
-    pre = []
-    for P in pts:
-        pre.append(acc)
-        acc = acc * P[2] % p
-    inv = _binv(acc, p, f)
-    out = [None] * len(pts)
-    for i in range(len(pts) - 1, -1, -1):
-        X, Y, Z = pts[i]
-        zi = inv * pre[i] % p
-        inv = inv * Z % p
-        zi2 = zi * zi % p
-        out[i] = (X * zi2 % p, Y * zi2 % p * zi % p)
-    return out
-
-
-def _odd_multiples(p, x, y, count, tail=0):
-    """Jacobian 1P, 3P, ..., (2*count-1)P of the affine point P, and, when
-    tail > 0, (2**tail)*P after them (the next comb base). No inversion: the
-    additions of D = 2P = (X, Y, Z) run on the isomorphic curve where D is
-    affine (x*Z**2, y*Z**3), which mixed addition does not tell apart (its
-    formula uses neither a nor b); a point (a, b, c) there is (a, b, c*Z)."""
+def _multiples(p, s, x, y, count, tail=0):
+    """Affine 1P, 3P, ..., (2*count-1)P of the affine point P, and, when tail
+    > 0, (2**tail)*P after them (the next comb base), as one bytearray: x then
+    y of each, s big-endian bytes. One inversion, shared by Montgomery's trick;
+    the points are public. Their additions of D = 2P = (X, Y, Z) run on the
+    isomorphic curve where D is affine (x*Z**2, y*Z**3), which mixed addition
+    does not tell apart (its formula uses neither a nor b); a point (a, b, c)
+    there is (a, b, c*Z). Jacobian coordinates wait in bytes, not in lists
+    of integers: about a fifth of the heap."""
+    e = 2 * s
+    m = count + (tail > 0)
+    out = bytearray(m * e)
+    zs = bytearray(m * e)  # per point: its Z, the product of the Zs before it
     X, Y, Z = _dbl(p, x, y, 1)
     zz = Z * Z % p
     a, b, c = x * zz % p, y * zz % p * Z % p, 1
-    pts = [(a, b, Z)]
-    for _ in range(count - 1):
-        a, b, c = _madd(p, a, b, c, X, Y)
-        pts.append((a, b, c * Z % p))
-    if tail:
-        X, Y, Z = x, y, 1
-        for _ in range(tail):
-            X, Y, Z = _dbl(p, X, Y, Z)
-        pts.append((X, Y, Z))
-    return pts
-
-
-def _pack(size, pts, head=b""):
-    """Affine points as one bytes row after head: x then y of each, size
-    big-endian bytes."""
-    return head + b"".join([x.to_bytes(size, "big") + y.to_bytes(size, "big") for x, y in pts])
+    acc = 1
+    for i in range(m):
+        if i == count:
+            a, b, z = x, y, 1
+            for _ in range(tail):
+                a, b, z = _dbl(p, a, b, z)
+        else:
+            if i:
+                a, b, c = _madd(p, a, b, c, X, Y)
+            z = c * Z % p
+        o = i * e
+        out[o:o + s] = a.to_bytes(s, "big")
+        out[o + s:o + e] = b.to_bytes(s, "big")
+        zs[o:o + s] = z.to_bytes(s, "big")
+        zs[o + s:o + e] = acc.to_bytes(s, "big")
+        acc = acc * z % p
+    acc = _inv(acc, p)
+    for o in range(m * e - e, -1, -e):
+        zi = acc * int.from_bytes(zs[o + s:o + e], "big") % p
+        acc = acc * int.from_bytes(zs[o:o + s], "big") % p
+        zz = zi * zi % p
+        out[o:o + s] = (int.from_bytes(out[o:o + s], "big") * zz % p).to_bytes(s, "big")
+        out[o + s:o + e] = (int.from_bytes(out[o + s:o + e], "big") * zz % p * zi % p).to_bytes(s, "big")
+    return out
 
 
 def _build_table(c):
-    """The comb table: for t in range(digits // groups), a row (_pack) of the
-    odd multiples 1, 3, ..., 2**w - 1 of 2**(w*groups*t)*G."""
+    """The comb table: for t in range(digits // groups), a row (_multiples)
+    of the odd multiples 1, 3, ..., 2**w - 1 of 2**(w*groups*t)*G."""
     p = c.p
+    s = c.size
     half = 1 << (c.w - 1)
     T = c.digits // c.groups
     tb = []
     x, y = c.gx, c.gy
     for t in range(T):
-        last = t == T - 1
-        aff = _normalize(p, _odd_multiples(p, x, y, half, 0 if last else c.w * c.groups))
-        tb.append(_pack(c.size, aff[:half]))
-        if not last:
-            x, y = aff[half]
+        row = _multiples(p, s, x, y, half, 0 if t == T - 1 else c.w * c.groups)
+        o = 2 * s * half
+        tb.append(bytes(row[:o]))
+        if len(row) > o:
+            x = int.from_bytes(row[o:o + s], "big")
+            y = int.from_bytes(row[o + s:], "big")
     return tuple(tb)
 
 
@@ -409,8 +407,7 @@ def _muladd(c, u1, u2, qx, qy):
     while 2 * s << (w - 1) <= len(g):
         w += 1
     L = 8 * s + 1
-    q = _pack(s, _normalize(p, _odd_multiples(p, qx, qy, 8)))
-    return _ladder(c, (g, q), (_naf(u1, w, L), _naf(u2, 5, L)), L, 1)
+    return _ladder(c, (g, _multiples(p, s, qx, qy, 8)), (_naf(u1, w, L), _naf(u2, 5, L)), L, 1)
 
 
 # ---------------------------------------------------------------- encodings
@@ -493,8 +490,12 @@ class EcKey:
         """The public key as an uncompressed SEC 1 point (04 X Y), computed once."""
         if self._pub is None:
             c = self._c
-            f = _blind(self.secret.to_bytes(c.size, "big"), b"\x03", c.p)
-            self._pub = _pack(c.size, _normalize(c.p, [_comb(c, self.secret)], f), b"\x04")
+            p = c.p
+            s = c.size
+            X, Y, Z = _comb(c, self.secret)
+            z = _binv(Z, p, _blind(self.secret.to_bytes(s, "big"), b"\x03", p))
+            zz = z * z % p
+            self._pub = b"\x04" + (X * zz % p).to_bytes(s, "big") + (Y * zz % p * z % p).to_bytes(s, "big")
         return self._pub
 
     def public_key_der(self):
@@ -620,7 +621,7 @@ def from_der(data):
     if not 0 < len(priv) <= c.size:
         raise FormatError("private key of %d bytes for %s" % (len(priv), c.name))
     key = EcKey(c, int.from_bytes(bytes(priv), "big"))
-    if pub is not None and _pack(c.size, [point_from_bytes(c.name, pub)], b"\x04") != key.public_point():
+    if pub is not None and point_from_bytes(c.name, pub) != point_from_bytes(c.name, key.public_point()):
         raise CryptoError("public key does not match")
     return key
 
