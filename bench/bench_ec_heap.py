@@ -4,8 +4,9 @@
 
 tinyest is compiled to .mpy (port_micropython/build.py --out DIR) and imported
 from DIR (MICROPYPATH), as after a mip install, by ../shared/tools/micropython-32
-(ESP32 model). For each job the smallest ``-X heapsize`` (bisected in --step
-bytes, 256 by default) with which it prints OK:
+(ESP32 model). For each job the smallest ``-X heapsize`` (in --step bytes, 256
+by default) from which every larger heap prints OK ("reliable"; a tight heap can
+fail on fragmentation and a slightly smaller one pass), and the lowest that did:
 
     sign     import tinyest.ec, generate a P-256 key, its public key, one sign()
     verify   import tinyest.ec, one verify() of a fixed P-256 signature
@@ -79,19 +80,31 @@ def run(exe, env, script, heap):
     return p.stdout.strip() if p.returncode == 0 else None
 
 
-def smallest(exe, env, script, step, lo=4096, hi=256 * 1024):
-    """The smallest heap (a multiple of step) with which script prints OK."""
+def smallest(exe, env, script, step, span=4096, hi=256 * 1024):
+    """(reliable, lowest): the smallest heap (a multiple of step) from which
+    every larger one completes script (prints OK), and the smallest that
+    completed at all, scanned down to span bytes below reliable. The two differ
+    where an allocation fails on fragmentation rather than on size."""
     if run(exe, env, script, hi) != "OK":
-        return None
-    lo //= step
+        return None, None
+    lo = 4096 // step
     hi //= step
-    while lo + 1 < hi:
+    while lo + 1 < hi:  # a first guess by bisection, then a scan down from above it
         mid = (lo + hi) // 2
         if run(exe, env, script, mid * step) == "OK":
             hi = mid
         else:
             lo = mid
-    return hi * step
+    h = hi + span // step
+    while h > 0 and run(exe, env, script, (h - 1) * step) == "OK":
+        h -= 1
+    while run(exe, env, script, h * step) != "OK":  # above the guess: scan up
+        h += 1
+    reliable = lowest = h
+    for k in range(h - 1, max(0, h - span // step), -1):
+        if run(exe, env, script, k * step) == "OK":
+            lowest = k
+    return reliable * step, lowest * step
 
 
 def signature():
@@ -116,9 +129,11 @@ def main(argv=None):
         imp = run(exe, env, IMPORT, 1024 * 1024)
         print("import tinyest.ec: %s bytes" % imp)
         jobs = (("sign", SIGN), ("verify", VERIFY % (POINT, signature())), ("both", BOTH))
+        print("smallest -X heapsize: reliable (every larger one completes), lowest")
         for name, script in jobs:
-            h = smallest(exe, env, script, a.step)
-            print("%-7s %s" % (name, "failed" if h is None else "%d bytes (%.2f KiB)" % (h, h / 1024)))
+            h, low = smallest(exe, env, script, a.step)
+            print("%-7s %s" % (name, "failed" if h is None else "%d bytes (%.2f KiB), lowest %.2f KiB"
+                               % (h, h / 1024, low / 1024)))
     return 0
 
 

@@ -50,17 +50,20 @@ Arithmetic
     the same on every runtime: P-256 (4, 8), 8 rows, 64 additions and 28
     doublings; P-384 (4, 48), 2 rows, 96 additions and 188 doublings.
 
-    P-256's table is a constant (``tinyest/ec_p256.py``): a frozen firmware
-    keeps it in flash, and a fresh process signs without building anything.
+    P-256's table is a constant: row 0 in ``tinyest/ec_p256.py``, rows 1 to 7
+    in ``tinyest/ec_p256c.py``, which verification never imports. A frozen
+    firmware keeps them in flash, and a fresh process signs without building
+    anything.
     P-384's two rows are built at its first use (one set of odd multiples,
     192 doublings, another set), which costs less than a signature, and
     cached.
 
     Verification handles public data only and may branch on it: u1*G + u2*Q
     in one doubling chain, with interleaved width-w NAFs: u1 over row 0 of
-    the table (for P-256 it holds 32 odd multiples of G: width 7), u2 over
-    1Q, 3Q, ..., 15Q (width 5), built per call without an inversion (on an
-    isomorphic curve) and normalised with one. The x-coordinate is compared
+    the table (for P-256 it holds 16 odd multiples of G: width 6, as fast as
+    32 of them and width 7 on MicroPython), u2 over 1Q, 3Q, ..., 15Q (width
+    5), built per call without an inversion (on an isomorphic curve) and
+    normalised with one (``_multiples``, which keeps its points in bytes). The x-coordinate is compared
     without an inversion (X == r*Z**2, or (r + n)*Z**2 when r + n < p).
 
 Side-channel stance
@@ -83,17 +86,18 @@ Side-channel stance
     Use a secure element where that matters.
 
 Memory and speed (bench/bench_sign.py prints current figures)
-    P-256's table is 5.5 KiB of bytes constants in 8 rows (5.6 KiB of .mpy;
-    held in the heap only when the .mpy is loaded from a file system, as
-    after mip install). P-384's is built at first use: 2 rows of 768 bytes.
+    P-256's table is 4.5 KiB of bytes constants: row 0, 1 KiB, all that
+    verification loads, and 7 rows of 512 bytes (held in the heap only when
+    the .mpy is loaded from a file system, as after mip install). P-384's is built at first use: 2 rows of 768 bytes.
     Emulated RP2040 (MicroPython 1.28, 125 MHz, .mpy from
     port_micropython/build.py, only this module's imports loaded): P-256
     first sign of a process about 250 ms, warm sign 235 ms, verify 705 ms;
     with the whole device path imported (a fuller heap, so the garbage
     collector and the allocator cost more) 310, 295 and 915 ms. P-384
     there: first sign 3.4 s, warm 2.6 s (mostly the pure SHA-384 of RFC
-    6979), verify 1.9 s. Smallest heap (32-bit unix port, .mpy) that signs
-    on P-256: 45 KiB; signs and verifies: 54 KiB (P-384: 57 KiB).
+    6979), verify 1.9 s. Smallest heap (bench/bench_ec_heap.py: the 32-bit
+    ESP32 model, .mpy, this module's imports only) from which P-256 works:
+    sign 34 KiB, verify 31 KiB, both in one process 38.5 KiB.
 """
 
 import os
@@ -107,7 +111,8 @@ OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"  # 1.2.840.10045.2.1
 class _Curve:
     """Domain parameters of a short Weierstrass curve with a = -3, and the
     shape of its comb: digits of w bits in groups of ``groups``, the table
-    read from the module ``tinyest.ec_p256`` when ``const`` (else built)."""
+    read from the modules ``tinyest.ec_p256`` and ``tinyest.ec_p256c`` when
+    ``const`` (else built)."""
 
     def __init__(self, name, p, b, n, gx, gy, size, oid, sig_oid, hash_name, w, groups, const):
         self.name = name
@@ -127,15 +132,24 @@ class _Curve:
         self.digits = (L + groups - 1) // groups * groups
         self.tab = None
 
-    def table(self):
-        """The comb table: a tuple of rows (bytes), see _build_table."""
-        if self.tab is None:
+    def table(self, full=True):
+        """The comb table: a tuple of rows (bytes), see _build_table; for P-256
+        only its row 0 (tinyest.ec_p256, all that verification reads) unless
+        full (the other rows: tinyest.ec_p256c)."""
+        t = self.tab
+        if t is None or full and len(t) == 1:
             if self.const:
-                from tinyest.ec_p256 import TABLE
-                self.tab = TABLE
+                from tinyest.ec_p256 import G
+
+                t = (G,)
+                if full:
+                    from tinyest.ec_p256c import ROWS
+
+                    t += ROWS
             else:
-                self.tab = _build_table(self)
-        return self.tab
+                t = _build_table(self)
+            self.tab = t
+        return t
 
 
 _P256 = _Curve(
@@ -402,7 +416,7 @@ def _muladd(c, u1, u2, qx, qy):
     (2**(w-2) points). Public scalars only: zero digits are skipped."""
     p = c.p
     s = c.size
-    g = c.table()[0]
+    g = c.table(False)[0]
     w = 2
     while 2 * s << (w - 1) <= len(g):
         w += 1

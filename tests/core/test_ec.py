@@ -236,9 +236,13 @@ def test_comb_shapes_agree():
 
 
 def test_p256_constant_table():
-    # tinyest/ec_p256.py holds what the table builder makes for P-256's shape,
-    # with row 0 extended to more odd multiples of G (verification reads them)
+    # tinyest/ec_p256.py (row 0) and ec_p256c.py (the other rows) hold what the
+    # table builder makes for P-256's shape, with row 0 extended to more odd
+    # multiples of G (verification reads them); verification loads row 0 alone
+    sys.modules.pop("tinyest.ec_p256c", None)
     c = ec._P256
+    c.tab = None
+    assert len(c.table(False)) == 1 and "tinyest.ec_p256c" not in sys.modules
     assert c.const is True
     built = ec._build_table(_reshaped(c, c.w, c.groups))
     tab = c.table()
