@@ -11,7 +11,7 @@ escapes them (a failed check is an answer: None, or False).
 
 import hashlib
 
-from tinyest import hostname, pkcs7, x509
+from tinyest import hostname, issued, pkcs7, x509
 from tinyest.errors import EstError, VerifyError
 
 try:
@@ -104,10 +104,10 @@ def accept_cacerts(cl, data, fp, bootstrap):
             raise VerifyError("cacerts: no certificate matches the bootstrap fingerprint")
         cl._note("bootstrap", "fingerprint matched")
     else:
-        anchors = cl._anchors()
+        anchors = issued.anchors(cl)
         if not anchors:
             raise VerifyError("cacerts: no trust anchor to verify the certificates")
-    now = cl._time()
+    now = issued.clock(cl)
     checks = x509.Checks()
     good = []
     for c in certs:

@@ -49,7 +49,7 @@ Retries and redirects
     202 raises ``RetryLater(seconds)``; ``wait=SECONDS`` on the enrollment
     calls sleeps and retries the same request while the total stays within
     ``wait``. 3xx responses are followed only to the same host and port, at
-    most ``MAX_REDIRECTS`` times, and never on a provisional connection.
+    most ``client_rare.MAX_REDIRECTS`` (3) times, and never on a provisional connection.
 
 Proof of possession (RFC 7030 3.5)
     ``pop=True`` with ``csr`` a callable ``csr(challenge_password) -> DER``:
@@ -61,18 +61,22 @@ Proof of possession (RFC 7030 3.5)
 Limits: response bodies of ``max_body`` bytes (default ``http.MAX_BODY``);
 /cacerts answers of ``catrust.MAX_CACERTS`` (16) certificates, all checked within one
 budget of ``x509.MAX_SIGS`` signature checks;
-at most ``MAX_ROUNDS`` requests per operation, ``MAX_WAIT_ROUNDS`` retries of a
+at most ``MAX_ROUNDS`` requests per operation, ``client_rare.MAX_WAIT_ROUNDS`` retries of a
 pending request, ``CsrAttrs.MAX_ITEMS`` csrattrs items (``tinyest.csrattrs``).
 A 202 without a usable Retry-After counts as 60 seconds; retries are at least
-``MIN_RETRY_DELAY`` (1 s) apart, so ``Retry-After: 0`` cannot turn ``wait`` into
+``client_rare.MIN_RETRY_DELAY`` (1 s) apart, so ``Retry-After: 0`` cannot turn ``wait`` into
 a burst of requests.
 Progress is reported through ``progress(stage, detail)`` if given; the library
 never prints.
 
 Loaded on first use
-    ``tinyest.http_auth`` when a 401 is answered, ``tinyest.csrattrs`` by
-    ``csrattrs()``, ``tinyest.serverkeygen`` by ``serverkeygen()``, ``tinyest.proxy``
-    with ``proxy``: a device that renews with its certificate loads none of them.
+    ``tinyest.http_auth`` when a 401 is answered, ``tinyest.client_rare`` for
+    an error status, a redirect, a 202 waited for (``wait``), proof of
+    possession, ``csrattrs()`` or a TLS client key that is not DER bytes,
+    ``tinyest.issued`` once an answer's certificates are checked,
+    ``tinyest.csrattrs`` by ``csrattrs()``, ``tinyest.serverkeygen`` by
+    ``serverkeygen()``, ``tinyest.proxy`` with ``proxy``: a device that renews
+    with its certificate loads none of them before the answer comes.
 
 Memory (MicroPython unix port, x86-64): module code aside, cacerts runs in a
 clean heap of about 40 KiB and simpleenroll in about 45 KiB (the TLS session,
@@ -82,11 +86,8 @@ Side channels: the client handles credentials and the server-generated private
 key as plain Python objects; nothing here is constant-time.
 """
 
-import binascii
-
 from tinyest import der, http, runtime
-from tinyest.errors import (AuthError, ConnectError, DERError, EstError, FormatError, HttpError,
-                            ProtocolError, RetryLater, TlsError, VerifyError)
+from tinyest.errors import ConnectError, DERError, EstError, FormatError, ProtocolError
 
 try:
     from micropython import const
@@ -96,11 +97,7 @@ except ImportError:  # CPython
         return x
 
 
-MAX_REDIRECTS = const(3)
 MAX_ROUNDS = const(8)
-MAX_WAIT_ROUNDS = const(100)
-MIN_RETRY_DELAY = const(1)  # seconds between pending attempts, whatever Retry-After says
-CLOCK_PLAUSIBLE = const(1704067200)  # 2024-01-01: an earlier clock is not set
 
 PREFIX = "/.well-known/est/"
 
@@ -121,6 +118,8 @@ def _csr_spki(csr_der):
 
 
 def _fingerprint(fp):
+    import binascii
+
     if isinstance(fp, str):
         fp = fp.replace(":", "").replace(" ", "")
         try:
@@ -143,38 +142,6 @@ def _der_list(items):
         else:
             out.append(bytes(c))
     return out
-
-
-def _tls_key(key):
-    # The TLS client key as DER (or PEM text, decoded at the handshake); checked
-    # here so that a wrong one is a FormatError now, not a TlsError at the handshake.
-    if hasattr(key, "to_der"):
-        key = key.to_der()
-    elif hasattr(key, "sign"):
-        raise FormatError("key: this signer does not export its key (no to_der()); TLS client "
-                          "authentication here needs the key itself")
-    if isinstance(key, str):
-        return key
-    if not isinstance(key, (bytes, bytearray, memoryview)):
-        raise FormatError("key must be DER or PEM, or a key object with to_der()")
-    key = bytes(key)
-    if key[:5] == b"-----":
-        return key
-    try:
-        der.top(key)
-    except DERError as e:
-        raise FormatError("key is not DER: %s" % e)
-    return key
-
-
-def _status_error(resp, what):
-    msg = "%s: HTTP %d %s" % (what, resp.status, resp.reason)
-    snippet = resp.snippet()
-    if snippet:
-        msg += ": " + snippet
-    if resp.status in (401, 403):
-        return AuthError(msg, resp.status, bytes(resp.body[:512]))
-    return HttpError(msg, resp.status, bytes(resp.body[:512]))
 
 
 # ---------------------------------------------------------------- client
@@ -210,6 +177,16 @@ class EstClient:
             raise FormatError("auth must be (user, password); no ':' in the user name")
         if (cert is None) != (key is None):
             raise FormatError("cert and key go together")
+        if key is not None:
+            # DER bytes (a stored key) are checked here; anything else (PEM, a
+            # key object, a bytearray) by client_rare: a wrong key is a
+            # FormatError now, not a TlsError at the handshake.
+            try:
+                der.top(key if type(key) is bytes else b"")
+            except DERError:
+                from tinyest import client_rare
+
+                key = client_rare.tls_key(key)
         self.host = host[1:-1] if host[:1] == "[" and host[-1:] == "]" else host
         self.port = int(port)
         self.label = label
@@ -217,7 +194,7 @@ class EstClient:
         self.auth = auth
         self.token = token
         self.cert = _der_list([cert])[0] if cert is not None else None
-        self.key = None if key is None else _tls_key(key)
+        self.key = key
         self.timeout = timeout
         self.proxy = proxy
         self.max_body = max_body
@@ -239,51 +216,45 @@ class EstClient:
         if self.progress is not None:
             self.progress(stage, detail)
 
-    def _time(self):
-        if self.now is False:
-            return None
-        if self.now is not None:
-            return self.now
-        t = runtime.now()
-        return t if t >= CLOCK_PLAUSIBLE else None
-
     def _path(self, op):
         return PREFIX + (self.label + "/" if self.label else "") + op
 
-    def _open(self, bootstrap=False, tls12=False):
-        self._note("connect", "%s:%d" % (self.host, self.port))
-        if bootstrap:
-            return http.Connection(self.host, self.port, (), None, None, self.timeout, self.proxy,
-                                   True, False, False, self.deadline)
-        return http.Connection(self.host, self.port, self.trust, self.cert, self.key, self.timeout,
-                               self.proxy, False, tls12, self.system_trust, self.deadline)
-
-    def _exchange(self, method, op, body=None, ctype=None, bootstrap=False, pop=False):
+    def _exchange(self, method, op, body=None, bootstrap=False, pop=False):
         """Send one EST request, answering a 401 and following redirects;
-        returns the final response (the connection is closed).
-        ``body`` is bytes or a callable ``body(connection) -> bytes``."""
+        returns the final response (the connection is closed) if its status is
+        200 (any status for csrattrs), else raises its error (RetryLater for a
+        202 to a POST). ``body`` is the request's DER (sent in base64) or a
+        callable ``body(connection) -> DER``."""
         path = self._path(op)
-        conn = None
-        reused = False
-        reopened = False
-        chosen = None  # the challenge answered: (scheme, params)
-        nc = 0
-        stale_retry = False
-        redirects = 0
+        conn = chosen = None  # chosen: the challenge answered, (scheme, params)
+        reused = reopened = stale_retry = False
+        nc = redirects = 0
         try:
             for _ in range(MAX_ROUNDS):
                 if conn is None:
-                    conn = self._open(bootstrap, pop)
+                    self._note("connect", "%s:%d" % (self.host, self.port))
+                    if bootstrap:
+                        conn = http.Connection(self.host, self.port, (), None, None, self.timeout,
+                                               self.proxy, True, False, False, self.deadline)
+                    else:
+                        conn = http.Connection(self.host, self.port, self.trust, self.cert,
+                                               self.key, self.timeout, self.proxy, False, pop,
+                                               self.system_trust, self.deadline)
                     reused = False
                     data = body(conn) if callable(body) else body
+                    if data is not None:
+                        data = http.b64encode_lines(data)
                 headers = [("User-Agent", http.USER_AGENT)]
                 if data is not None:
-                    headers.append(("Content-Type", ctype))
+                    headers.append(("Content-Type", "application/pkcs10"))
                     headers.append(("Content-Transfer-Encoding", "base64"))
                 if not bootstrap:
                     if chosen is not None:
+                        from tinyest import http_auth
+
                         nc += 1
-                        headers.append(("Authorization", self._authorization(chosen, method, path, nc)))
+                        headers.append(("Authorization",
+                                        http_auth.authorization(self, chosen, method, path, nc)))
                     elif self.token is not None:
                         headers.append(("Authorization", "Bearer " + self.token))
                 if bootstrap or self.auth is None or chosen is not None:
@@ -305,29 +276,15 @@ class EstClient:
                 if st == 401 and not bootstrap and self.auth is not None and not stale_retry:
                     from tinyest import http_auth
 
-                    ch = http_auth.parse_challenges(resp.header_all("www-authenticate"))
-                    if chosen is not None:
-                        # Refused credentials: only a stale Digest nonce earns another try.
-                        stale = [c for c in ch if c[0] == "digest" and
-                                 c[1].get("stale", "").lower() == "true"]
-                        if not stale:
-                            raise _status_error(resp, op)
-                        stale_retry = True
-                    chosen = http_auth.choose_challenge(ch)
-                    if chosen is None:
-                        raise _status_error(resp, op + " (no usable authentication challenge)")
+                    chosen, stale_retry = http_auth.answer(self, resp, op, chosen)
                     nc = 0
-                    self._note("auth", chosen[0])
                 elif st in (301, 302, 303, 307, 308) and not bootstrap:
-                    loc = resp.header("location")
-                    new = self._same_origin(loc)
-                    if new is None or redirects >= MAX_REDIRECTS:
-                        raise _status_error(resp, op + " (redirect to %r not followed)" % loc)
+                    from tinyest import client_rare
+
+                    path = client_rare.redirect(self, resp, op, redirects)
                     redirects += 1
-                    path = new
                     if st == 303:
                         method, body, data = "GET", None, None
-                    self._note("redirect", path)
                 else:
                     if bootstrap:
                         self._chain = conn.chain
@@ -335,6 +292,10 @@ class EstClient:
                         d = http.parse_http_date(resp.header("date"))
                         if d is not None:
                             self.date = (d, runtime.ticks())
+                    if st != 200 and op != "csrattrs":
+                        from tinyest import client_rare
+
+                        client_rare.refuse(resp, op)
                     return resp
                 if not resp.keep_alive:
                     conn.close()
@@ -344,47 +305,11 @@ class EstClient:
             if conn is not None:
                 conn.close()
 
-    def _authorization(self, challenge, method, path, nc):
-        from tinyest import http_auth
-
-        scheme, params = challenge
-        user, password = self.auth
-        if scheme == "basic":
-            return http_auth.basic_authorization(user, password)
-        cnonce = binascii.hexlify(runtime.random_bytes(16)).decode()
-        return http_auth.digest_authorization(params, user, password, method, path, cnonce, nc)
-
-    def _same_origin(self, loc):
-        """The path of a redirect target on this host and port, else None."""
-        if not loc or loc.startswith("//"):
-            return None
-        if loc.startswith("/"):
-            return loc
-        if loc[:8].lower() != "https://":
-            return None
-        rest = loc[8:]
-        i = rest.find("/")
-        hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
-        h = ("[" + self.host + "]" if ":" in self.host else self.host).lower()
-        ok = [h + ":%d" % self.port]
-        if self.port == 443:
-            ok.append(h)
-        return path if hostport.lower() in ok else None
-
     def _b64(self, resp, what):
         try:
             return http.b64decode_body(resp.body)
         except ProtocolError as e:
             raise ProtocolError("%s: %s" % (what, e))
-
-    def _anchors(self):
-        from tinyest import x509
-
-        out = list(self.trust)
-        for a in self.ca_anchors:
-            if a not in out:
-                out.append(a)
-        return [x509.Certificate(t) for t in out]
 
     def accept_issued(self, certs, csr, op="simpleenroll"):
         """Certificates (DER list) the server issued for ``csr`` (DER), checked as
@@ -394,45 +319,10 @@ class EstClient:
 
     def _verify_issued(self, certs, spki, op):
         """Order certs (DER list) with the one holding ``spki`` first and check
-        that it chains to the trust anchors. A VerifyError from the chain check
-        carries the answer's certificates as ``issued``: a one-time credential may
-        be spent already, and a /cacerts refresh or a settled clock may fix it."""
-        from tinyest import x509
+        that it chains to the trust anchors (``tinyest.issued``)."""
+        from tinyest import issued
 
-        parsed = [x509.Certificate(c) for c in certs]
-        mine = None
-        for c in parsed:
-            if c.public_key_der == spki:
-                mine = c
-                break
-        if mine is None:
-            raise VerifyError("%s: no certificate in the response is for our public key" % op)
-        try:
-            return self._chain_of(mine, parsed, op)
-        except VerifyError as e:
-            e.issued = [bytes(c) for c in certs]
-            raise
-
-    def _chain_of(self, mine, parsed, op):
-        from tinyest import x509
-
-        others = [c for c in parsed if c is not mine]
-        for attempt in (0, 1):
-            pool = others + [x509.Certificate(c) for c in self.ca_certs]
-            anchors = self._anchors()
-            if not anchors:
-                raise VerifyError("%s: no trust anchor to verify the certificate" % op)
-            try:
-                x509.verify_chain(mine, pool, anchors, self._time(), skew=self.max_skew,
-                                  fresh=True)
-                break
-            except VerifyError:
-                if attempt or self.ca_certs:
-                    raise
-            # The issuing CA may be known only from /cacerts (RFC 7030 4.1.3).
-            self._note("cacerts", "fetching the CA certificates to build the chain")
-            self.cacerts()
-        return [bytes(mine.der)] + [bytes(c.der) for c in others]
+        return issued.verify(self, certs, spki, op)
 
     # -- operations
 
@@ -440,11 +330,7 @@ class EstClient:
         """The CA certificates (DER list) that chain to the trust anchors."""
         fp = None if bootstrap_fingerprint is None else _fingerprint(bootstrap_fingerprint)
         bootstrap = fp is not None and not self.trust and not self.system_trust
-        resp = self._exchange("GET", "cacerts", bootstrap=bootstrap)
-        if resp.status != 200:
-            raise _status_error(resp, "cacerts")
-        data = self._b64(resp, "cacerts")
-        resp = None
+        data = self._b64(self._exchange("GET", "cacerts", bootstrap=bootstrap), "cacerts")
         return self.accept_cacerts(data, fp, bootstrap)
 
     def accept_cacerts(self, data, fp=None, bootstrap=False):
@@ -458,69 +344,35 @@ class EstClient:
     def csrattrs(self):
         """The server's CSR attributes (``tinyest.csrattrs.CsrAttrs``; empty on
         204 or 404)."""
-        from tinyest.csrattrs import CsrAttrs
+        from tinyest import client_rare
 
-        resp = self._exchange("GET", "csrattrs")
-        if resp.status in (204, 404):
-            return CsrAttrs()
-        if resp.status != 200:
-            raise _status_error(resp, "csrattrs")
-        for c in resp.body:
-            if c not in b" \t\r\n\x00":
-                return CsrAttrs(self._b64(resp, "csrattrs"))
-        return CsrAttrs()
+        return client_rare.csrattrs(self)
 
-    def _post(self, op, csr, pop, ctype="application/pkcs10"):
-        spki = []
+    def _post(self, op, csr, pop):
+        # (response, SPKI of the CSR sent); the response's status is 200.
+        if pop:
+            from tinyest import client_rare
 
-        def body(conn):
-            if pop:
-                cp = binascii.b2a_base64(runtime.channel_binding(conn.sock)).strip().decode()
-                data = csr(cp)
-            else:
-                data = csr
-            spki[:] = [_csr_spki(data)]
-            return http.b64encode_lines(data)
+            body, spki = client_rare.pop_body(csr, _csr_spki)
+        else:
+            body, spki = csr, [_csr_spki(csr)]
+        return self._exchange("POST", op, body, pop=pop), spki[0]
 
-        if pop and runtime.MICROPYTHON:
-            raise TlsError("pop=True needs tls-unique, which MicroPython does not expose")
-        if pop and not callable(csr):
-            raise FormatError("pop=True needs csr as a callable csr(challenge_password) -> DER")
-        if not pop:
-            _csr_spki(csr)
-        resp = self._exchange("POST", op, body, ctype, pop=pop)
-        if resp.status == 202:
-            secs = http.retry_after(resp.header("retry-after"), resp.header("date"))
-            raise RetryLater(secs)
-        if resp.status != 200:
-            raise _status_error(resp, op)
-        return resp, spki[0]
+    def _waiting(self, fn, wait, *args):
+        # fn(*args), sent again after each 202 while ``wait`` seconds allow it.
+        from tinyest import client_rare
 
-    def _waiting(self, fn, wait):
-        t0 = runtime.ticks()
-        for _ in range(MAX_WAIT_ROUNDS):
-            try:
-                return fn()
-            except RetryLater as e:
-                delay = e.seconds if e.seconds > MIN_RETRY_DELAY else MIN_RETRY_DELAY
-                left = wait - runtime.elapsed(t0)
-                if delay > left:
-                    raise
-                self._note("retry", "%d s" % delay)
-                runtime.sleep(delay)
-        raise ProtocolError("still pending after %d attempts" % MAX_WAIT_ROUNDS)
+        return client_rare.waiting(self, fn, wait, args)
 
     def _enroll(self, op, csr, wait, pop):
-        def once():
-            from tinyest import pkcs7
+        if wait:
+            return self._waiting(self._enroll, wait, op, csr, 0, pop)
+        from tinyest import pkcs7
 
-            resp, spki = self._post(op, csr, pop)
-            data = self._b64(resp, op)
-            resp = None
-            certs = [bytes(c) for c in pkcs7.certificates(data)]
-            return self._verify_issued(certs, spki, op)
-
-        return self._waiting(once, wait)
+        resp, spki = self._post(op, csr, pop)
+        certs = [bytes(c) for c in pkcs7.certificates(self._b64(resp, op))]
+        resp = None
+        return self._verify_issued(certs, spki, op)
 
     def simpleenroll(self, csr, wait=0, pop=False):
         """Certificates (DER list) from /simpleenroll, the issued one first."""
@@ -537,4 +389,3 @@ class EstClient:
         from tinyest import serverkeygen
 
         return serverkeygen.serverkeygen(self, csr, wait)
-

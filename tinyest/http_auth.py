@@ -10,7 +10,9 @@ case, params dict with lower-case names and unquoted values, token68 or None).
 ``choose_challenge`` prefers Digest SHA-256, then Digest MD5 (plain or -sess,
 qop=auth or none), then Basic. ``digest_authorization`` answers a Digest
 challenge (RFC 7616 3.4; ``userhash`` supported, ``auth-int`` not);
-``basic_authorization`` builds the Basic credentials.
+``basic_authorization`` builds the Basic credentials. For ``EstClient``:
+``answer`` picks the challenge a 401 asks for, ``authorization`` the header
+value that answers it.
 
 Limits: values of at most ``http.MAX_LINE`` characters, at most 16 challenges;
 every loop consumes at least one character per round. Errors: ProtocolError.
@@ -169,3 +171,37 @@ def digest_authorization(params, user, password, method, uri, cnonce, nc=1):
     if userhash:
         out += ", userhash=true"
     return out
+
+
+def answer(cl, resp, op, chosen):
+    """(challenge, stale) an ``EstClient`` answers after the 401 ``resp`` to
+    ``op``; ``chosen`` is the challenge it answered before, or None. Refused
+    credentials earn another try only for a stale Digest nonce (then ``stale``
+    is True); otherwise, or with no usable challenge, raises the AuthError."""
+    from tinyest import client_rare
+
+    ch = parse_challenges(resp.header_all("www-authenticate"))
+    stale = False
+    if chosen is not None:
+        for c in ch:
+            if c[0] == "digest" and c[1].get("stale", "").lower() == "true":
+                stale = True
+        if not stale:
+            raise client_rare.status_error(resp, op)
+    chosen = choose_challenge(ch)
+    if chosen is None:
+        raise client_rare.status_error(resp, op + " (no usable authentication challenge)")
+    cl._note("auth", chosen[0])
+    return chosen, stale
+
+
+def authorization(cl, challenge, method, path, nc):
+    """The Authorization value for ``challenge`` with ``cl.auth`` (user, password)."""
+    from tinyest import runtime
+
+    scheme, params = challenge
+    user, password = cl.auth
+    if scheme == "basic":
+        return basic_authorization(user, password)
+    cnonce = binascii.hexlify(runtime.random_bytes(16)).decode()
+    return digest_authorization(params, user, password, method, path, cnonce, nc)
