@@ -92,7 +92,7 @@ CA rollover (RFC 7030 4.1.3)
     certificate that verifies under a current trust anchor (``EstClient.rollover``),
     the new root is added to the trust anchors in one commit. An anchor is retired
     only once the time is known, it has expired and another anchor is still valid.
-    At most ``MAX_ANCHORS`` anchors are kept.
+    At most ``device_rare.MAX_ANCHORS`` (8) anchors are kept.
 
 Callbacks (all optional)
     ``progress(event, detail)``: progress, as ``EstClient`` names it, including
@@ -121,6 +121,9 @@ modules the transport does not need (``tinyest.unload``): a mip-installed board
 gets their bytecode back for the TLS handshake and loads them again to check the
 answer. Modules already imported when the Device was made (the application's
 own, e.g. ``tinyest.ec`` for a ``key_factory``) are kept.
+``tinyest.device_rare`` holds what runs off the TLS handshake: a new key and
+CSR (made before ``unload``), the commit of an answer and of /cacerts, failures,
+retries and the clock; imported when needed, it is unloaded with the others.
 Side channels: none of its own; keys are generated and handled by ``tinyest.ec``.
 """
 
@@ -129,9 +132,9 @@ import sys
 
 from tinyest import runtime
 from tinyest.errors import (AuthError, ConnectError, EstError, EstTimeout, FormatError,
-                            HttpError, ProtocolError, RetryLater, StoreError, TlsError,
-                            VerifyError)
-from tinyest.store import Pending
+                            HttpError, ProtocolError, StoreError, TlsError, VerifyError)
+
+from tinyest import store  # noqa: F401  loaded with the device, which runs on one: unload() keeps it
 
 UNPROVISIONED = "unprovisioned"
 BOOTSTRAPPED = "bootstrapped"
@@ -140,7 +143,6 @@ RENEWING = "renewing"
 FAILED = "failed"
 
 MAX_ACTIONS = 4
-MAX_ANCHORS = 8
 
 _DEFAULTS = {
     "host": None, "port": 443, "label": None, "fingerprint": None, "cn": None, "dns": None,
@@ -261,18 +263,6 @@ class Device:
                     floor = v
         return local if local >= floor else None
 
-    def _adopt(self, t, why):
-        # Only a server Date, on a verified connection, confirms the time; NTP sets it.
-        local = self._local + int(runtime.elapsed(self._t0))
-        self._offset = t - local
-        self._confirmed = why != "ntp"
-        self.log("time", "%d (%s, clock was %+d s off)" % (t, why, local - t))
-        if self.set_time is not None:
-            try:
-                self.set_time(t)
-            except Exception as e:  # the hook's own failure: the step keeps the time
-                self.log("time", "set_time failed: %s" % e)
-
     def _learn(self, c):
         """Take the time from the last verified response's Date header."""
         d = getattr(self._cl, "date", None)
@@ -281,7 +271,9 @@ class Device:
         server = d[0] + int(runtime.elapsed(d[1]))
         t = self._now(c)
         if t is None or abs(server - t) > self.max_skew:
-            self._adopt(server, "server Date")
+            from tinyest import device_rare
+
+            device_rare.adopt(self, server, "server Date")
         else:
             self._confirmed = True
 
@@ -362,22 +354,14 @@ class Device:
             try:
                 c.check()  # a key that is not its certificate's: nothing can work
             except StoreError as e:
-                self.state = FAILED
-                self.error = e
-                self.wake_at = None
-                self.log("failed", "store: %s; provision the device again" % e)
-                if self.on_error is not None:
-                    self.on_error("store", e)
-                return self.hold
+                from tinyest import device_rare
+
+                return device_rare.store_failed(self, e)
             self._checked = True
         if self._now(c) is None and self.ntp is not None:
-            try:
-                v = self.ntp()
-            except Exception as e:  # the hook's own failure: the clock stays unknown
-                self.log("time", "ntp failed: %s" % e)
-                v = None
-            if v is not None and v >= self.min_time:
-                self._adopt(int(v), "ntp")
+            from tinyest import device_rare
+
+            device_rare.ntp(self)
         done = []
         while len(done) < MAX_ACTIONS:
             t = self._now(c)
@@ -406,7 +390,9 @@ class Device:
             d = self._retry_in
             if d is None:
                 p = c.pending
-                d = self._backoff(p.attempts if p is not None and p.attempts else 1)
+                from tinyest import device_rare
+
+                d = device_rare.backoff(self, p.attempts if p is not None and p.attempts else 1)
         else:
             d = (t if when is None else when) - t
             if d < 1:  # due, yet left undone in this step: not before retry_min
@@ -418,238 +404,72 @@ class Device:
     def _run(self, act, c, t):
         try:
             if act == "bootstrap":
-                self._bootstrap(c, t)
+                cl = self._client(c, t, [])
+                cl.cacerts(bootstrap_fingerprint=self._get(c, "fingerprint"))
+                from tinyest import device_rare
+
+                device_rare.bootstrapped(self, cl, t)
             elif act == "cacerts":
-                self._cacerts(c, t)
-            elif act == "enroll" or act == "fallback":
-                self._enroll(c, t)
+                cl = self._client(c, t, c.trust)
+                cl.cacerts()
+                self._learn(c)
+                from tinyest import device_rare
+
+                device_rare.absorb(self, cl, "cacerts")
             else:
-                self._renew(c, t)
+                self._enroll(c, t, act == "renew")
         except EstError as e:
             self._learn(c)
-            self._failed(act, e)
+            from tinyest import device_rare
+
+            device_rare.failed(self, act, e, retryable(e))
             return False
         finally:
             self._cl = None
         return True
 
-    # -- failures
-
-    def _backoff(self, attempts):
-        d = self.retry_min
-        for _ in range(attempts - 1 if attempts < 32 else 31):
-            d *= 2
-            if d >= self.retry_max:
-                break
-        if d > self.retry_max:
-            d = self.retry_max
-        r = runtime.random_bytes(2)
-        return d - (d // 2) * (r[0] * 256 + r[1]) // 65535
-
-    def _clamp(self, c, t, at):
-        """No retry later than ``retry_min`` before the current certificate expires."""
-        if c.enrolled:
-            last = _cert(c.chain[0]).not_after - self.retry_min
-            if t < last < at:
-                return last
-        return at
-
-    def _failed(self, act, e):
-        c = self.store.load()
-        t = self._now(c)
-        p = c.pending
-        attempts = (0 if p is None else p.attempts or 0) + 1
-        issued = getattr(e, "issued", None)
-        if issued and p is not None and p.csr is not None and p.op in _IN_FLIGHT and attempts <= 3:
-            # The server said 200 (a one-time password is spent): keep what it issued
-            # and check it again later (a /cacerts refresh, a settled clock).
-            p.issued = issued
-            self.error = e
-            d = self._backoff(attempts)
-            p.attempts = attempts
-            p.retry_at = None if t is None else self._clamp(c, t, t + d)
-            self._retry_in = d if t is None else p.retry_at - t
-            self.log("retry", "%s: %s; answer kept, checked again in %d s"
-                     % (act, e, self._retry_in))
-        elif isinstance(e, RetryLater):
-            p = p if p is not None else Pending("wait")
-            p.attempts = attempts - 1
-            p.retry_at = None if t is None else t + e.seconds
-            self._retry_in = e.seconds
-            if c.enrolled and t is not None and p.retry_at > _cert(c.chain[0]).not_after:
-                self.log("retry", "%s: Retry-After %d s ends after the certificate expires"
-                         % (act, e.seconds))
-            else:
-                self.log("retry", "%s: pending, server asks to wait %d s" % (act, e.seconds))
-        elif retryable(e):
-            d = self._backoff(attempts)
-            if p is None or p.op == "failed":
-                p = Pending("wait")
-            p.attempts = attempts
-            p.retry_at = None if t is None else self._clamp(c, t, t + d)
-            self._retry_in = d if t is None else p.retry_at - t
-            self.log("retry", "%s: %s: %s; attempt %d, again in %d s"
-                     % (act, type(e).__name__, e, attempts, self._retry_in))
-        else:
-            self.error = e
-            d = self.hold
-            p = Pending("failed", None, None, None, attempts)
-            if t is not None:
-                p.retry_at = self._clamp(c, t, t + d)
-                d = p.retry_at - t
-            self._retry_in = d
-            self.log("failed", "%s: %s: %s; next attempt in %d s" % (act, type(e).__name__, e, d))
-            if self.on_error is not None:
-                self.on_error(act, e)
-        self.store.update(pending=p)
-
-    # -- actions
-
-    def _bootstrap(self, c, t):
-        cl = self._client(c, t, [])
-        cl.cacerts(bootstrap_fingerprint=self._get(c, "fingerprint"))
-        self.store.update(trust=list(cl.ca_anchors), cacerts_at=t, pending=None)
-        self.log("bootstrap", "trust anchor accepted by fingerprint; server chain %s"
-                 % ("verified" if cl.bootstrap_server_verified else "NOT verified"))
-
-    def _cacerts(self, c, t):
-        cl = self._client(c, t, c.trust)
-        cl.cacerts()
-        self._learn(c)
-        self._absorb(cl, "cacerts")
-
-    def _absorb(self, cl, why):
-        """Commit what /cacerts taught: a vouched-for new root, retired roots, the time."""
-        c = self.store.load()
-        t = self._now(c)
-        trust = list(c.trust)
-        ro = cl.rollover
-        if ro is not None and ro.new_with_old and ro.new_with_new:
-            new = bytes(ro.new_with_new)
-            if new not in trust:
-                if len(trust) < MAX_ANCHORS:
-                    trust.append(new)
-                    self.log("rollover", "new root %s added (NewWithOld verified)"
-                             % _cert(new).subject)
-                else:
-                    self.log("rollover", "new root not added: %d anchors kept" % MAX_ANCHORS)
-        if t is not None:
-            keep = [a for a in trust if _cert(a).not_after >= t]
-            if keep and len(keep) < len(trust):
-                for a in trust:
-                    if a not in keep:
-                        self.log("retired", "expired root %s" % _cert(a).subject)
-                trust = keep
-        p = c.pending
-        if p is not None and (p.csr is None or p.op not in _IN_FLIGHT):
-            p = None
-        self.store.update(trust=trust, cacerts_at=t if t is not None else c.cacerts_at, pending=p)
-        self.log("cacerts", "%s: %d CA certificate(s), %d trust anchor(s)"
-                 % (why, len(cl.ca_certs), len(trust)))
-
-    def _new_key(self):
-        if self.key_factory is not None:
-            return self.key_factory()
-        from tinyest import ec
-
-        return ec.generate(self.curve)
-
-    def _csr(self, c, key, cur_der):
-        if self.make_csr is not None:
-            return self.make_csr(key, cur_der)
-        from tinyest import csr
-
-        if cur_der is not None:
-            return csr.renewal(cur_der, key)
-        cn = self._get(c, "cn")
-        if not cn:
-            raise FormatError("no cn configured for the first request")
-        return csr.request(key, cn, self._get(c, "dns"))
-
-    def _pending(self, c, op, rekey):
-        """(csr, key_der) of the request in flight, made and committed first if none."""
+    def _enroll(self, c, t, renew):
+        """enroll, fallback (simpleenroll with the bootstrap credential) or renew
+        (simplereenroll with the current certificate): the request in flight, else a
+        new key and CSR committed as pending first; its answer committed."""
+        op = "simplereenroll" if renew else "simpleenroll"
         p = c.pending
         if p is not None and p.csr is not None and p.op in _IN_FLIGHT:
             if p.op != op:
                 p.op = op
                 self.store.update(pending=p)
-            return p.csr, p.key_der
-        cur = c.chain[0] if c.enrolled else None
-        if rekey or cur is None:
-            key = self._new_key()
-            key_der = bytes(key.to_der())
+            csr, key_der = p.csr, p.key_der
         else:
-            from tinyest import keys
+            from tinyest import device_rare
 
-            key = keys.load_private(c.key_der)
-            key_der = None
-        csr = self._csr(c, key, cur)
-        key = None
-        p = Pending(op, csr, key_der, None, 0 if p is None else p.attempts or 0)
-        self.store.update(pending=p)  # before anything is sent
-        return csr, key_der
+            csr, key_der = device_rare.request(self, c, op, self.rekey if renew else True)
+            device_rare = None  # unloaded before the request: not held through it
+        if p is not None and p.issued and p.csr == csr:
+            # Certificates kept from an earlier answer, checked again after a
+            # /cacerts refresh (issuing CAs, the time).
+            cl = self._client(c, t, c.trust)
+            cl.cacerts()
+            self._learn(c)
+            try:
+                certs = cl.accept_issued(p.issued, csr, op)
+            except VerifyError as e:
+                e.issued = p.issued
+                raise
+        else:
+            auth = cert = key = None
+            if renew:
+                cert, key = c.chain[0], c.key_der
+            else:
+                if c.boot_password is not None:
+                    auth = (c.boot_user or "", c.boot_password)
+                if c.boot_key is not None and c.boot_chain:
+                    cert, key = c.boot_chain[0], c.boot_key
+                if auth is None and cert is None:
+                    raise AuthError("no bootstrap credential to enroll with", 401)
+            cl = self._client(c, t, c.trust, auth, cert, key)
+            certs = cl.simplereenroll(csr) if renew else cl.simpleenroll(csr)
+            self._learn(c)
+        from tinyest import device_rare
 
-    def _commit(self, c, cl, key_der, certs, what):
-        t = self._now(c)
-        leaf = _cert(certs[0])
-        nb = leaf.not_before
-        if t is not None and nb > t + self.max_skew and not self._confirmed:
-            # Issued for our key, so kept; but our clock runs behind the CA's. Until a
-            # verified Date or NTP settles it, the time is unknown, and the store
-            # records notBefore as a time it has seen (a floor for later boots).
-            self.log("time", "clock %d s behind the new certificate: distrusted" % (nb - t))
-            self._offset = None
-            self._distrust = True
-            t = nb
-        self.store.commit_enrollment(key_der, certs, not self.keep_password, t)
-        self.error = None
-        if cl.ca_certs:
-            self._absorb(cl, what)
-        self.log(what, "serial %x, valid %d..%d" % (leaf.serial, leaf.not_before, leaf.not_after))
-
-    def _issued(self, c, t, csr, what):
-        """The certificates kept from an earlier answer, checked again after a
-        /cacerts refresh (issuing CAs, the time), or None if none were kept."""
-        p = c.pending
-        if p is None or not p.issued or p.csr != csr:
-            return None
-        cl = self._client(c, t, c.trust)
-        cl.cacerts()
-        self._learn(c)
-        try:
-            return cl, cl.accept_issued(p.issued, csr, what)
-        except VerifyError as e:
-            e.issued = p.issued
-            raise
-
-    def _enroll(self, c, t):
-        csr, key_der = self._pending(c, "simpleenroll", True)
-        kept = self._issued(c, t, csr, "simpleenroll")
-        if kept is not None:
-            self._commit(c, kept[0], key_der if key_der is not None else c.key_der, kept[1],
-                         "enrolled")
-            return
-        auth = None
-        if c.boot_password is not None:
-            auth = (c.boot_user or "", c.boot_password)
-        cert = key = None
-        if c.boot_key is not None and c.boot_chain:
-            cert, key = c.boot_chain[0], c.boot_key
-        if auth is None and cert is None:
-            raise AuthError("no bootstrap credential to enroll with", 401)
-        cl = self._client(c, t, c.trust, auth, cert, key)
-        certs = cl.simpleenroll(csr)
-        self._learn(c)
-        self._commit(c, cl, key_der if key_der is not None else c.key_der, certs, "enrolled")
-
-    def _renew(self, c, t):
-        csr, key_der = self._pending(c, "simplereenroll", self.rekey)
-        kept = self._issued(c, t, csr, "simplereenroll")
-        if kept is not None:
-            self._commit(c, kept[0], key_der if key_der is not None else c.key_der, kept[1],
-                         "renewed")
-            return
-        cl = self._client(c, t, c.trust, None, c.chain[0], c.key_der)
-        certs = cl.simplereenroll(csr)
-        self._learn(c)
-        self._commit(c, cl, key_der if key_der is not None else c.key_der, certs, "renewed")
+        device_rare.commit(self, c, cl, key_der if key_der is not None else c.key_der, certs,
+                           "renewed" if renew else "enrolled")
