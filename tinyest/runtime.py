@@ -32,7 +32,8 @@ TCP and TLS
     certificates (bootstrap, IP address hosts) and the iPAddress check.
 
     Errors become ``ConnectError`` (resolution, refused, reset), ``TlsError``
-    (handshake, certificate, hostname) or ``EstTimeout``.
+    (handshake, certificate, hostname) or ``EstTimeout``: ``net_error`` maps
+    them, with ``tinyest.runtime_rare``, loaded when a call fails.
 
 Time and randomness
     ``now()`` is seconds since 1970 whatever the port's epoch (2000 on
@@ -86,11 +87,6 @@ if MICROPYTHON:
             import ssl as _tls
         except ImportError:
             pass
-    _TLS_ERRORS = ValueError  # mbedTLS's certificate verification texts
-else:
-    import ssl
-
-    _TLS_ERRORS = (ValueError, ssl.SSLError)
 
 _TIMEOUTS = (110, 116, 60, 138, 11, 35)  # ETIMEDOUT: Linux, lwIP, BSD/macOS, Windows-ish; EAGAIN
 
@@ -138,19 +134,9 @@ def net_error(e, stage="io"):
     ``stage`` is "connect", "handshake" or "io"."""
     if isinstance(e, (EstError, MemoryError)):
         return e  # running out of heap is not a network fault: let it be seen
-    msg = str(e) or repr(e)
-    code = _code(e)
-    if isinstance(e, OSError) and code in _TIMEOUTS:
-        return EstTimeout("timed out (%s)" % stage)
-    # MBEDTLS_ERR_SSL_ALLOC_FAILED, MBEDTLS_ERR_MPI_ALLOC_FAILED, MBEDTLS_ERR_PK_ALLOC_FAILED,
-    # MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
-    if code in (-0x7F00, -0x0010, -0x3F80, -0x2880):
-        return MemoryError("TLS: out of memory (%d)" % code)
-    if isinstance(e, _TLS_ERRORS) or isinstance(code, int) and code < 0:  # MBEDTLS_ERR_*
-        return TlsError("TLS: " + " ".join(msg.split()))
-    if stage == "handshake":
-        return TlsError("TLS handshake failed: " + msg)
-    return ConnectError(msg)
+    from tinyest import runtime_rare  # a failed call: the mapping loads now
+
+    return runtime_rare.net_error(e, stage)
 
 
 # ---------------------------------------------------------------- TCP

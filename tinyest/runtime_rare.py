@@ -6,10 +6,37 @@ is tls-unique (CPython only: MicroPython exposes none). ``client_key`` turns a
 TLS client key given otherwise than as DER ``bytes`` (a key object with
 ``to_der()``, a bytearray or memoryview, PEM bytes or text) into DER bytes.
 ``check_ip`` is the iPAddress check of a verified MicroPython connection to an
-IP address host (mbedTLS would match the address as text).
+IP address host (mbedTLS would match the address as text). ``net_error`` maps
+an exception of a failed socket or TLS call to the library's errors (loaded
+only when a call failed).
 """
 
-from tinyest.errors import EstError, TlsError
+from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
+
+
+def net_error(e, stage):
+    """The error for ``e`` (neither an EstError nor a MemoryError) raised by
+    a socket or TLS call at ``stage``: see ``tinyest.runtime.net_error``."""
+    from tinyest.runtime import _TIMEOUTS, MICROPYTHON, _code
+
+    msg = str(e) or repr(e)
+    code = _code(e)
+    if isinstance(e, OSError) and code in _TIMEOUTS:
+        return EstTimeout("timed out (%s)" % stage)
+    # MBEDTLS_ERR_SSL_ALLOC_FAILED, MBEDTLS_ERR_MPI_ALLOC_FAILED, MBEDTLS_ERR_PK_ALLOC_FAILED,
+    # MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
+    if code in (-0x7F00, -0x0010, -0x3F80, -0x2880):
+        return MemoryError("TLS: out of memory (%d)" % code)
+    tls = ValueError  # mbedTLS's certificate verification texts
+    if not MICROPYTHON:
+        import ssl
+
+        tls = (ValueError, ssl.SSLError)
+    if isinstance(e, tls) or isinstance(code, int) and code < 0:  # MBEDTLS_ERR_*
+        return TlsError("TLS: " + " ".join(msg.split()))
+    if stage == "handshake":
+        return TlsError("TLS handshake failed: " + msg)
+    return ConnectError(msg)
 
 
 def recorder(chain, bootstrap):
