@@ -40,7 +40,10 @@ API
     ``chain[0]`` and ``boot_key`` that of ``boot_chain[0]`` (each key with its chain or
     neither); ``key_matches(key_der, cert_der)`` compares one pair. Both parse the key
     and the certificate (tinyest.keys and tinyest.x509, imported when called): a device
-    calls ``check`` once after start-up, not on every load.
+    calls ``check`` once after start-up, not on every load. What runs seldom
+    (``key_matches``, the work of ``check`` and ``wipe``, decoding PEM) is in
+    ``tinyest.store_rare``, imported when first called; ``store.key_matches``
+    resolves there.
 
     Nothing here verifies certificates. The caller commits a new key and chain only
     after it has checked the chain against the trust anchors. ``commit_enrollment``
@@ -121,7 +124,7 @@ Heap
     ``load`` first checks both slots by streaming them through a 256-octet buffer, then
     reads the chosen one record by record: every value is read once, into the object
     returned. ``commit`` writes the values it is given without joining them. PEM is
-    decoded (tinyest.pem imported) only when some is given.
+    decoded (tinyest.store_rare and tinyest.pem imported) only when some is given.
 
 Only tinyest.errors classes escape (StoreError for I/O errors and for bad contents);
 ``fs`` exceptions that are not OSError (e.g. a test's simulated power loss) pass
@@ -160,21 +163,25 @@ class OsFs:
     mkdir = staticmethod(os.mkdir)
 
     def fsync(self, f):
+        """Commit an open (flushed) file, or a directory given by its path, to the
+        disk: os.fsync on CPython (a directory the system cannot sync, as on
+        Windows, is let be), else os.sync for a file where the port has one."""
+        d = isinstance(f, str)
         if _fsync:
-            _fsync(f.fileno())
-        elif _sync:
-            _sync()
-
-    def syncdir(self, path):
-        if _fsync:  # CPython
             try:
-                fd = os.open(path, 0)  # O_RDONLY
+                fd = os.open(f, 0) if d else f.fileno()  # O_RDONLY
                 try:
                     _fsync(fd)
                 finally:
-                    os.close(fd)
+                    if d:
+                        os.close(fd)
             except OSError:
-                pass  # a system that cannot sync a directory (Windows)
+                if not d:
+                    raise
+        elif _sync and not d:
+            _sync()
+
+    syncdir = fsync
 
 
 def _eq(self, other):
@@ -223,21 +230,16 @@ class Credentials:
     def check(self):
         """StoreError unless key_der is the key of chain[0] and boot_key that of
         boot_chain[0], each key present with its chain or neither."""
-        for name, chain in (("key_der", self.chain), ("boot_key", self.boot_chain)):
-            key = getattr(self, name)
-            try:
-                if (key is None) == (not chain) and (key is None or key_matches(key, chain[0])):
-                    continue
-            except EstError:  # a key or certificate that does not parse matches nothing
-                pass
-            raise StoreError(name + " mismatch")
+        from tinyest.store_rare import check
+
+        check(self)
 
 
-def key_matches(key_der, cert_der):
-    """True when the certificate carries the public key of the private key."""
-    from tinyest import keys, x509
+def __getattr__(name):
+    # key_matches (hosts, provisioning, ``Credentials.check``) is in tinyest.store_rare
+    from tinyest import store_rare
 
-    return bytes(x509.Certificate(cert_der).public_key_der) == keys.load_private(key_der).public_key_der()
+    return getattr(store_rare, name)
 
 
 def _der(name, v):
@@ -250,11 +252,9 @@ def _der(name, v):
 
                 der.top(v)
                 return [v]
-            from tinyest import pem
+            from tinyest.store_rare import pem_der
 
-            out = []
-            for b in pem.decode_all(v):
-                out += _der(name, b[1])
+            out = pem_der(name, v)
             if out:
                 return out
         except EstError:
@@ -396,50 +396,49 @@ class Store:
         self._pre = root.rstrip("/") + "/"
         self._fs = OsFs() if fs is None else fs
 
-    def _scan(self):
-        """(slot index, sequence, version) of the newest intact slot; index -1 when
-        no slot file exists, -2 when none is intact."""
+    def load(self, _scan=False):
+        """The newest intact generation, or the unprovisioned state when none is
+        stored. ``_scan``: only (slot index, sequence, version) of the newest intact
+        slot, index -1 when no slot file exists, -2 when none is intact."""
         fs = self._fs
-        best = (-1, 0, 0)
-        for i in (0, 1):
-            path = self._pre + _SLOTS[i]
-            try:
-                size = fs.stat(path)[6]
-            except OSError:
-                continue  # absent
-            ok = False  # intact: right size, magic and hash
-            if 48 <= size <= 48 + 65536:
-                f = fs.open(path, "rb")
-                try:
-                    hdr = _read(f, 16)
-                    magic, version, _, seq, n = struct.unpack(">4sHHII", hdr)
-                    if magic == b"tEST" and size == 48 + n:
-                        h = hashlib.sha256(hdr)
-                        mv = memoryview(bytearray(256))
-                        while n:
-                            k = f.readinto(mv[:n if n < 256 else 256])
-                            if not k:
-                                break
-                            h.update(mv[:k])
-                            n -= k
-                        ok = not n and f.read(32) == h.digest()
-                finally:
-                    f.close()
-            if ok and (best[0] < 0 or 0 < (seq - best[1]) % _TOP <= _TOP >> 1):
-                best = (i, seq, version)
-            elif not ok and best[0] < 0:
-                best = (-2, 0, 0)
-        return best
-
-    def load(self):
-        """The newest intact generation, or the unprovisioned state when none is stored."""
         try:
-            slot, seq, version = self._scan()
+            best = (-1, 0, 0)
+            for i in (0, 1):
+                path = self._pre + _SLOTS[i]
+                try:
+                    size = fs.stat(path)[6]
+                except OSError:
+                    continue  # absent
+                ok = False  # intact: right size, magic and hash
+                if 48 <= size <= 48 + 65536:
+                    f = fs.open(path, "rb")
+                    try:
+                        hdr = _read(f, 16)
+                        magic, version, _, seq, n = struct.unpack(">4sHHII", hdr)
+                        if magic == b"tEST" and size == 48 + n:
+                            h = hashlib.sha256(hdr)
+                            mv = memoryview(bytearray(256))
+                            while n:
+                                k = f.readinto(mv[:n if n < 256 else 256])
+                                if not k:
+                                    break
+                                h.update(mv[:k])
+                                n -= k
+                            ok = not n and f.read(32) == h.digest()
+                    finally:
+                        f.close()
+                if ok and (best[0] < 0 or 0 < (seq - best[1]) % _TOP <= _TOP >> 1):
+                    best = (i, seq, version)
+                elif not ok and best[0] < 0:
+                    best = (-2, 0, 0)
+            if _scan:
+                return best
+            slot, seq, version = best
             if slot == -1:
                 return Credentials()
             if slot < 0 or version != 1:
                 raise StoreError("no intact store of version 1")
-            f = self._fs.open(self._pre + _SLOTS[slot], "rb")
+            f = fs.open(self._pre + _SLOTS[slot], "rb")
             try:
                 c = _parse(f)
             finally:
@@ -455,7 +454,7 @@ class Store:
         fs = self._fs
         root = self._pre[:-1] or "/"
         try:
-            slot, seq, _ = self._scan()
+            slot, seq, _ = self.load(True)
             try:
                 fs.stat(root)
             except OSError:
@@ -520,14 +519,6 @@ class Store:
 
     def wipe(self):
         """Remove every store file: the temporary one, the older slot, the newest."""
-        fs = self._fs
-        try:
-            new = self._scan()[0] == 1
-            for name in ("cred.tmp", _SLOTS[not new], _SLOTS[new]):
-                try:
-                    fs.stat(self._pre + name)
-                except OSError:
-                    continue
-                fs.remove(self._pre + name)
-        except OSError as e:
-            raise StoreError("store I/O: %s" % e)
+        from tinyest.store_rare import wipe
+
+        wipe(self)

@@ -1,0 +1,65 @@
+"""What ``tinyest.store`` does seldom, imported on first use: comparing a key
+with its certificate (``key_matches``, and ``Credentials.check`` built on it:
+provisioning, a device's start-up, ``Store.commit_enrollment``), decoding PEM
+given to the store (hosts and provisioning; a device writes DER), and
+``Store.wipe`` (provisioning, or a damaged store). The store format and its
+rules are those of tinyest.store's module text.
+
+Imports tinyest.keys, tinyest.x509 and tinyest.pem when used. Errors:
+StoreError. Side channels: none beyond those of the key parsing in
+tinyest.keys.
+"""
+
+from tinyest.errors import EstError, StoreError
+
+
+def key_matches(key_der, cert_der):
+    """True when the certificate carries the public key of the private key."""
+    from tinyest import keys, x509
+
+    return bytes(x509.Certificate(cert_der).public_key_der) == keys.load_private(key_der).public_key_der()
+
+
+def check(c):
+    """``Credentials.check`` of ``c``: StoreError unless key_der is the key of
+    chain[0] and boot_key that of boot_chain[0], each key present with its chain
+    or neither."""
+    for name, chain in (("key_der", c.chain), ("boot_key", c.boot_chain)):
+        key = getattr(c, name)
+        try:
+            if (key is None) == (not chain) and (key is None or key_matches(key, chain[0])):
+                continue
+        except EstError:  # a key or certificate that does not parse matches nothing
+            pass
+        raise StoreError(name + " mismatch")
+
+
+def pem_der(name, v):
+    """The DER of every PEM block in ``v`` (text or octets), each checked by
+    ``store._der``; EstError (or StoreError naming the field) when one is bad."""
+    from tinyest import pem
+    from tinyest.store import _der
+
+    out = []
+    for b in pem.decode_all(v):
+        out += _der(name, b[1])
+    return out
+
+
+def wipe(st):
+    """``Store.wipe`` of store ``st``: remove the temporary file, then the older
+    slot, then the newest, so that a power loss leaves the old state or nothing."""
+    from tinyest.store import _SLOTS
+
+    fs = st._fs
+    pre = st._pre
+    try:
+        new = st.load(True)[0] == 1  # cred.b holds the newest
+        for name in ("cred.tmp", _SLOTS[not new], _SLOTS[new]):
+            try:
+                fs.stat(pre + name)
+            except OSError:
+                continue
+            fs.remove(pre + name)
+    except OSError as e:
+        raise StoreError("store I/O: %s" % e)
