@@ -178,8 +178,6 @@ def answer(cl, resp, op, chosen):
     ``op``; ``chosen`` is the challenge it answered before, or None. Refused
     credentials earn another try only for a stale Digest nonce (then ``stale``
     is True); otherwise, or with no usable challenge, raises the AuthError."""
-    from tinyest import client_rare
-
     ch = parse_challenges(resp.header_all("www-authenticate"))
     stale = False
     if chosen is not None:
@@ -187,9 +185,13 @@ def answer(cl, resp, op, chosen):
             if c[0] == "digest" and c[1].get("stale", "").lower() == "true":
                 stale = True
         if not stale:
+            from tinyest import client_rare
+
             raise client_rare.status_error(resp, op)
     chosen = choose_challenge(ch)
     if chosen is None:
+        from tinyest import client_rare
+
         raise client_rare.status_error(resp, op + " (no usable authentication challenge)")
     cl._note("auth", chosen[0])
     return chosen, stale
