@@ -8,7 +8,7 @@ Reading
     v2/v3, extensions only in v3, the inner signature AlgorithmIdentifier equal
     byte for byte to the outer one, no duplicate extensions, every understood
     extension well formed. ``load(data)`` takes DER or PEM, ``load_all(data)``
-    a PEM bundle (both ``tinyest.x509_pem``'s, loaded on first use through the
+    a PEM bundle (both ``tinyest.x509_rare``'s, loaded on first use through the
     module's ``__getattr__``). ``spki_info`` is the reader behind ``.key_type``/``.curve``/
     ``.key_bits``; ``.subject``/``.issuer`` render names as RFC 4514 text
     through ``tinyest.names``, which a device loads only to show one.
@@ -65,6 +65,11 @@ import hashlib
 from tinyest import der
 from tinyest.errors import DERError, EstError, FormatError, VerifyError
 
+try:
+    from micropython import const
+except ImportError:  # CPython: every constant here is an int
+    const = int
+
 MAX_SIGS = 48
 
 # Extensions other modules name (OID contents octets).
@@ -72,6 +77,53 @@ OID_KEY_USAGE = b"\x55\x1d\x0f"
 OID_SAN = b"\x55\x1d\x11"
 OID_BASIC_CONSTRAINTS = b"\x55\x1d\x13"
 OID_EXT_KEY_USAGE = b"\x55\x1d\x25"
+
+# Error texts by number: x509_rare.TEXTS, loaded with the first error (a board
+# would pay heap for a string literal per message, and malformed input is rare).
+_EMPTY_RDN = const(0)
+_NAME_ATTRS = const(1)
+_EC_NO_CURVE = const(2)
+_ED25519_LEN = const(3)
+_PEM_TEXT = const(4)
+_TOO_BIG = const(5)
+_VERSION = const(6)
+_SERIAL = const(7)
+_TBS_ALG = const(8)
+_SPKI = const(9)
+_UNIQUE_ID = const(10)
+_EXT_VERSION = const(11)
+_EXTS = const(12)
+_DUP_EXT = const(13)
+_KU_LEN = const(14)
+_NEG_PATHLEN = const(15)
+_EKUS = const(16)
+_EKU_EMPTY = const(17)
+_SANS = const(18)
+_IP_LEN = const(19)
+_EXTRA_TBS = const(20)
+_NO_SIG_SUPPORT = const(21)
+_SIG_CHECK = const(22)
+_SIG_BUDGET = const(23)
+_TOO_MANY = const(24)
+_TRIES = const(25)
+_NOT_YET = const(26)
+_EXPIRED = const(27)
+_CRITICAL = const(28)
+_DEPTH = const(29)
+_NOT_V3 = const(30)
+_NOT_CA = const(31)
+_NO_CERT_SIGN = const(32)
+_PATH_LEN = const(33)
+_BAD_SIG = const(34)
+_NO_ISSUER = const(35)
+
+
+def _error(cls, i, args=(), *more):
+    """``cls`` (an EstError class) with text ``i`` formatted with ``args``;
+    ``more``: further constructor arguments (a DERError's offset)."""
+    from tinyest import x509_rare
+
+    return cls(x509_rare.TEXTS.split("|")[i] % args, *more)
 
 
 def _element(r, name):
@@ -88,11 +140,11 @@ def _element(r, name):
     while not n.empty():
         rdn = n.enter(0x31)
         if rdn.empty():
-            raise FormatError("empty RDN at offset %d" % n.offset())
+            raise _error(FormatError, _EMPTY_RDN, n.offset())
         while not rdn.empty():
             count += 1
             if count > 32:
-                raise FormatError("more than 32 name attributes")
+                raise _error(FormatError, _NAME_ATTRS)
             atv = rdn.enter(0x30)
             atv.read_oid()
             at = atv.offset()
@@ -121,7 +173,7 @@ def spki_info(spki):
     r.done()
     if alg == b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey 1.2.840.10045.2.1
         if params is None:
-            raise FormatError("EC key without a named curve")
+            raise _error(FormatError, _EC_NO_CURVE)
         # 1.2.840.10045.3.1.7, 1.3.132.0.34, 1.3.132.0.35
         for oid, bits in ((b"\x2a\x86\x48\xce\x3d\x03\x01\x07", 256), (b"\x2b\x81\x04\x00\x22", 384),
                           (b"\x2b\x81\x04\x00\x23", 521)):
@@ -141,7 +193,7 @@ def spki_info(spki):
         return "rsa", None, bits
     if alg == b"\x2b\x65\x70":  # id-Ed25519 1.3.101.112
         if len(key) != 32:
-            raise FormatError("Ed25519 key of %d octets" % len(key))
+            raise _error(FormatError, _ED25519_LEN, len(key))
         return "ed25519", None, 256
     return der.oid_str(alg), None, None
 
@@ -168,10 +220,10 @@ class Certificate:
 
     def __init__(self, data):
         if isinstance(data, str):
-            raise FormatError("PEM text: use x509.load()")
+            raise _error(FormatError, _PEM_TEXT)
         mv = memoryview(data)
         if len(mv) > 16384:
-            raise FormatError("certificate over 16384 bytes")
+            raise _error(FormatError, _TOO_BIG)
         self.der = mv
         c = der.top(mv)
         start = c.offset()
@@ -188,14 +240,14 @@ class Certificate:
             n = v.read_int()
             v.done()
             if n < 0 or n > 2:
-                raise FormatError("bad version %d at offset %d" % (n, at))
+                raise _error(FormatError, _VERSION, (n, at))
             version = n + 1  # an explicit v1 (n == 0) is tolerated
         self.version = version
         self.serial = n = t.read_int()
         if n >> 256 not in (0, -1):
-            raise FormatError("serial of more than 32 octets")
+            raise _error(FormatError, _SERIAL)
         if _element(t, False) != self.sig_alg:
-            raise FormatError("TBS signature algorithm differs")
+            raise _error(FormatError, _TBS_ALG)
         self.issuer_der = _element(t, True)
         v = t.enter(0x30)
         self.not_before = v.read_time()
@@ -207,7 +259,7 @@ class Certificate:
         try:
             self.key_type, self.curve, self.key_bits = spki_info(self.public_key_der)
         except DERError as e:
-            raise DERError("bad SubjectPublicKeyInfo (%s)" % e, at)
+            raise _error(DERError, _SPKI, e, at)
         self.extensions = exts = []
         self.basic_constraints = self.key_usage = self.ext_key_usage = None
         self.san = self.ski = self.aki = None
@@ -217,16 +269,16 @@ class Certificate:
                 at = t.offset()
                 u = t.optional(tag)
                 if u is not None and (len(u) == 0 or u[0] > 7):
-                    raise DERError("bad unique ID", at)
+                    raise _error(DERError, _UNIQUE_ID, (), at)
         e = t.enter_optional(0xA3)
         if e is not None:
             if version != 3:
-                raise FormatError("extensions in a v%d certificate" % version)
+                raise _error(FormatError, _EXT_VERSION, version)
             s = e.enter(0x30)
             e.done()
             while not s.empty():
                 if len(exts) >= 32:
-                    raise FormatError("more than 32 extensions")
+                    raise _error(FormatError, _EXTS)
                 x = s.enter(0x30)
                 oid = bytes(x.read_oid())
                 crit = False
@@ -236,7 +288,7 @@ class Certificate:
                 x.done()
                 for o, _, _ in exts:
                     if o == oid:
-                        raise FormatError("duplicate extension %s" % der.oid_str(oid))
+                        raise _error(FormatError, _DUP_EXT, der.oid_str(oid))
                 exts.append((oid, crit, val))
                 # A Reader over the value, with offsets in the certificate.
                 r = der.Reader(x.buf, x.offset() - len(val), x.offset(), x.depth)
@@ -248,7 +300,7 @@ class Certificate:
                     _, bits = r.read_bit_string()
                     r.done()
                     if len(bits) > 2:
-                        raise FormatError("%d-octet keyUsage at offset %d" % (len(bits), at))
+                        raise _error(FormatError, _KU_LEN, (len(bits), at))
                     mask = 0
                     for i in range(8 * len(bits)):
                         if bits[i >> 3] & (0x80 >> (i & 7)):
@@ -269,7 +321,7 @@ class Certificate:
                             at = y.offset()
                             n = y.read_int()
                             if n < 0:
-                                raise FormatError("negative pathLen at offset %d" % at)
+                                raise _error(FormatError, _NEG_PATHLEN, at)
                         y.done()
                         self.basic_constraints = ca, n
                     elif oid == b"\x55\x1d\x23":  # authorityKeyIdentifier
@@ -283,15 +335,15 @@ class Certificate:
                         out = self.ext_key_usage = []
                         while not y.empty():
                             if len(out) >= 16:
-                                raise FormatError("more than 16 extKeyUsage OIDs")
+                                raise _error(FormatError, _EKUS)
                             out.append(bytes(y.read_oid()))
                         if not out:
-                            raise FormatError("empty extKeyUsage")
+                            raise _error(FormatError, _EKU_EMPTY)
                     else:  # subjectAltName: GeneralNames
                         out = self.san = []
                         while not y.empty():
                             if len(out) >= 64:
-                                raise FormatError("more than 64 subjectAltNames")
+                                raise _error(FormatError, _SANS)
                             at = y.offset()
                             tag, v = y.read_any()
                             if tag in (0x81, 0x82, 0x86):
@@ -299,12 +351,12 @@ class Certificate:
                                 out.append((kind, der.decode_string(0x16, v, at)))  # IA5String
                             elif tag == 0x87:
                                 if len(v) != 4 and len(v) != 16:
-                                    raise FormatError("%d-octet iPAddress at offset %d" % (len(v), at))
+                                    raise _error(FormatError, _IP_LEN, (len(v), at))
                                 out.append(("ip", bytes(v)))
                             else:
                                 out.append(("other", bytes(y.buf[at:y.offset()])))
         if not t.empty():
-            raise FormatError("extra TBS field at offset %d" % t.offset())
+            raise _error(FormatError, _EXTRA_TBS, t.offset())
 
     # -- readable views
 
@@ -342,20 +394,20 @@ class Certificate:
 
             keys.verify(spki, self.sig_alg, self.tbs, self.signature)  # raises VerifyError
         except ImportError:  # tinyest.keys, or the module of this key type, is left out
-            raise VerifyError("signature support not installed")
+            raise _error(VerifyError, _NO_SIG_SUPPORT)
         except VerifyError:
             raise
         except EstError as e:
-            raise VerifyError("cannot check the signature: %s" % e)
+            raise _error(VerifyError, _SIG_CHECK, e)
 
 
 def __getattr__(name):
-    # load and load_all (DER or PEM input) are tinyest.x509_pem's, loaded on first use
+    # load and load_all (DER or PEM input) are tinyest.x509_rare's, loaded on first use
     if name != "load" and name != "load_all":
         raise AttributeError(name)
-    from tinyest import x509_pem
+    from tinyest import x509_rare
 
-    return getattr(x509_pem, name)
+    return getattr(x509_rare, name)
 
 
 # ---------------------------------------------------------------- paths
@@ -375,7 +427,7 @@ class Checks:
         r = self.done.get(key)
         if r is None:
             if self.left <= 0:
-                raise VerifyError("gave up at %d signature checks" % MAX_SIGS)
+                raise _error(VerifyError, _SIG_BUDGET, MAX_SIGS)
             self.left -= 1
             try:
                 child.verify_signed_by(issuer)
@@ -407,7 +459,7 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     with the first reason found.
     """
     if len(others) > 64 or len(anchors) > 32:
-        raise VerifyError("over 64 others or 32 anchors")
+        raise _error(VerifyError, _TOO_MANY)
     max_depth = min(max_depth, 16)
     if not isinstance(leaf, Certificate):
         leaf = Certificate(leaf)
@@ -430,14 +482,14 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
     def own(c, fresh):
         # Checks every certificate of a path gets, except the trust anchor. A clock
         # within ``skew`` seconds of a validity bound is given the benefit of the doubt.
-        # Reasons are (format, args...), made text only when one is raised (see below).
+        # Reasons are (format, args...), made text only when one is raised (x509_rare.reason_text).
         if now is not None:
             if now + skew < c.not_before and not fresh:
-                return "%s is not valid yet", c
+                return _NOT_YET, c
             if now - skew > c.not_after:
-                return "%s has expired", c
+                return _EXPIRED, c
         if c.unknown_critical:
-            return "%s: critical ext %s unsupported", c, c.unknown_critical[0]
+            return _CRITICAL, c, c.unknown_critical[0]
         return None
 
     checks = checks or Checks()
@@ -459,31 +511,31 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
             found = True
             if not anchor:
                 if len(path) + 2 > max_depth:
-                    reason = reason or ("no path within %d certificates", max_depth)
+                    reason = reason or (_DEPTH, max_depth)
                     break
                 if c in path or c.der == path[0].der:  # path[1:] are pool objects
                     continue
             steps += 1
             if steps > 256:
-                raise VerifyError("gave up after 256 issuer tries")
+                raise _error(VerifyError, _TRIES)
             # c would sign cur; path[1:] are the intermediates below c.
             why = None if anchor else own(c, False)
             bc = c.basic_constraints
             if why:
                 pass
             elif not anchor and c.version != 3:
-                why = "%s is v%d and cannot be a CA", c, c.version
+                why = _NOT_V3, c, c.version
             elif (bc is None and not anchor) or (bc is not None and not bc[0]):
-                why = "%s is not a CA", c
+                why = _NOT_CA, c
             elif c.key_usage is not None and not c.key_usage & 0x20:  # keyCertSign
-                why = "%s: keyUsage lacks keyCertSign", c
+                why = _NO_CERT_SIGN, c
             elif bc is not None and bc[1] is not None:
                 n = 0
                 for p in path[1:]:
                     if not p.is_self_issued():
                         n += 1
                 if n > bc[1]:
-                    why = "path length constraint of %s exceeded", c
+                    why = _PATH_LEN, c
             if not why:
                 r = checks.signed(cur, c)
                 if r is True:
@@ -494,27 +546,16 @@ def verify_chain(leaf, others, anchors, now=None, max_depth=8, skew=0, fresh=Fal
                     if p is not None:
                         return p
                     continue
-                why = "signature on %s by %s: %s", cur, c, r
+                why = _BAD_SIG, cur, c, r
             reason = reason or why
         if not found:
-            reason = reason or ("no issuer found for %s", cur.issuer_der)
+            reason = reason or (_NO_ISSUER, cur.issuer_der)
         return None
 
     reason = own(leaf, fresh)
     path = None if reason else extend([leaf])
     if path is not None:
         return path
-    if not reason:
-        raise VerifyError("no path to a trust anchor")
-    args = []
-    for a in reason[1:]:  # a certificate by its subject, a Name (memoryview) and an OID (bytes) as text
-        if isinstance(a, Certificate):
-            a = a.subject
-        elif isinstance(a, memoryview):
-            from tinyest.names import name_text
+    from tinyest import x509_rare  # the text of the reason, made only for a failure
 
-            a = name_text(a)
-        elif isinstance(a, bytes):
-            a = der.oid_str(a)
-        args.append(a)
-    raise VerifyError(reason[0] % tuple(args))
+    raise VerifyError(x509_rare.reason_text(reason))
