@@ -44,6 +44,8 @@ bodies), ``tinyest.http_date`` (dates, Retry-After).
 
 Every failure is a ``ProtocolError`` (framing), ``HttpError`` (status) or an
 error of ``tinyest.runtime``; every loop is bounded by a count or by the cap.
+The error texts are numbered here and held by ``tinyest.http_rare``, loaded
+with the first error.
 
 Side channels: no secret is compared or computed here (see ``tinyest.http_auth``
 for passwords); nothing is constant-time.
@@ -54,6 +56,11 @@ import binascii
 from tinyest import runtime
 from tinyest.errors import ConnectError, EstTimeout, ProtocolError
 
+try:
+    from micropython import const
+except ImportError:  # CPython: every constant here is an int
+    const = int
+
 MAX_BODY = 32768
 MAX_LINE = 2048
 MAX_HEADERS = 64
@@ -62,6 +69,35 @@ BUFSIZE = 2048
 USER_AGENT = "tinyest"
 # RFC 7230 tchar: the characters of a header name or an auth scheme
 TCHAR = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+# Error texts by number: http_rare.TEXTS, loaded with the first error (a board
+# would pay heap for a string literal per message through every TLS handshake).
+_SLOW = const(0)
+_LONG = const(1)
+_CLOSED_LINE = const(2)
+_CLOSED_AFTER = const(3)
+_CLOSED_STATUS = const(4)
+_BAD_STATUS = const(5)
+_CLOSED_HEADERS = const(6)
+_BAD_HEADER = const(7)
+_HEADERS = const(8)
+_SWITCH = const(9)
+_1XX = const(10)
+_BAD_LENGTH = const(11)
+_CAP = const(12)
+_B64_CHAR = const(13)
+_B64_EMPTY = const(14)
+_B64_PAD = const(15)
+_LINE_BREAK = const(16)
+_CLOSED_SEND = const(17)
+_NO_CREDENTIALS = const(18)
+
+
+def _error(cls, i, args=()):
+    """``cls`` (an error class) with text ``i`` formatted with ``args``."""
+    from tinyest import http_rare
+
+    return cls(http_rare.TEXTS.split("|")[i] % args)
 
 
 def _text(b):
@@ -105,7 +141,7 @@ class Stream:
         if self.eof:
             return 0
         if self.deadline and runtime.elapsed(self.t0) > self.deadline:
-            raise EstTimeout("response not complete within %d s" % self.deadline)
+            raise _error(EstTimeout, _SLOW, self.deadline)
         try:
             n = self.sock.recv_into(mv)
         except Exception as e:  # an EstError or MemoryError comes back as it is
@@ -135,7 +171,7 @@ class Stream:
                 # Too long: drop what we have and keep reading to the LF.
                 skipping += n
                 if skipping > 16384:
-                    raise ProtocolError("%s longer than 16384 bytes" % "line")
+                    raise _error(ProtocolError, _LONG, "line")
                 n = 0
             if not n:
                 self.start = self.end = 0
@@ -147,7 +183,7 @@ class Stream:
             if not n:
                 if self.start == self.end and not skipping:
                     return None
-                raise ProtocolError("connection closed inside a line")
+                raise _error(ProtocolError, _CLOSED_LINE)
             self.end += n
 
     def readexact(self, mv, what):
@@ -157,7 +193,7 @@ class Stream:
         while pos < n:
             got = self.readinto(mv[pos:])
             if not got:
-                raise ProtocolError("connection closed after %d of %d %s bytes" % (pos, n, what))
+                raise _error(ProtocolError, _CLOSED_AFTER, (pos, n, what))
             pos += got
 
 
@@ -190,14 +226,14 @@ def status_line(stream):
     for _ in range(3):  # tolerate stray empty lines before the status line
         line = stream.readline()
         if line is None:
-            raise ProtocolError("connection closed before the status line")
+            raise _error(ProtocolError, _CLOSED_STATUS)
         if line != b"":
             break
     t = _text(line or b"")
     d = t[7:8] + t[9:12]  # the minor version and the status: ASCII digits, status 100 to 599
     if (t[:7] != "HTTP/1." or t[8:9] != " " or t[12:13] not in " " or len(d) != 4
             or d.strip("0123456789") or not "100" <= d[1:] < "600"):
-        raise ProtocolError("bad status line %r" % t[:40])
+        raise _error(ProtocolError, _BAD_STATUS, t[:40])
     return int(d[0]), int(d[1:]), t[13:].strip()
 
 
@@ -208,12 +244,12 @@ def read_headers(stream):
     for _ in range(MAX_HEADERS + 1):
         line = stream.readline()
         if line is None:
-            raise ProtocolError("connection closed inside the headers")
+            raise _error(ProtocolError, _CLOSED_HEADERS)
         if line == b"":
             return headers
         total += MAX_LINE if line is False else len(line)
         if total > 16384:
-            raise ProtocolError("%s longer than 16384 bytes" % "headers")
+            raise _error(ProtocolError, _LONG, "headers")
         if line is False:  # too long: skipped
             continue
         t = _text(line)
@@ -224,8 +260,8 @@ def read_headers(stream):
         elif i > 0 and not t[:i].strip(TCHAR):
             headers.append((t[:i].lower(), t[i + 1:].strip()))
         else:
-            raise ProtocolError("bad header line %r" % t[:40])
-    raise ProtocolError("more than %d headers" % MAX_HEADERS)
+            raise _error(ProtocolError, _BAD_HEADER, t[:40])
+    raise _error(ProtocolError, _HEADERS, MAX_HEADERS)
 
 
 def read_response(stream, method="GET", max_body=MAX_BODY):
@@ -234,11 +270,11 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
         minor, status, reason = status_line(stream)
         headers = read_headers(stream)
         if status == 101:
-            raise ProtocolError("unexpected protocol switch")
+            raise _error(ProtocolError, _SWITCH)
         if status >= 200:
             break
     else:
-        raise ProtocolError("too many 1xx responses")
+        raise _error(ProtocolError, _1XX)
     r = Response()
     r.status, r.reason, r.headers = status, reason, headers
     h = r.header_all
@@ -252,10 +288,10 @@ def read_response(stream, method="GET", max_body=MAX_BODY):
         for c in ",".join(cl).split(","):  # equal values of 1 to 10 ASCII digits
             c = c.strip()
             if not 0 < len(c) < 11 or c.strip("0123456789") or 0 <= n != int(c):
-                raise ProtocolError("bad Content-Length %r" % cl[0][:20])
+                raise _error(ProtocolError, _BAD_LENGTH, cl[0][:20])
             n = int(c)
         if n > max_body:  # refused before any allocation
-            raise ProtocolError("body exceeds the %d byte cap" % max_body)
+            raise _error(ProtocolError, _CAP, max_body)
         body = bytearray(n)
         stream.readexact(memoryview(body), "body")
     else:  # chunked, or delimited by the end of the connection
@@ -298,9 +334,9 @@ def b64decode_body(body):
 
             return http_rare.pem_body(body[i:])
         else:
-            raise ProtocolError("base64 body: bad character 0x%02x at %d" % (c, i))
+            raise _error(ProtocolError, _B64_CHAR, (c, i))
     if not w:
-        raise ProtocolError("empty base64 body")
+        raise _error(ProtocolError, _B64_EMPTY)
     data = memoryview(out)[:w]
     if w % 4:
         data = bytes(data) + b"=="[:4 - w % 4]
@@ -309,7 +345,7 @@ def b64decode_body(body):
             raise ValueError
         return binascii.a2b_base64(data)
     except ValueError:
-        raise ProtocolError("base64 body: bad length or padding")
+        raise _error(ProtocolError, _B64_PAD)
 
 
 def b64encode_lines(data):
@@ -346,7 +382,7 @@ def build_request(method, target, host, headers=(), body=None):
     h = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, target, host)
     for k, v in headers:
         if "\r" in k + v or "\n" in k + v:
-            raise ProtocolError("line break in header %r" % k)
+            raise _error(ProtocolError, _LINE_BREAK, k)
         h += k + ": " + v + "\r\n"
     if body is not None:
         h += "Content-Length: %d\r\n" % len(body)
@@ -362,7 +398,7 @@ def send_all(sock, data):
         except Exception as e:
             raise runtime.net_error(e)
         if not k:
-            raise ConnectError("connection closed while sending")
+            raise _error(ConnectError, _CLOSED_SEND)
         pos += k
 
 
@@ -401,7 +437,7 @@ class Connection:
         say whether the request may be repeated on a new connection."""
         for k, _ in headers:
             if not self.verified and "authorization" in k.lower():  # proxy- too
-                raise ProtocolError("no credentials over an unverified connection")
+                raise _error(ProtocolError, _NO_CREDENTIALS)
         head = build_request(method, target, self.host, headers, body)
         self.send_failed = True
         if body:

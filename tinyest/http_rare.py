@@ -7,9 +7,25 @@ caller reads the trailers. Chunk sizes have at most 8 hex digits, the body never
 grows beyond the cap (a close-delimited body one byte longer is refused).
 
 ``pem_body`` decodes a body sent as PEM text instead of bare base64.
+
+``TEXTS`` holds the error texts of ``tinyest.http``, numbered by its ``_SLOW`` ...
+``_NO_CREDENTIALS`` constants, in one string (a string literal per message would
+cost heap on a board through every TLS handshake); ``http._error`` loads them
+with the first error.
 """
 
 from tinyest.errors import EstError, ProtocolError
+
+TEXTS = (
+    "response not complete within %d s|%s longer than 16384 bytes|"
+    "connection closed inside a line|connection closed after %d of %d %s bytes|"
+    "connection closed before the status line|bad status line %r|"
+    "connection closed inside the headers|bad header line %r|more than %d headers|"
+    "unexpected protocol switch|too many 1xx responses|bad Content-Length %r|"
+    "body exceeds the %d byte cap|base64 body: bad character 0x%02x at %d|"
+    "empty base64 body|base64 body: bad length or padding|line break in header %r|"
+    "connection closed while sending|no credentials over an unverified connection"
+)
 
 
 def body(stream, te, cap):
