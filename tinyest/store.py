@@ -41,9 +41,10 @@ API
     neither); ``key_matches(key_der, cert_der)`` compares one pair. Both parse the key
     and the certificate (tinyest.keys and tinyest.x509, imported when called): a device
     calls ``check`` once after start-up, not on every load. What runs seldom
-    (``key_matches``, the work of ``check`` and ``wipe``, decoding PEM) is in
-    ``tinyest.store_rare``, imported when first called; ``store.key_matches``
-    resolves there.
+    (``key_matches``, the work of ``check``, ``commit_enrollment`` and ``wipe``,
+    decoding PEM, the error texts) is in ``tinyest.store_rare``, imported when first
+    called; ``store.key_matches`` and a Store's ``commit_enrollment`` and ``wipe``
+    resolve there.
 
     Nothing here verifies certificates. The caller commits a new key and chain only
     after it has checked the chain against the trust anchors. ``commit_enrollment``
@@ -184,6 +185,14 @@ class OsFs:
     syncdir = fsync
 
 
+def _error(i, arg=""):
+    # StoreError with message number i of store_rare._MESSAGES, then arg: the texts
+    # are imported with the first error, as a store fails seldom
+    from tinyest.store_rare import _MESSAGES
+
+    return StoreError(_MESSAGES.split("|")[i] + str(arg))
+
+
 def _eq(self, other):
     # __eq__ of Pending and Credentials: same class, same fields
     for n in self._names:
@@ -259,7 +268,7 @@ def _der(name, v):
                 return out
         except EstError:
             pass
-    raise StoreError("bad " + name)
+    raise _error(0, name)
 
 
 def _records(c):
@@ -268,10 +277,10 @@ def _records(c):
     cfg = c.config
     p = c.pending
     if not isinstance(cfg, dict) or p is not None and not isinstance(p, Pending):
-        raise StoreError("bad config or pending")
+        raise _error(1)
     for k in cfg:
         if not isinstance(k, str) or not 0 < len(k.encode()) < 256:
-            raise StoreError("bad config name")
+            raise _error(2)
     out = []  # (tag, prefix, field name, value, type octets allowed), then encoded
     for k in sorted(cfg):
         b = k.encode()
@@ -289,7 +298,7 @@ def _records(c):
         items = [v]
         if kind == "L":
             if not isinstance(v, (list, tuple)):
-                raise StoreError("bad " + name)
+                raise _error(0, name)
             items = []
             for x in v:
                 items += _der(name, x)
@@ -300,7 +309,7 @@ def _records(c):
         elif kind == "D":
             items = _der(name, v)
             if len(items) > 1:
-                raise StoreError("bad " + name)
+                raise _error(0, name)
             setattr(o, a, items[0])
         for x in items:
             out.append((_TAGS[i], b"", name, x, "b" if kind in "LD" else kind))
@@ -322,20 +331,20 @@ def _records(c):
         elif isinstance(v, (bytes, bytearray, memoryview)):
             t = "b"
         if t not in ok or len(prefix) + len(d) > 0xFFFE:
-            raise StoreError("bad " + name)
+            raise _error(0, name)
         k = len(prefix) + len(d)
         recs.append(struct.pack(">BH", tag, k + 1) + prefix + t.encode())
         recs.append(d)
         n += k + 4
     if n > 65536:
-        raise StoreError("too large")
+        raise _error(3)
     return recs, n
 
 
 def _read(f, n):
     b = f.read(n)
     if b is None or len(b) != n:
-        raise StoreError("short read")
+        raise _error(4)
     return b
 
 
@@ -347,14 +356,14 @@ def _parse(f):
         tag, k = struct.unpack(">BH", _read(f, 3))
         n -= 3 + k
         if k < 1 or n < 0:
-            raise StoreError("bad record")
+            raise _error(5)
         i = _TAGS.find(bytes([tag]))
         a = "config"
         if tag == 1:
             m = _read(f, 1)[0]
             k -= m + 1
             if k < 1:
-                raise StoreError("bad record")
+                raise _error(5)
             a = _read(f, m)
         elif i < 0:
             _read(f, k)  # a field of a later revision
@@ -372,7 +381,7 @@ def _parse(f):
             elif t != b"b":
                 raise ValueError
         except ValueError:  # UnicodeError included
-            raise StoreError("bad " + (a if isinstance(a, str) else "config"))
+            raise _error(0, a if isinstance(a, str) else "config")
         if tag == 1:
             c.config[a] = v
             continue
@@ -392,7 +401,7 @@ class Store:
 
     def __init__(self, root, fs=None):
         if not root:
-            raise StoreError("no directory")
+            raise _error(6)
         self._pre = root.rstrip("/") + "/"
         self._fs = OsFs() if fs is None else fs
 
@@ -437,14 +446,14 @@ class Store:
             if slot == -1:
                 return Credentials()
             if slot < 0 or version != 1:
-                raise StoreError("no intact store of version 1")
+                raise _error(7)
             f = fs.open(self._pre + _SLOTS[slot], "rb")
             try:
                 c = _parse(f)
             finally:
                 f.close()
         except OSError as e:
-            raise StoreError("store I/O: %s" % e)
+            raise _error(8, e)
         c.generation = seq
         return c
 
@@ -481,7 +490,7 @@ class Store:
             if sync:
                 sync(root)
         except OSError as e:
-            raise StoreError("store I/O: %s" % e)
+            raise _error(8, e)
         creds.generation = seq
         return seq
 
@@ -490,35 +499,16 @@ class Store:
         c = self.load()
         for name in fields:
             if name not in Credentials._names:
-                raise StoreError("no store field " + name)
+                raise _error(9, name)
             setattr(c, name, fields[name])
         self.commit(c)
         return c
 
-    def commit_enrollment(self, key_der, chain, erase_bootstrap=True, now=None):
-        """Store a new key and certificate chain (already verified by the caller) as the
-        current credentials; clears ``pending``; sets ``enrolled_at`` to ``now`` when given.
-        Refuses (StoreError) a key that is not the key of the chain's first certificate."""
-        c = self.load()
-        pw = erase_bootstrap and c.boot_password is not None
-        c.key_der = key_der
-        c.chain = chain
-        c.pending = None
-        if now is not None:
-            c.enrolled_at = now
-        if erase_bootstrap:
-            c.boot_user = c.boot_password = None
-        _records(c)  # checked and normalised (PEM decoded) before the keys are compared
-        if not c.enrolled:
-            raise StoreError("no key or certificate")
-        c.check()
-        self.commit(c)
-        if pw:
-            self.commit(c)  # the older slot still held the password: overwrite it too
-        return c
+    def __getattr__(self, name):
+        # commit_enrollment (once per enrollment) and wipe (provisioning, a damaged
+        # store) are functions ``s_NAME(store, ...)`` of tinyest.store_rare,
+        # imported when first asked for
+        from tinyest import store_rare
 
-    def wipe(self):
-        """Remove every store file: the temporary one, the older slot, the newest."""
-        from tinyest.store_rare import wipe
-
-        wipe(self)
+        f = getattr(store_rare, "s_" + name)
+        return lambda *a, **k: f(self, *a, **k)

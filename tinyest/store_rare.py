@@ -1,9 +1,11 @@
 """What ``tinyest.store`` does seldom, imported on first use: comparing a key
 with its certificate (``key_matches``, and ``Credentials.check`` built on it:
 provisioning, a device's start-up, ``Store.commit_enrollment``), decoding PEM
-given to the store (hosts and provisioning; a device writes DER), and
-``Store.wipe`` (provisioning, or a damaged store). The store format and its
-rules are those of tinyest.store's module text.
+given to the store (hosts and provisioning; a device writes DER),
+``Store.commit_enrollment`` (once per enrollment) and ``Store.wipe``
+(provisioning, or a damaged store): a Store's ``NAME`` resolves to
+``s_NAME`` here. And the texts of the store's StoreError messages. The store
+format and its rules are those of tinyest.store's module text.
 
 Imports tinyest.keys, tinyest.x509 and tinyest.pem when used. Errors:
 StoreError. Side channels: none beyond those of the key parsing in
@@ -11,6 +13,12 @@ tinyest.keys.
 """
 
 from tinyest.errors import EstError, StoreError
+
+# The StoreError texts of tinyest.store, by number (``store._error``), each followed
+# by the argument given there: one string holds them all
+_MESSAGES = ("bad |bad config or pending|bad config name|too large|short read|bad record|"
+             "no directory|no intact store of version 1|store I/O: |no store field |"
+             "no key or certificate")
 
 
 def key_matches(key_der, cert_der):
@@ -46,10 +54,36 @@ def pem_der(name, v):
     return out
 
 
-def wipe(st):
+def s_commit_enrollment(st, key_der, chain, erase_bootstrap=True, now=None):
+    """``Store.commit_enrollment``: store a new key and certificate chain (already
+    verified by the caller) as the current credentials; clears ``pending``; sets
+    ``enrolled_at`` to ``now`` when given. Refuses (StoreError) a key that is not
+    the key of the chain's first certificate."""
+    from tinyest.store import _error, _records
+
+    c = st.load()
+    pw = erase_bootstrap and c.boot_password is not None
+    c.key_der = key_der
+    c.chain = chain
+    c.pending = None
+    if now is not None:
+        c.enrolled_at = now
+    if erase_bootstrap:
+        c.boot_user = c.boot_password = None
+    _records(c)  # checked and normalised (PEM decoded) before the keys are compared
+    if not c.enrolled:
+        raise _error(10)
+    check(c)
+    st.commit(c)
+    if pw:
+        st.commit(c)  # the older slot still held the password: overwrite it too
+    return c
+
+
+def s_wipe(st):
     """``Store.wipe`` of store ``st``: remove the temporary file, then the older
     slot, then the newest, so that a power loss leaves the old state or nothing."""
-    from tinyest.store import _SLOTS
+    from tinyest.store import _SLOTS, _error
 
     fs = st._fs
     pre = st._pre
@@ -62,4 +96,4 @@ def wipe(st):
                 continue
             fs.remove(pre + name)
     except OSError as e:
-        raise StoreError("store I/O: %s" % e)
+        raise _error(8, e)
