@@ -76,6 +76,11 @@ except ImportError:  # no network stack (a plain RP2040 Pico): offline use only
 
 from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
 
+try:
+    from micropython import const
+except ImportError:  # CPython: every constant here is an int
+    const = int
+
 MICROPYTHON = sys.implementation.name == "micropython"
 
 _tls = None
@@ -89,6 +94,25 @@ if MICROPYTHON:
             pass
 
 _TIMEOUTS = (110, 116, 60, 138, 11, 35)  # ETIMEDOUT: Linux, lwIP, BSD/macOS, Windows-ish; EAGAIN
+
+# Error texts by number: runtime_rare.TEXTS, loaded with the first error (a board
+# would pay heap for a string literal per message through every TLS handshake).
+_NO_SOCKET = const(0)
+_RESOLVE_TIMEOUT = const(1)
+_RESOLVE = const(2)
+_NO_ANCHOR = const(3)
+_NO_STORE = const(4)
+_CERT_KEY = const(5)
+_ANCHOR_REFUSED = const(6)
+_CERT_REFUSED = const(7)
+
+
+def _error(cls, i, args=()):
+    """``cls`` (an error class) with text ``i`` formatted with ``args``."""
+    from tinyest import runtime_rare
+
+    return cls(runtime_rare.TEXTS.split("|")[i] % args)
+
 
 # ---------------------------------------------------------------- time, random
 
@@ -145,14 +169,14 @@ def net_error(e, stage="io"):
 def connect(host, port, timeout):
     """A connected TCP socket to host:port with the timeout set."""
     if socket is None:
-        raise ConnectError("no socket module")
+        raise _error(ConnectError, _NO_SOCKET)
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     except Exception as e:  # gaierror, or OSError on MicroPython
         if isinstance(e, OSError) and _code(e) in _TIMEOUTS:
-            raise EstTimeout("timed out (%s)" % ("resolving " + host))
-        raise ConnectError("cannot resolve %s: %s" % (host, e))
-    err = ConnectError("cannot resolve %s: %s" % (host, "no address"))
+            raise _error(EstTimeout, _RESOLVE_TIMEOUT, host)
+        raise _error(ConnectError, _RESOLVE, (host, e))
+    err = None
     for info in infos[:8]:
         s = None
         try:
@@ -164,7 +188,7 @@ def connect(host, port, timeout):
             if s is not None:
                 s.close()
             err = net_error(e, "connect")
-    raise err
+    raise err or _error(ConnectError, _RESOLVE, (host, "no address"))
 
 
 # ---------------------------------------------------------------- reads (MicroPython)
@@ -259,11 +283,11 @@ def check_trust(trust, bootstrap=False, system_trust=False, cert=None, key=None)
     """Refuse, before any network activity, a connection that could not be
     verified or a client certificate without its key."""
     if not (bootstrap or trust or system_trust):
-        raise TlsError("no trust anchor: refusing to connect")
+        raise _error(TlsError, _NO_ANCHOR)
     if system_trust and MICROPYTHON:
-        raise TlsError("MicroPython has no system trust store")
+        raise _error(TlsError, _NO_STORE)
     if (cert is None) != (key is None):
-        raise TlsError("a client certificate and its key come together")
+        raise _error(TlsError, _CERT_KEY)
 
 
 def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=False,
@@ -310,12 +334,12 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
         for ta in () if bootstrap else trust:
             ctx.load_verify_locations(bytes(ta))
     except (ValueError, OSError) as e:
-        raise TlsError("trust anchor refused: %s" % e)
+        raise _error(TlsError, _ANCHOR_REFUSED, e)
     if cert is not None:
         try:
             ctx.load_cert_chain(bytes(cert), bytes(key))
         except (ValueError, OSError) as e:
-            raise TlsError("client certificate or key refused: %s" % e)
+            raise _error(TlsError, _CERT_REFUSED, e)
     r = None
     if timeout is not None and _Base is not object:
         r = sock = _Recv(sock, timeout)

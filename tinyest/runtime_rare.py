@@ -9,9 +9,21 @@ TLS client key given otherwise than as DER ``bytes`` (a key object with
 IP address host (mbedTLS would match the address as text). ``net_error`` maps
 an exception of a failed socket or TLS call to the library's errors (loaded
 only when a call failed).
+
+``TEXTS`` holds the error texts of ``tinyest.runtime``, numbered by its
+``_NO_SOCKET`` ... ``_CERT_REFUSED`` constants, in one string (a string literal
+per message would cost heap on a board through every TLS handshake);
+``runtime._error`` loads them with the first error.
 """
 
 from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
+
+TEXTS = (
+    "no socket module|timed out (resolving %s)|cannot resolve %s: %s|"
+    "no trust anchor: refusing to connect|MicroPython has no system trust store|"
+    "a client certificate and its key come together|trust anchor refused: %s|"
+    "client certificate or key refused: %s"
+)
 
 
 def net_error(e, stage):
