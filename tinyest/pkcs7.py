@@ -8,7 +8,9 @@ Reading
     signerInfos. Anything else (a signed message, attribute certificates, other
     certificate formats) is a FormatError. The result is a list of memoryview
     slices of the input; nothing is copied. ``load(der)`` parses them into
-    ``x509.Certificate`` objects.
+    ``x509.Certificate`` objects. ``crls`` and ``load`` are
+    ``tinyest.pkcs7_rare``'s (served through the module's ``__getattr__``),
+    which also holds the error texts, numbered here.
 
     The outer layers (ContentInfo, the [0] EXPLICIT content, SignedData,
     encapContentInfo, the certificates and crls sets) may use BER
@@ -31,22 +33,44 @@ Side channels: nothing here handles secrets.
 from tinyest import der
 from tinyest.errors import FormatError
 
+try:
+    from micropython import const
+except ImportError:  # CPython: every constant here is an int
+    const = int
+
 MAX_MESSAGE = 131072
 
 # OID contents of id-signedData (1.2.840.113549.1.7.2); id-data ends in 1.
 _SIGNED_DATA = b"\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"
+
+# Error texts by number: pkcs7_rare.TEXTS, loaded with the first error (a board
+# would pay heap for a string literal per message each time an answer is read).
+_TEXT = const(0)
+_SIZE = const(1)
+_NOT_SIGNED_DATA = const(2)
+_VERSION = const(3)
+_NOT_CERTS_ONLY = const(4)
+_CERTS = const(5)  # _CERTS + 1: CRLs
+_UNSUPPORTED = const(7)
+
+
+def _error(i, args=()):
+    """FormatError with text ``i`` formatted with ``args``."""
+    from tinyest import pkcs7_rare
+
+    return FormatError(pkcs7_rare.TEXTS.split("|")[i] % args)
 
 
 def certificates(data, crl=0):
     """The certificates (or with crl=1 the CRLs) of a certs-only message, as
     DER memoryview slices."""
     if isinstance(data, str):
-        raise FormatError("PKCS#7 text: decode the base64")
+        raise _error(_TEXT)
     if len(data) > MAX_MESSAGE:
-        raise FormatError("PKCS#7 of %d bytes (limit %d)" % (len(data), MAX_MESSAGE))
+        raise _error(_SIZE, (len(data), MAX_MESSAGE))
     ci = der.top(data, 0x30, True)  # BER framing allowed
     if bytes(ci.read_oid()) != _SIGNED_DATA:
-        raise FormatError("not SignedData")
+        raise _error(_NOT_SIGNED_DATA)
     content = ci.enter(0xA0)
     ci.done()
     sd = content.enter(0x30)
@@ -54,41 +78,34 @@ def certificates(data, crl=0):
     at = sd.offset()
     v = sd.read_int()
     if v not in (1, 3, 4, 5):
-        raise FormatError("SignedData v%d at offset %d" % (v, at))
+        raise _error(_VERSION, (v, at))
     if not sd.enter(0x31).empty():  # digestAlgorithms
-        raise FormatError("not a certs-only SignedData")
+        raise _error(_NOT_CERTS_ONLY)
     eci = sd.enter(0x30)  # encapContentInfo: id-data, no content
     if bytes(eci.read_oid()) != _SIGNED_DATA[:-1] + b"\x01" or not eci.empty():
-        raise FormatError("not a certs-only SignedData")
+        raise _error(_NOT_CERTS_ONLY)
     sets = (sd.enter_optional(0xA0), sd.enter_optional(0xA1))
     if not sd.enter(0x31).empty():  # signerInfos
-        raise FormatError("not a certs-only SignedData")
+        raise _error(_NOT_CERTS_ONLY)
     sd.done()
     r = sets[crl]
     limit = 16 if crl else 64
     out = []
     while r is not None and not r.empty():
         if len(out) >= limit:
-            raise FormatError("more than %d %s" % (limit, "CRLs" if crl else "certificates"))
+            raise _error(_CERTS + crl, limit)
         if r.peek_tag() != 0x30:
-            raise FormatError("unsupported 0x%02x at offset %d" % (r.peek_tag(), r.offset()))
+            raise _error(_UNSUPPORTED, (r.peek_tag(), r.offset()))
         e = r.read_element(0x30)
         der.top(e)  # definite length, DER header
         out.append(e)
     return out
 
 
-def crls(data):
-    """The CRLs of a certs-only message, as DER memoryview slices."""
-    return certificates(data, 1)
+def __getattr__(name):
+    # crls and load (for hosts and tests) are tinyest.pkcs7_rare's, loaded on first use
+    if name != "crls" and name != "load":
+        raise AttributeError(name)
+    from tinyest import pkcs7_rare
 
-
-def load(data):
-    """The certificates of a certs-only message as x509.Certificate objects."""
-    from tinyest import x509
-
-    out = []
-    for c in certificates(data):
-        out.append(x509.Certificate(c))
-    return out
-
+    return getattr(pkcs7_rare, name)
