@@ -15,12 +15,18 @@ reader is ``tinyest.csr_read``.
 
 Checks: a CN of 1 to 64 characters and DNS names of LDH labels (at most 63
 characters each, 253 in all, a leading '*' label allowed), no control
-characters. Errors: FormatError (DERError for a signer's malformed DER).
+characters. Errors: FormatError (DERError for a signer's malformed DER), their
+texts numbered here and held by ``tinyest.csr_rare``, loaded with the first.
 """
 
 from tinyest import der
 from tinyest.errors import FormatError
 from tinyest.x509 import OID_SAN, Certificate
+
+try:
+    from micropython import const
+except ImportError:  # CPython: every constant here is an int
+    const = int
 
 OID_CHALLENGE_PASSWORD = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x07"  # 1.2.840.113549.1.9.7
 OID_EXTENSION_REQUEST = b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e"  # 1.2.840.113549.1.9.14
@@ -32,18 +38,40 @@ GN_DNS = 0x82
 GN_URI = 0x86
 GN_IP = 0x87
 
+# Error texts by number: csr_rare.TEXTS, loaded with the first error (a board
+# would pay heap for a string literal per message each time it makes a request).
+_NOT_STR = const(0)
+_EMPTY = const(1)
+_CONTROL = const(2)
+_SURROGATE = const(3)
+_NOT_ASCII = const(4)
+_LONG_NAME = const(5)
+_LABEL_LEN = const(6)
+_LABEL_HYPHEN = const(7)
+_BAD_CHAR = const(8)
+_NOT_DER = const(9)
+_NO_SIGNATURE = const(10)
+_LONG_CN = const(11)
+
+
+def _error(i, args=()):
+    """FormatError with text ``i`` formatted with ``args``."""
+    from tinyest import csr_rare
+
+    return FormatError(csr_rare.TEXTS.split("|")[i] % args)
+
 
 def check_text(x, what):
     if not isinstance(x, str):
-        raise FormatError("%s must be a str, not %s" % (what, type(x).__name__))
+        raise _error(_NOT_STR, (what, type(x).__name__))
     if not x:
-        raise FormatError("%s is empty" % what)
+        raise _error(_EMPTY, what)
     for ch in x:
         o = ord(ch)
         if o < 0x20 or o == 0x7F:
-            raise FormatError("%s %r holds a control character" % (what, x))
+            raise _error(_CONTROL, (what, x))
         if 0xD800 <= o < 0xE000:  # CPython str may hold lone surrogates; UTF-8 cannot
-            raise FormatError("%s %r holds a surrogate" % (what, x))
+            raise _error(_SURROGATE, (what, x))
     return x
 
 
@@ -51,26 +79,26 @@ def check_ascii(x, what):
     check_text(x, what)
     for ch in x:
         if ord(ch) > 0x7E:
-            raise FormatError("%s %r is not ASCII" % (what, x))
+            raise _error(_NOT_ASCII, (what, x))
     return x
 
 
 def check_hostname(name, what, wildcard=False):
     check_ascii(name, what)
     if len(name) > 253:
-        raise FormatError("%s %r is longer than 253 characters" % (what, name))
+        raise _error(_LONG_NAME, (what, name))
     labels = name.split(".")
     for i, label in enumerate(labels):
         if wildcard and i == 0 and label == "*" and len(labels) > 1:
             continue
         if not 1 <= len(label) <= 63:
-            raise FormatError("%s %r has an empty or over-long label" % (what, name))
+            raise _error(_LABEL_LEN, (what, name))
         if label[0] == "-" or label[-1] == "-":
-            raise FormatError("%s %r has a label starting or ending with '-'" % (what, name))
+            raise _error(_LABEL_HYPHEN, (what, name))
         for ch in label:
             o = ord(ch)
             if not (0x30 <= o <= 0x39 or 0x41 <= o <= 0x5A or 0x61 <= o <= 0x7A or ch == "-"):
-                raise FormatError("%s %r: bad character %r" % (what, name, ch))
+                raise _error(_BAD_CHAR, (what, name, ch))
     return name
 
 
@@ -84,7 +112,7 @@ def extension(oid, critical, value):
 def element(x, what):
     """One whole DER element, as bytes."""
     if not isinstance(x, (bytes, bytearray, memoryview)):
-        raise FormatError("%s must be DER bytes" % what)
+        raise _error(_NOT_DER, what)
     x = bytes(x)
     r = der.Reader(x)
     r.read_element()
@@ -115,7 +143,7 @@ def assemble(info_der, algorithm_der, signature):
     alg = element(algorithm_der, "signature AlgorithmIdentifier")
     der.top(alg).read_oid()
     if not isinstance(signature, (bytes, bytearray, memoryview)) or not len(signature):
-        raise FormatError("signature must be non-empty bytes")
+        raise _error(_NO_SIGNATURE)
     return der.seq(info_der, alg, der.bit_string(bytes(signature)))
 
 
@@ -127,7 +155,7 @@ def request(signer, cn, dns=()):
     """A first request: subject CN=cn, dNSName entries ``dns`` (a name or a list)."""
     check_text(cn, "CN")
     if len(cn) > 64:
-        raise FormatError("CN %r is longer than 64 characters" % cn)
+        raise _error(_LONG_CN, (cn,))
     subject = der.seq(der.set_of(der.seq(der.oid(OID_CN), der.utf8(cn))))
     names = [dns] if isinstance(dns, str) else list(dns or ())
     attrs = []
