@@ -54,9 +54,12 @@ Arithmetic
     in ``tinyest/ec_p256c.py``, which verification never imports. A frozen
     firmware keeps them in flash, and a fresh process signs without building
     anything.
-    P-384's two rows are built at its first use (one set of odd multiples,
-    192 doublings, another set), which costs less than a signature, and
-    cached.
+    P-384's parameters and the table builder are in ``tinyest.ec_p384``,
+    imported when P-384 is first named (``ec._P384`` too, through the
+    module ``__getattr__``): its two rows are built at first use (one set of
+    odd multiples, 192 doublings, another set), which costs less than a
+    signature, and cached. ``from_der`` is ``tinyest.ec_der``'s, served by
+    the same ``__getattr__``: signing and verifying never load it.
 
     Verification handles public data only and may branch on it: u1*G + u2*Q
     in one doubling chain, with interleaved width-w NAFs: u1 over row 0 of
@@ -133,7 +136,7 @@ class _Curve:
         self.tab = None
 
     def table(self, full=True):
-        """The comb table: a tuple of rows (bytes), see _build_table; for P-256
+        """The comb table: a tuple of rows (bytes), see tinyest.ec_p384.build_table; for P-256
         only its row 0 (tinyest.ec_p256, all that verification reads) unless
         full (the other rows: tinyest.ec_p256c)."""
         t = self.tab
@@ -147,7 +150,9 @@ class _Curve:
 
                     t += ROWS
             else:
-                t = _build_table(self)
+                from tinyest.ec_p384 import build_table
+
+                t = build_table(self)
             self.tab = t
         return t
 
@@ -164,26 +169,32 @@ _P256 = _Curve(
     b"\x2a\x86\x48\xce\x3d\x04\x03\x02",  # ecdsa-with-SHA256 1.2.840.10045.4.3.2
     "sha256", 4, 8, True,
 )
-_P384 = _Curve(
-    "P-384",
-    0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFFFF0000000000000000FFFFFFFF,
-    0xB3312FA7E23EE7E4988E056BE3F82D19181D9C6EFE8141120314088F5013875AC656398D8A2ED19D2A85C8EDD3EC2AEF,
-    0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
-    0xAA87CA22BE8B05378EB1C71EF320AD746E1D3B628BA79B9859F741E082542A385502F25DBF55296C3A545E3872760AB7,
-    0x3617DE4A96262C6F5D9E98BF9292DC29F8F41DBD289A147CE9DA3113B5F0B8C00A60B1CE1D7E819D7A431D7C90EA0E5F,
-    48,
-    b"\x2b\x81\x04\x00\x22",  # 1.3.132.0.34
-    b"\x2a\x86\x48\xce\x3d\x04\x03\x03",  # ecdsa-with-SHA384 1.2.840.10045.4.3.3
-    "sha384", 4, 48, False,
-)
+_CURVES = [_P256]  # and P-384 (tinyest.ec_p384) once named
 
 
 def _curve(name, oid=None):
     """The curve of a name ("P-256", "P-384"), or of a DER OID when oid is given."""
-    for c in (_P256, _P384):
+    for c in _CURVES:
         if name == c.name if oid is None else bytes(oid) == c.oid:
             return c
+    if len(_CURVES) == 1:
+        from tinyest.ec_p384 import P384
+
+        _CURVES.append(P384)
+        return _curve(name, oid)
     raise FormatError("unsupported curve %s" % (name if oid is None else der.oid_str(oid)))
+
+
+def __getattr__(name):
+    # _P384: P-384's domain (tinyest.ec_p384, imported then); from_der:
+    # tinyest.ec_der's, a private key reader that signing and verifying never need
+    if name == "_P384":
+        return _curve("P-384")
+    if name == "from_der":
+        from tinyest.ec_der import from_der
+
+        return from_der
+    raise AttributeError(name)
 
 
 # ---------------------------------------------------------------- field helpers
@@ -290,25 +301,6 @@ def _multiples(p, s, x, y, count, tail=0):
         out[o:o + s] = (int.from_bytes(out[o:o + s], "big") * zz % p).to_bytes(s, "big")
         out[o + s:o + e] = (int.from_bytes(out[o + s:o + e], "big") * zz % p * zi % p).to_bytes(s, "big")
     return out
-
-
-def _build_table(c):
-    """The comb table: for t in range(digits // groups), a row (_multiples)
-    of the odd multiples 1, 3, ..., 2**w - 1 of 2**(w*groups*t)*G."""
-    p = c.p
-    s = c.size
-    half = 1 << (c.w - 1)
-    T = c.digits // c.groups
-    tb = []
-    x, y = c.gx, c.gy
-    for t in range(T):
-        row = _multiples(p, s, x, y, half, 0 if t == T - 1 else c.w * c.groups)
-        o = 2 * s * half
-        tb.append(bytes(row[:o]))
-        if len(row) > o:
-            x = int.from_bytes(row[o:o + s], "big")
-            y = int.from_bytes(row[o + s:], "big")
-    return tuple(tb)
 
 
 def _ladder(c, rows, digs, cols, dbls):
@@ -589,55 +581,6 @@ def generate(curve="P-256"):
         if 0 < d < c.n:
             return EcKey(c, d)
     raise CryptoError("random source keeps failing")
-
-
-def from_der(data):
-    """A key from SEC 1 ECPrivateKey or PKCS#8 PrivateKeyInfo DER. The
-    ECPrivateKey is read structure first, then meaning."""
-    r = der.top(data)
-    c = None  # the curve named by PKCS#8
-    v = r.read_int()
-    if v == 0:  # PrivateKeyInfo around an ECPrivateKey
-        alg = r.enter(der.SEQUENCE)
-        if bytes(alg.read_oid()) != OID_EC_PUBLIC_KEY:
-            raise FormatError("not an EC private key")
-        if alg.peek_tag() != der.OID:
-            raise FormatError("EC curve is not named")
-        c = _curve(None, alg.read_oid())
-        alg.done()
-        inner = der.top(r.read_octets())
-        if r.peek_tag() == der.ctx(0):  # attributes
-            r.skip()
-        r.done()
-        r = inner
-        v = r.read_int()
-    if v != 1:
-        raise FormatError("EC key version %d" % v)
-    priv = r.read_octets()
-    pc = r.enter_optional(der.ctx(0))
-    if pc is not None:
-        alg = pc
-        pc = alg.read_oid()
-        alg.done()
-    pub = r.enter_optional(der.ctx(1))
-    if pub is not None:
-        alg = pub
-        pub = alg.read_bits()
-        alg.done()
-    r.done()
-    if pc is not None:
-        pc = _curve(None, pc)
-        if c is not None and pc is not c:
-            raise FormatError("ECPrivateKey and PKCS#8 curves differ")
-        c = pc
-    if c is None:
-        raise FormatError("EC key names no curve")
-    if not 0 < len(priv) <= c.size:
-        raise FormatError("private key of %d bytes for %s" % (len(priv), c.name))
-    key = EcKey(c, int.from_bytes(bytes(priv), "big"))
-    if pub is not None and point_from_bytes(c.name, pub) != point_from_bytes(c.name, key.public_point()):
-        raise CryptoError("public key does not match")
-    return key
 
 
 def verify(curve, point, digest, sig_der):
