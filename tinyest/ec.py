@@ -212,14 +212,11 @@ def _inv(x, m):
     return v % m
 
 
-def _binv(x, m, f):
-    """1/x mod m through the blinded value x*f (f secret, 0 < f < m)."""
+def _binv(x, m, key, tag):
+    """1/x mod m through the blinded value x*f, f a secret factor in [1, m)
+    from HMAC-SHA256 of tag under key (a secret)."""
+    f = int.from_bytes(hashes.hmac("sha256", key, tag), "big") % m or 1
     return _inv(x * f, m) * f % m
-
-
-def _blind(key, tag, m):
-    """A secret blinding factor in [1, m) from HMAC-SHA256 of tag under key."""
-    return int.from_bytes(hashes.hmac("sha256", key, tag), "big") % m or 1
 
 
 # ---------------------------------------------------------------- point arithmetic
@@ -446,20 +443,15 @@ def point_from_bytes(curve, data):
     return x, y
 
 
-def _bits2int(b, size):
-    """RFC 6979 2.3.2 / FIPS 186-4 6.4: the leftmost 8 * size bits as an int."""
-    x = int.from_bytes(b, "big")
-    if len(b) > size:
-        x >>= 8 * (len(b) - size)
-    return x
-
-
 def _nonces(c, x, h1, hname):
-    """RFC 6979 3.2 candidate nonces k (HMAC-DRBG with the named hash)."""
+    """RFC 6979 3.2 candidate nonces k (HMAC-DRBG with the named hash).
+    bits2int (RFC 6979 2.3.2, FIPS 186-4 6.4: the leftmost 8 * size bits,
+    the bit length of n on both curves) is int.from_bytes(b[:size]), here
+    and in sign_digest and verify."""
     n = c.n
     size = c.size
     hmac = hashes.hmac
-    xh = x.to_bytes(size, "big") + (_bits2int(h1, size) % n).to_bytes(size, "big")
+    xh = x.to_bytes(size, "big") + (int.from_bytes(h1[:size], "big") % n).to_bytes(size, "big")
     hlen = hashes.digest_size(hname)
     V = b"\x01" * hlen
     K = bytes(hlen)
@@ -471,7 +463,7 @@ def _nonces(c, x, h1, hname):
         while len(T) < size:
             V = hmac(hname, K, V)
             T += V
-        k = _bits2int(T, c.size)
+        k = int.from_bytes(T[:size], "big")
         if 0 < k < n:
             yield k
         K = hmac(hname, K, V + b"\x00")
@@ -499,7 +491,7 @@ class EcKey:
             p = c.p
             s = c.size
             X, Y, Z = _comb(c, self.secret)
-            z = _binv(Z, p, _blind(self.secret.to_bytes(s, "big"), b"\x03", p))
+            z = _binv(Z, p, self.secret.to_bytes(s, "big"), b"\x03")
             zz = z * z % p
             self._pub = b"\x04" + (X * zz % p).to_bytes(s, "big") + (Y * zz % p * z % p).to_bytes(s, "big")
         return self._pub
@@ -530,14 +522,14 @@ class EcKey:
         n = c.n
         d = self.secret
         digest = bytes(digest)
-        e = _bits2int(digest, c.size)
+        e = int.from_bytes(digest[:c.size], "big")
         for k in _nonces(c, d, digest, hname):
             X, Y, Z = _comb(c, k)
             kb = k.to_bytes(c.size, "big")
-            r = X * _binv(Z * Z, p, _blind(kb, b"\x01", p)) % p % n  # x = X / Z**2
+            r = X * _binv(Z * Z, p, kb, b"\x01") % p % n  # x = X / Z**2
             if not r:
                 continue
-            s = _binv(k, n, _blind(kb, b"\x02", n)) * (e + r * d) % n
+            s = _binv(k, n, kb, b"\x02") * (e + r * d) % n
             if s:
                 return der.seq(der.integer(r), der.integer(s))
 
@@ -600,7 +592,7 @@ def verify(curve, point, digest, sig_der):
         return False
     if not (0 < r < n and 0 < s < n):
         return False
-    e = _bits2int(bytes(digest), c.size)
+    e = int.from_bytes(bytes(digest[:c.size]), "big")
     w = _inv(s, n)
     X, Y, Z = _muladd(c, e * w % n, r * w % n, qx, qy)
     p = c.p

@@ -359,12 +359,23 @@ def test_inverses():
         for m in (c.p, c.n):
             for x in (1, 2, 3, c.gx, c.gy, m - 1, m + 5, (1 << 130) + 1):
                 assert ec._inv(x, m) * x % m == 1
-                for f in (1, 2, m - 1, c.gx):
-                    assert ec._binv(x, m, f) == ec._inv(x, m)
+                assert ec._binv(x, m, b"k", b"\x01") == ec._inv(x, m)
             assert ec._inv(0, m) == 0 and ec._inv(m, m) == 0
-            for key in (b"", b"k" * 48):
-                f = ec._blind(key, b"\x01", m)
-                assert 0 < f < m and f != ec._blind(key, b"\x02", m)
+            # Euclid runs on x*f, f = HMAC-SHA256(key, tag) mod m (or 1), not on x
+            inv = ec._inv
+            seen = []
+            try:
+                ec._inv = lambda v, mod: seen.append(v) or inv(v, mod)
+                for key in (b"", b"k" * 48):
+                    fs = []
+                    for tag in (b"\x01", b"\x02"):
+                        assert ec._binv(c.gx, m, key, tag) == inv(c.gx, m)
+                        f = int.from_bytes(hashes.hmac("sha256", key, tag), "big") % m or 1
+                        assert 0 < f < m and seen.pop() == c.gx * f
+                        fs.append(f)
+                    assert fs[0] != fs[1]
+            finally:
+                ec._inv = inv
 
 
 # ---------------------------------------------------------------- sign and verify
