@@ -20,9 +20,9 @@ Reading
 
     Value readers add the rest: minimal INTEGERs (8.3.2), BOOLEAN as 00/FF
     (11.1), BIT STRING with zero padding bits (11.2), minimal OID subidentifiers
-    (8.19.2); ``read_time`` (UTCTime/GeneralizedTime in the RFC 5280 form,
-    YYMMDDHHMMSSZ, YYYYMMDDHHMMSSZ; 11.7, 11.8), ``read_uint``, ``read_null``
-    and ``read_string`` are in ``tinyest.der_text`` (see below).
+    (8.19.2), UTCTime/GeneralizedTime in the RFC 5280 form (YYMMDDHHMMSSZ,
+    YYYYMMDDHHMMSSZ; 11.7, 11.8). ``read_uint``, ``read_null`` and
+    ``read_string`` are in ``tinyest.der_text`` (see below).
 
 Writing
     ``tinyest.der_write`` holds the builders (``tlv(tag, *parts)``, ``seq``,
@@ -31,15 +31,20 @@ Writing
     ``der.seq(...)``: the module ``__getattr__`` below imports it on the first
     such name, so a device holds the writers only while it writes.
 
-Not here, imported on first use: what a device needs only after a TLS
-    handshake (to check an answer) or never. ``der.NAME`` resolves in
-    ``tinyest.der_write`` (the writers) or ``tinyest.der_text`` (``decode_string``,
-    ``timegm``, ``oid_str``, ``encode_oid``), and a Reader's ``read_time``,
-    ``read_uint``, ``read_null`` and ``read_string`` in ``der_text`` (its module
-    text lists them; the texts of the DERError messages are there too).
-    ``tinyest.der_extra`` holds what only a host writes (``implicit``, ``uint``,
-    ``printable``, ``ia5``, ``utc_time``, ``generalized_time``, ``time`` and
-    ``gmtime``) and is imported by name.
+Time
+    ``timegm`` (and ``der_extra.gmtime``) convert between a UTC date and seconds
+    since 1970 by pure arithmetic, so certificate dates never depend on the
+    port's epoch (2000 on ESP32).
+
+Not here, imported on first use: what a device needs only on a rare path or
+    never. ``der.NAME`` resolves in ``tinyest.der_write`` (the writers) or
+    ``tinyest.der_text`` (``oid_str``, ``encode_oid``), and a Reader's
+    ``read_uint``, ``read_null`` and ``read_string`` (RSA keys, hosts) in
+    ``der_text``, which also holds OID dotted text, the rare string types
+    (T61String, BMPString, UniversalString) that ``decode_string`` hands it and
+    the texts of the DERError messages. ``tinyest.der_extra`` holds what only a
+    host writes (``implicit``, ``uint``, ``printable``, ``ia5``, ``utc_time``,
+    ``generalized_time``, ``time`` and ``gmtime``) and is imported by name.
 
 Errors are ``DERError`` with the absolute byte offset of the fault.
 """
@@ -61,6 +66,8 @@ OID = const(0x06)
 SEQUENCE = const(0x30)
 SET = const(0x31)
 
+_PRINTABLE = b" '()+,-./:=?"
+
 _TRUNCATED = const(0)
 _TRAILING = const(1)
 _DEEP = const(2)
@@ -78,8 +85,13 @@ _INT_EMPTY = const(13)
 _INT_MINIMAL = const(14)
 _BAD_BOOL = const(15)
 _BAD_PADDING = const(16)
-_BAD_OID = const(17)
-_OID_MINIMAL = const(18)
+_TIME_FORM = const(17)
+_TIME_RANGE = const(18)
+_BAD_OID = const(19)
+_OID_MINIMAL = const(20)
+_BAD_CHAR = const(21)
+_BAD_UTF8 = const(22)
+_NOT_STRING = const(23)
 
 
 def _error(i, at, args=()):
@@ -263,14 +275,41 @@ class Reader:
         return self.read_bit_string(True)
 
     def __getattr__(self, name):
-        # read_time, read_uint, read_null and read_string (a certificate's dates, RSA
-        # keys, hosts) are functions ``r_NAME(reader, ...)`` of tinyest.der_text,
-        # imported when first asked for: a device needs them only to check an answer
+        # read_uint, read_null and read_string (RSA keys, hosts) are functions
+        # ``r_NAME(reader, ...)`` of tinyest.der_text, imported when first asked for
         from tinyest import der_text
 
         f = getattr(der_text, "r_" + name)
         return lambda *a, **k: f(self, *a, **k)
 
+    def read_time(self):
+        """UTCTime or GeneralizedTime (RFC 5280 forms: YYMMDDHHMMSSZ,
+        YYYYMMDDHHMMSSZ) as seconds since 1970-01-01 UTC."""
+        at = self.pos
+        g = self.peek_tag() == 0x18  # GeneralizedTime, else UTCTime (0x17)
+        v = self.read(0x18 if g else 0x17)
+        n = len(v) - 1
+        x = []  # two-digit fields
+        if n == 12 + 2 * g and v[n] == 0x5A:  # 'Z'
+            for i in range(0, n, 2):
+                a = v[i] - 0x30
+                b = v[i + 1] - 0x30
+                if 0 <= a <= 9 and 0 <= b <= 9:
+                    x.append(a * 10 + b)
+        if len(x) != 6 + g:  # a wrong length, no Z, or not a digit
+            raise _error(_TIME_FORM, at)
+        if g:
+            y = x.pop(0) * 100 + x[0]
+        else:
+            y = x[0] + (2000 if x[0] < 50 else 1900)  # RFC 5280 4.1.2.5.1
+        _, mo, d, h, mi, s = x
+        if mo == 2:
+            days = 28 + (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0))
+        else:
+            days = 30 + ((mo + (mo >> 3)) & 1)
+        if not (1 <= mo <= 12 and 1 <= d <= days and h < 24 and mi < 60 and s < 60):
+            raise _error(_TIME_RANGE, at)
+        return timegm(y, mo, d, h, mi, s)
 
 def top(buf, tag=SEQUENCE, ber=False):
     """Reader over the contents of the single element that fills ``buf``."""
@@ -292,14 +331,48 @@ def check_oid(v, at=-1):
         first = not (b & 0x80)
 
 
+def decode_string(tag, v, at=-1):
+    """Decode a character string's contents to str; checks the type's alphabet."""
+    if tag in b"\x0c\x12\x13\x16\x1a":  # UTF8, Numeric, Printable, IA5, Visible
+        if tag != 0x0C:  # UTF8String: any UTF-8
+            for b in v:
+                # IA5: all of 7-bit ASCII, controls and DEL included; the others
+                # are printable ASCII: any (Visible), digits and space (Numeric),
+                # letters, digits and _PRINTABLE (Printable)
+                # (b | 0x20 maps the capitals on the small letters)
+                if not (b < 0x80 if tag == 0x16 else 0x1F < b < 0x7F and (
+                        tag == 0x1A or 0x2F < b < 0x3A or b == 0x20
+                        or tag == 0x13 and (0x60 < b | 0x20 < 0x7B or b in _PRINTABLE))):
+                    raise _error(_BAD_CHAR, at, (tag,))
+        try:
+            return str(v, "utf-8")
+        except UnicodeError:
+            raise _error(_BAD_UTF8, at)
+    if tag in b"\x14\x1c\x1e":
+        from tinyest import der_text
+
+        return der_text.decode_rare(tag, v, at)
+    raise _error(_NOT_STRING, at, (tag,))
+
+
+def timegm(y, mo, d, h=0, mi=0, s=0):
+    """Seconds since 1970-01-01T00:00:00Z of a proleptic Gregorian UTC date."""
+    y -= mo <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return ((days * 24 + h) * 60 + mi) * 60 + s
+
+
 # ---------------------------------------------------------------- the rest
 
 
 def __getattr__(name):
     # The writers (tlv, seq, integer, ...) and the tag numbers that only they and
-    # hosts use are in tinyest.der_write; OID text, character strings and dates
-    # in tinyest.der_text: each is imported on the first ``der.NAME`` asking for it.
-    if name in ("oid_str", "encode_oid", "decode_string", "timegm"):
+    # hosts use are in tinyest.der_write, OID text in tinyest.der_text: both are
+    # imported on the first ``der.NAME`` that asks for them.
+    if name in ("oid_str", "encode_oid"):
         from tinyest import der_text as m
     else:
         from tinyest import der_write as m

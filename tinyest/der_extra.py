@@ -8,8 +8,7 @@ GeneralizedTime from 2050). Errors: DERError. Side channels: none (no
 secrets).
 """
 
-from tinyest.der import INTEGER
-from tinyest.der_text import _PRINTABLE
+from tinyest.der import INTEGER, _PRINTABLE
 from tinyest.der_write import GENERALIZED_TIME, IA5_STRING, PRINTABLE_STRING, UTC_TIME, tlv
 from tinyest.errors import DERError
 

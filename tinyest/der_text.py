@@ -1,20 +1,13 @@
-"""The parts of ``tinyest.der`` a device needs only after a TLS handshake, to
-check an answer, or never (imported on first use; ``der.NAME`` and the
-``Reader`` methods named below resolve here, so callers keep using
-``tinyest.der``):
-
-* character strings: ``decode_string`` (reached as ``der.decode_string``) checks
-  the alphabet of UTF8String, NumericString, PrintableString, IA5String and
-  VisibleString, and decodes the types certificates seldom use: T61String (read
-  as Latin-1), BMPString (UTF-16BE, surrogate pairs checked) and
-  UniversalString (UCS-4, no surrogates, at most U+10FFFF);
-* dates: ``Reader.read_time`` (``r_read_time``: UTCTime or GeneralizedTime in the
-  RFC 5280 forms, X.690 11.7, 11.8) and ``timegm``, by pure arithmetic, so
-  certificate dates never depend on the port's epoch (2000 on ESP32);
-* ``Reader.read_uint``, ``read_null``, ``read_string`` (RSA keys and hosts);
-* OID dotted text for messages and hosts (``oid_str``, ``encode_oid``, reached
-  through ``der.oid_str``, ``der.encode_oid`` and ``der.oid``);
-* the texts of der's numbered DERError messages (``_MESSAGES``).
+"""What ``tinyest.der`` needs rarely (imported on first use; callers keep using
+``tinyest.der``): OID dotted text for messages and hosts (``oid_str``,
+``encode_oid``, reached through ``der.oid_str``, ``der.encode_oid`` and
+``der.oid``); the character string types certificates seldom use, which
+``der.decode_string`` hands here: T61String (read as Latin-1), BMPString
+(UTF-16BE, surrogate pairs checked) and UniversalString (UCS-4, no
+surrogates, at most U+10FFFF); the Reader methods ``read_uint``, ``read_null``
+and ``read_string`` (RSA keys and hosts: a Reader's ``NAME`` resolves to
+``r_NAME`` here); and the texts of der's numbered DERError messages, read when
+an error is raised.
 
 A leaf: imports tinyest.errors only. Errors: DERError (with the byte offset
 ``at`` when the caller gave one). Side channels: none (no secrets).
@@ -29,32 +22,13 @@ _MESSAGES = (
     "indefinite length|indefinite length nested deeper than %d|no end-of-contents|"
     "bad end-of-contents|length of %d octets|non-minimal length|"
     "length %d exceeds the %d bytes left|expected tag 0x%02x, got 0x%02x|empty integer|"
-    "non-minimal integer|bad boolean|bad BIT STRING padding|bad OID|non-minimal OID"
+    "non-minimal integer|bad boolean|bad BIT STRING padding|bad time form|time out of range|"
+    "bad OID|non-minimal OID|bad character in string 0x%02x|bad UTF-8|not a string: 0x%02x"
 )
-# Printable string punctuation (X.680 41.4), besides letters, digits and space
-_PRINTABLE = b" '()+,-./:=?"
 
 
-def decode_string(tag, v, at=-1):
-    """Decode a character string's contents to str; checks the type's alphabet."""
-    if tag in b"\x0c\x12\x13\x16\x1a":  # UTF8, Numeric, Printable, IA5, Visible
-        if tag != 0x0C:  # UTF8String: any UTF-8
-            for b in v:
-                # IA5: all of 7-bit ASCII, controls and DEL included; the others
-                # are printable ASCII: any (Visible), digits and space (Numeric),
-                # letters, digits and _PRINTABLE (Printable)
-                # (b | 0x20 maps the capitals on the small letters)
-                if not (b < 0x80 if tag == 0x16 else 0x1F < b < 0x7F and (
-                        tag == 0x1A or 0x2F < b < 0x3A or b == 0x20
-                        or tag == 0x13 and (0x60 < b | 0x20 < 0x7B or b in _PRINTABLE))):
-                    raise DERError("bad character in string 0x%02x" % tag, at)
-        try:
-            return str(v, "utf-8")
-        except UnicodeError:
-            raise DERError("bad UTF-8", at)
-    if tag not in b"\x14\x1c\x1e":
-        raise DERError("not a string: 0x%02x" % tag, at)
-    # T61String (0x14), UniversalString (0x1C) or BMPString (0x1E)
+def decode_rare(tag, v, at=-1):
+    """str of a T61String (0x14), UniversalString (0x1C) or BMPString (0x1E)."""
     n = len(v)
     out = []
     if tag == 0x14:  # in practice Latin-1
@@ -81,6 +55,8 @@ def decode_string(tag, v, at=-1):
 
 def r_read_string(r):
     """``Reader.read_string``: any ASN.1 character string as (tag, str)."""
+    from tinyest.der import decode_string
+
     at = r.pos
     tag, v = r.read_any()
     return tag, decode_string(tag, v, at)
@@ -101,46 +77,6 @@ def r_read_null(r):
     at = r.pos
     if len(r.read(0x05)):
         raise DERError("NULL with contents", at)
-
-
-def r_read_time(r):
-    """``Reader.read_time``: UTCTime or GeneralizedTime (RFC 5280 forms:
-    YYMMDDHHMMSSZ, YYYYMMDDHHMMSSZ) as seconds since 1970-01-01 UTC."""
-    at = r.pos
-    g = r.peek_tag() == 0x18  # GeneralizedTime, else UTCTime (0x17)
-    v = r.read(0x18 if g else 0x17)
-    n = len(v) - 1
-    x = []  # two-digit fields
-    if n == 12 + 2 * g and v[n] == 0x5A:  # 'Z'
-        for i in range(0, n, 2):
-            a = v[i] - 0x30
-            b = v[i + 1] - 0x30
-            if 0 <= a <= 9 and 0 <= b <= 9:
-                x.append(a * 10 + b)
-    if len(x) != 6 + g:  # a wrong length, no Z, or not a digit
-        raise DERError("bad time form", at)
-    if g:
-        y = x.pop(0) * 100 + x[0]
-    else:
-        y = x[0] + (2000 if x[0] < 50 else 1900)  # RFC 5280 4.1.2.5.1
-    _, mo, d, h, mi, s = x
-    if mo == 2:
-        days = 28 + (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0))
-    else:
-        days = 30 + ((mo + (mo >> 3)) & 1)
-    if not (1 <= mo <= 12 and 1 <= d <= days and h < 24 and mi < 60 and s < 60):
-        raise DERError("time out of range", at)
-    return timegm(y, mo, d, h, mi, s)
-
-
-def timegm(y, mo, d, h=0, mi=0, s=0):
-    """Seconds since 1970-01-01T00:00:00Z of a proleptic Gregorian UTC date."""
-    y -= mo <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return ((days * 24 + h) * 60 + mi) * 60 + s
 
 
 def encode_oid(dotted):
