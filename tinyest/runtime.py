@@ -33,7 +33,8 @@ TCP and TLS
 
     Errors become ``ConnectError`` (resolution, refused, reset), ``TlsError``
     (handshake, certificate, hostname) or ``EstTimeout``: ``net_error`` maps
-    them, with ``tinyest.runtime_rare``, loaded when a call fails.
+    them, with ``tinyest.runtime_error``, loaded when a call fails (as are the
+    error texts, numbered here).
 
 Time and randomness
     ``now()`` is seconds since 1970 whatever the port's epoch (2000 on
@@ -95,7 +96,7 @@ if MICROPYTHON:
 
 _TIMEOUTS = (110, 116, 60, 138, 11, 35)  # ETIMEDOUT: Linux, lwIP, BSD/macOS, Windows-ish; EAGAIN
 
-# Error texts by number: runtime_rare.TEXTS, loaded with the first error (a board
+# Error texts by number: runtime_error.TEXTS, loaded with the first error (a board
 # would pay heap for a string literal per message through every TLS handshake).
 _NO_SOCKET = const(0)
 _RESOLVE_TIMEOUT = const(1)
@@ -109,9 +110,9 @@ _CERT_REFUSED = const(7)
 
 def _error(cls, i, args=()):
     """``cls`` (an error class) with text ``i`` formatted with ``args``."""
-    from tinyest import runtime_rare
+    from tinyest import runtime_error
 
-    return cls(runtime_rare.TEXTS.split("|")[i] % args)
+    return cls(runtime_error.TEXTS.split("|")[i] % args)
 
 
 # ---------------------------------------------------------------- time, random
@@ -158,9 +159,9 @@ def net_error(e, stage="io"):
     ``stage`` is "connect", "handshake" or "io"."""
     if isinstance(e, (EstError, MemoryError)):
         return e  # running out of heap is not a network fault: let it be seen
-    from tinyest import runtime_rare  # a failed call: the mapping loads now
+    from tinyest import runtime_error  # a failed call: the mapping loads now
 
-    return runtime_rare.net_error(e, stage)
+    return runtime_error.net_error(e, stage)
 
 
 # ---------------------------------------------------------------- TCP
