@@ -100,7 +100,7 @@ Memory and speed (bench/bench_sign.py prints current figures)
     there: first sign 3.4 s, warm 2.6 s (mostly the pure SHA-384 of RFC
     6979), verify 1.9 s. Smallest heap (bench/bench_ec_heap.py: the 32-bit
     ESP32 model, .mpy, this module's imports only) from which P-256 works:
-    sign 34 KiB, verify 31 KiB, both in one process 38.5 KiB.
+    sign 31.5 KiB, verify 27 KiB, both in one process 33 KiB.
 """
 
 import os
