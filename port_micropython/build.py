@@ -21,10 +21,15 @@ lazy    modules a device imports only inside the function that needs them
         iPAddress check), csrattrs (``EstClient.csrattrs``), csr_build (the
         general request builder), der_text (OID text, rare string types), names
         (names as text), serverkeygen (multipart responses), proxy (HTTP
-        CONNECT), pem (PEM input) and serialwire (the provisioning agent's wire
-        format: loaded only while the board is being provisioned).
+        CONNECT), pem (PEM input), serialwire (the provisioning agent's wire
+        format: loaded only while the board is being provisioned), issued (the
+        issued-certificate check, after an answer) and the *_rare halves of
+        client, device, store, x509, pkcs7, csr and runtime (rare paths, error
+        texts: loaded when taken). der_write (the DER writers) is core: every
+        request and commit loads it through ``der.__getattr__``.
 crypto  the software key implementations (``CRYPTO``): a board that signs and
-        verifies with a secure element leaves them out.
+        verifies with a secure element leaves them out. ec_p256c (the signing
+        rows of the P-256 table), ec_p384 and ec_der (key reading) load on use.
 host    modules no board loads (``HOST``): csr_read (the request reader),
         der_extra (DER writers and dates only a host writes) and pkcs7_write
         (certs-only messages, as servers send them); not in the packages.
@@ -46,10 +51,13 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = ROOT / "tinyest"
 # Software key implementations: a board that signs with a secure element omits them.
-CRYPTO = {"ec.py", "ec_p256.py", "rsa.py", "ed25519.py", "hashes.py", "sha512.py"}
+CRYPTO = {"ec.py", "ec_der.py", "ec_p256.py", "ec_p256c.py", "ec_p384.py", "rsa.py", "ed25519.py", "hashes.py",
+          "sha512.py"}
 # Core modules imported only by the function that needs them (see the docstring).
-LAZY = {"catrust.py", "csr_build.py", "csrattrs.py", "der_text.py", "hostname.py", "http_auth.py", "http_date.py",
-        "http_rare.py", "names.py", "pem.py", "proxy.py", "runtime_rare.py", "serialwire.py", "serverkeygen.py"}
+LAZY = {"catrust.py", "client_rare.py", "csr_build.py", "csr_rare.py", "csrattrs.py", "der_text.py", "device_rare.py",
+        "hostname.py", "http_auth.py", "http_date.py", "http_rare.py", "issued.py", "names.py", "pem.py",
+        "pkcs7_rare.py", "proxy.py", "runtime_error.py", "runtime_rare.py", "serialwire.py", "serverkeygen.py",
+        "store_rare.py", "x509_rare.py"}
 # Modules no board loads.
 HOST = {"csr_read.py", "der_extra.py", "pkcs7_write.py"}
 # Imported on CPython only.

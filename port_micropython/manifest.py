@@ -12,7 +12,9 @@
 # It keeps http_auth (the 401 of an enrollment with a password), catrust (/cacerts
 # answers, bootstrap by fingerprint, CA rollover), names (certificate names in
 # messages), http_date, http_rare and runtime_rare (HTTP dates, chunked and
-# close-delimited bodies, the rarer TLS inputs: what real servers and configs send).
+# close-delimited bodies, the rarer TLS inputs: what real servers and configs send),
+# and the other *_rare modules and issued (error texts, the device's and the
+# client's rarer paths, the issued-certificate check).
 # Using a feature whose module was left out raises ImportError.
 # The example application (main.py) is not frozen: it lives in the flash with its
 # config.json, so both can be changed without rebuilding the firmware.
@@ -35,11 +37,13 @@ metadata(description="EST (RFC 7030) client: enroll and renew device certificate
 
 options.defaults(crypto=True, extras=True)
 
-CORE = ("__init__.py", "catrust.py", "client.py", "csr.py", "der.py", "der_text.py", "device.py", "errors.py",
-        "hostname.py", "http.py", "http_auth.py", "http_date.py", "http_rare.py", "keys.py", "names.py", "pkcs7.py",
-        "runtime.py", "runtime_rare.py", "store.py", "x509.py")
+CORE = ("__init__.py", "catrust.py", "client.py", "client_rare.py", "csr.py", "csr_rare.py", "der.py", "der_text.py",
+        "der_write.py", "device.py", "device_rare.py", "errors.py", "hostname.py", "http.py", "http_auth.py",
+        "http_date.py", "http_rare.py", "issued.py", "keys.py", "names.py", "pkcs7.py", "pkcs7_rare.py",
+        "runtime.py", "runtime_error.py", "runtime_rare.py", "store.py", "store_rare.py", "x509.py", "x509_rare.py")
 EXTRAS = ("csr_build.py", "csrattrs.py", "pem.py", "proxy.py", "serialwire.py", "serverkeygen.py")
-CRYPTO = ("ec.py", "ec_p256.py", "ed25519.py", "hashes.py", "rsa.py", "sha512.py")
+CRYPTO = ("ec.py", "ec_der.py", "ec_p256.py", "ec_p256c.py", "ec_p384.py", "ed25519.py", "hashes.py", "rsa.py",
+          "sha512.py")
 # runtime_cpython.py is CPython's TLS code: MicroPython never imports it; csr_read.py and
 # der_extra.py (the request reader, host-side DER writers) serve hosts and tests.
 

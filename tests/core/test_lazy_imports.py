@@ -10,14 +10,15 @@ import sys
 
 # The groups of port_micropython/build.py (tests/test_core_imports.py checks that
 # they agree): imported on first use, software crypto, never on a board, CPython only.
-LAZY = ("catrust", "csr_build", "csrattrs", "der_text", "hostname", "http_auth", "http_date", "http_rare",
-        "names", "pem", "proxy", "runtime_rare", "serialwire", "serverkeygen")
-CRYPTO = ("ec", "ec_p256", "ed25519", "hashes", "rsa", "sha512")
+LAZY = ("catrust", "client_rare", "csr_build", "csr_rare", "csrattrs", "der_text", "device_rare", "hostname",
+        "http_auth", "http_date", "http_rare", "issued", "names", "pem", "pkcs7_rare", "proxy", "runtime_error",
+        "runtime_rare", "serialwire", "serverkeygen", "store_rare", "x509_rare")
+CRYPTO = ("ec", "ec_der", "ec_p256", "ec_p256c", "ec_p384", "ed25519", "hashes", "rsa", "sha512")
 HOST = ("csr_read", "der_extra", "pkcs7_write")
 CPYTHON = ("runtime_cpython",)
 OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON
 
-CORE = ("client", "csr", "der", "device", "errors", "http", "keys", "pkcs7", "runtime", "store",
+CORE = ("client", "csr", "der", "der_write", "device", "errors", "http", "keys", "pkcs7", "runtime", "store",
         "x509")
 
 
@@ -42,7 +43,10 @@ def _fresh(fn):
 
 
 def _imp(name):
-    return __import__("tinyest." + name, None, None, ("x",))
+    # Not __import__(..., fromlist): a fromlist probes the module for its names, and
+    # a module __getattr__ (der, store, x509...) answers by loading its rare half.
+    __import__("tinyest." + name)
+    return sys.modules["tinyest." + name]
 
 
 class _Signer:
