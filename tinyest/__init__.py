@@ -8,11 +8,13 @@ resolves ``from tinyest import der`` through a module ``__getattr__``.)
 
 __version__ = "0.1.0"
 
-# Loaded on every step of a device: never unloaded.
+# Loaded on every step of a device: never unloaded by default.
 _KEEP = ("errors", "der", "runtime", "runtime_cpython", "http", "client", "store", "device")
+# What only a connection needs: unload(names=TRANSPORT) once an answer is read.
+TRANSPORT = ("http", "http_auth", "http_date", "http_rare", "runtime_error", "runtime_rare")
 
 
-def unload(keep=()):
+def unload(keep=(), names=None):
     """Forget every tinyest module but the transport and the state machine
     (certificates, keys, requests, software crypto, optional features), so that
     a board that imported them from .mpy files gets their bytecode back in the
@@ -22,14 +24,16 @@ def unload(keep=()):
     classes or objects (a key, a Certificate): what is still held stays in the
     heap, and a later import adds a second copy beside it. An exception class
     stays the same (``tinyest.errors`` is kept). ``keep``: full module names
-    (``"tinyest.ec"``) to keep as well."""
+    (``"tinyest.ec"``) to keep as well. ``names``: forget only these (short
+    names, e.g. ``TRANSPORT``), whatever the defaults keep."""
     import sys
 
     pkg = sys.modules.get("tinyest")
     for k in list(sys.modules):
-        if k[:8] == "tinyest." and k[8:] not in _KEEP and k not in keep:
+        n = k[8:]
+        if k[:8] == "tinyest." and k not in keep and (n in names if names else n not in _KEEP):
             del sys.modules[k]
             try:
-                delattr(pkg, k[8:])
+                delattr(pkg, n)
             except AttributeError:  # imported, but never bound on the package
                 pass

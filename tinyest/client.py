@@ -58,7 +58,7 @@ Proof of possession (RFC 7030 3.5)
     callable, and the request signed with it is sent on that connection.
     MicroPython exposes no channel binding: ``pop=True`` raises TlsError.
 
-Limits: response bodies of ``max_body`` bytes (default ``http.MAX_BODY``);
+Limits: response bodies of ``max_body`` bytes (default 32768, ``http.MAX_BODY``);
 /cacerts answers of ``catrust.MAX_CACERTS`` (16) certificates, all checked within one
 budget of ``x509.MAX_SIGS`` signature checks;
 at most ``MAX_ROUNDS`` requests per operation, ``client_rare.MAX_WAIT_ROUNDS`` retries of a
@@ -77,6 +77,8 @@ Loaded on first use
     ``tinyest.csrattrs`` by ``csrattrs()``, ``tinyest.serverkeygen`` by
     ``serverkeygen()``, ``tinyest.proxy`` with ``proxy``: a device that renews
     with its certificate loads none of them before the answer comes.
+    ``tinyest.http`` is imported by the functions that use it, so that no
+    module-level reference keeps it in the heap once ``release`` let it go.
 
 Memory (MicroPython unix port, x86-64): module code aside, cacerts runs in a
 clean heap of about 40 KiB and simpleenroll in about 45 KiB (the TLS session,
@@ -86,7 +88,7 @@ Side channels: the client handles credentials and the server-generated private
 key as plain Python objects; nothing here is constant-time.
 """
 
-from tinyest import der, http, runtime
+from tinyest import der, runtime
 from tinyest.errors import ConnectError, DERError, EstError, FormatError, ProtocolError
 
 try:
@@ -167,8 +169,8 @@ class EstClient:
     """
 
     def __init__(self, host, port=443, label=None, trust=None, auth=None, token=None, cert=None,
-                 key=None, timeout=30, proxy=None, max_body=http.MAX_BODY, progress=None,
-                 now=None, system_trust=False, deadline=None, max_skew=300):
+                 key=None, timeout=30, proxy=None, max_body=32768, progress=None,
+                 now=None, system_trust=False, deadline=None, max_skew=300, release=None):
         if not host or "/" in host:
             raise FormatError("host must be a name or an address, not a URL")
         if label is not None and (not label or "/" in label or "?" in label or " " in label):
@@ -203,6 +205,7 @@ class EstClient:
         self.system_trust = system_trust
         self.deadline = deadline
         self.max_skew = max_skew
+        self.release = release
         self.ca_certs = []
         self.ca_anchors = []
         self.rollover = None
@@ -225,6 +228,8 @@ class EstClient:
         200 (any status for csrattrs), else raises its error (RetryLater for a
         202 to a POST). ``body`` is the request's DER (sent in base64) or a
         callable ``body(connection) -> DER``."""
+        from tinyest import http
+
         path = self._path(op)
         conn = chosen = None  # chosen: the challenge answered, (scheme, params)
         reused = reopened = stale_retry = False
@@ -306,10 +311,18 @@ class EstClient:
                 conn.close()
 
     def _b64(self, resp, what):
+        # The answer's DER. The connection is closed by now: ``release()`` may
+        # free the transport before the answer is checked.
+        from tinyest import http
+
         try:
-            return http.b64decode_body(resp.body)
+            data = http.b64decode_body(resp.body)
         except ProtocolError as e:
             raise ProtocolError("%s: %s" % (what, e))
+        http = resp = None
+        if self.release is not None:
+            self.release()
+        return data
 
     def accept_issued(self, certs, csr, op="simpleenroll"):
         """Certificates (DER list) the server issued for ``csr`` (DER), checked as
@@ -367,11 +380,13 @@ class EstClient:
     def _enroll(self, op, csr, wait, pop):
         if wait:
             return self._waiting(self._enroll, wait, op, csr, 0, pop)
+        resp, spki = self._post(op, csr, pop)
+        data = self._b64(resp, op)
+        resp = None
         from tinyest import pkcs7
 
-        resp, spki = self._post(op, csr, pop)
-        certs = [bytes(c) for c in pkcs7.certificates(self._b64(resp, op))]
-        resp = None
+        certs = [bytes(c) for c in pkcs7.certificates(data)]
+        data = None
         return self._verify_issued(certs, spki, op)
 
     def simpleenroll(self, csr, wait=0, pop=False):

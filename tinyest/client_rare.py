@@ -10,7 +10,7 @@ host and port; at most ``MAX_WAIT_ROUNDS`` retries of a pending request, at
 least ``MIN_RETRY_DELAY`` seconds apart whatever Retry-After says.
 """
 
-from tinyest import der, http, runtime
+from tinyest import der, runtime
 from tinyest.errors import (AuthError, DERError, FormatError, HttpError, ProtocolError,
                             RetryLater, TlsError)
 
@@ -42,6 +42,8 @@ def refuse(resp, op):
     """Raise for a final answer that is not 200: RetryLater for a 202 to an
     enrollment (Retry-After), else the status error."""
     if resp.status == 202 and op != "cacerts" and op != "csrattrs":
+        from tinyest import http  # imported here: a release() between rounds frees it
+
         raise RetryLater(http.retry_after(resp.header("retry-after"), resp.header("date")))
     raise status_error(resp, op)
 

@@ -112,7 +112,7 @@ def test_unload_forgets_all_but_the_transport_and_what_is_kept():
 
     def run():
         import tinyest
-        from tinyest import client, device, ec, errors, pkcs7, x509  # noqa: F401
+        from tinyest import client, device, ec, errors, http, pkcs7, x509  # noqa: F401
 
         old_ec, verify_error = ec, errors.VerifyError
         tinyest.unload(keep=("tinyest.x509",))
@@ -130,3 +130,20 @@ def test_unload_forgets_all_but_the_transport_and_what_is_kept():
     assert seen["after"] == ["client", "der", "device", "errors", "http", "runtime", "store", "x509"], seen
     assert seen["bound"] == ["x509", "client"], seen
     assert seen["fresh"] and seen["same errors"] and seen["works"], seen
+
+
+def test_unload_of_the_transport_keeps_the_rest():
+    seen = {}
+
+    def run():
+        import tinyest
+        from tinyest import client, http, http_date, x509  # noqa: F401
+
+        seen["client holds no http"] = "http" not in client.__dict__
+        tinyest.unload(names=tinyest.TRANSPORT)
+        seen["after"] = sorted(k[8:] for k in sys.modules if k.startswith("tinyest."))
+
+    _fresh(run)
+    assert seen["client holds no http"], seen
+    assert "http" not in seen["after"] and "http_date" not in seen["after"], seen
+    assert "client" in seen["after"] and "x509" in seen["after"], seen
