@@ -8,10 +8,15 @@ full: /cacerts, a new P-256 key and CSR, /simpleenroll with the password, the
 key and certificate committed to the store, then /simplereenroll with that
 certificate and a new key, committed. renew: /simplereenroll alone, with the
 key and certificate loaded from the store (what a deployed device does most),
-a new key, committed. Before each request it calls ``tinyest.unload()``, as
-``tinyest.device.Device`` does, once nothing holds a key or a certificate: the
-TLS handshake then has the heap the certificate and key modules took. Run it
-under ``micropython -X heapsize=N`` with the .mpy files on MICROPYPATH; it prints "OK <peak-free-bytes>" or "FAIL <error>".
+a new key, committed. It does what ``tinyest.device.Device`` does for a small
+heap: before each request, once nothing holds a key or a certificate, it calls
+``tinyest.unload()`` (the TLS handshake then has the heap the certificate and
+key modules took); its ``release`` hook forgets the transport
+(``tinyest.TRANSPORT``) once an answer is read (checking the answer then has
+that heap); and the collector runs every 4 KiB allocated
+(``runtime.gc_every``), which keeps the heap unfragmented. Run it under
+``micropython -X heapsize=N`` with the .mpy files on MICROPYPATH; it prints
+"OK <peak-free-bytes>" or "FAIL <error>".
 """
 import gc
 import sys
@@ -22,6 +27,12 @@ import tinyest
 def _read(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def _release():
+    # An answer is read: the transport's modules make room for its check.
+    tinyest.unload(names=tinyest.TRANSPORT)
+    gc.collect()
 
 
 def _request(cur=None):
@@ -38,7 +49,7 @@ def _renew(host, port, ca, store):
     from tinyest.client import EstClient
 
     c = store.load()
-    cl = EstClient(host, port, trust=[ca], cert=c.chain[0], key=c.key_der)
+    cl = EstClient(host, port, trust=[ca], cert=c.chain[0], key=c.key_der, release=_release)
     key_der, req = _request(c.chain[0])
     c = None
     tinyest.unload()  # nothing here holds a key, a certificate or their modules now
@@ -50,14 +61,17 @@ def _renew(host, port, ca, store):
 
 
 def main(argv):
+    from tinyest import runtime
     from tinyest.store import Store
+
+    runtime.gc_every(4096)  # as Device.step does: garbage never fragments the heap
 
     op, host, port, ca = argv[1], argv[2], int(argv[3]), _read(argv[4])
     if op == "full":
         from tinyest.client import EstClient
 
         store = Store(argv[7])
-        cl = EstClient(host, port, trust=[ca], auth=(argv[5], argv[6]))
+        cl = EstClient(host, port, trust=[ca], auth=(argv[5], argv[6]), release=_release)
         cl.cacerts()
         tinyest.unload()
         gc.collect()

@@ -114,13 +114,19 @@ come from the store's config)
     current_cert_der or None) -> CSR DER``, ``client(**kw) -> EstClient-like``.
 
 Limits: at most ``MAX_ACTIONS`` server operations per step, each action once.
-Memory: the step holds the store snapshot and one operation's working set; the
+Memory: during a step the collector runs every ``GC_EVERY`` (4096) bytes
+allocated (``gc.threshold``, restored after; ``tinyest.ec`` lifts it for its
+arithmetic), which keeps a small heap unfragmented: without it a TLS handshake in
+the GC heap (rp2, stm32) fails at some heap sizes above the smallest that works.
+The step holds the store snapshot and one operation's working set; the
 client, x509 and key modules are imported only when an action needs them. With
 ``unload`` (the default), before each request the step forgets the tinyest
 modules the transport does not need (``tinyest.unload``): a mip-installed board
 gets their bytecode back for the TLS handshake and loads them again to check the
-answer. Modules already imported when the Device was made (the application's
-own, e.g. ``tinyest.ec`` for a ``key_factory``) are kept.
+answer; once the answer is read, the client's ``release`` forgets the transport
+(``tinyest.TRANSPORT``: http and its rare halves) for that check. Modules already
+imported when the Device was made (the application's own, e.g. ``tinyest.ec``
+for a ``key_factory``) are kept.
 ``tinyest.device_rare`` holds what runs off the TLS handshake: a new key and
 CSR (made before ``unload``), the commit of an answer and of /cacerts, failures,
 retries and the clock; imported when needed, it is unloaded with the others.
@@ -143,6 +149,7 @@ RENEWING = "renewing"
 FAILED = "failed"
 
 MAX_ACTIONS = 4
+GC_EVERY = 4096  # bytes allocated between collections during a step (MicroPython)
 
 _DEFAULTS = {
     "host": None, "port": 443, "label": None, "fingerprint": None, "cn": None, "dns": None,
@@ -233,19 +240,29 @@ class Device:
 
     def _client(self, c, t, trust, auth=None, cert=None, key=None):
         make = self._make_client
+        kw = {}
         if make is None:
             if self.unload:
                 import tinyest
 
                 tinyest.unload(self._app)
                 gc.collect()
+                kw["release"] = self._release
             from tinyest.client import EstClient as make
         cl = make(host=self._get(c, "host"), port=int(self._get(c, "port")),
                   label=self._get(c, "label"), trust=trust, auth=auth, cert=cert, key=key,
                   timeout=self.timeout, progress=self._log, now=False if t is None else t,
-                  max_skew=self.max_skew)
+                  max_skew=self.max_skew, **kw)
         self._cl = cl
         return cl
+
+    def _release(self):
+        # An answer is read, its connection closed: the transport's modules make
+        # room for the certificate check (loaded again for the next request).
+        import tinyest
+
+        tinyest.unload(self._app, tinyest.TRANSPORT)
+        gc.collect()
 
     # -- time
 
@@ -343,6 +360,16 @@ class Device:
 
     def step(self, now=None):
         """Do what is due; returns the seconds until the next step is due."""
+        # The collector runs every GC_EVERY bytes allocated during a step: garbage
+        # then never lies between what a step keeps (modules, the TLS session), which
+        # otherwise fragments a small heap until a handshake finds no room.
+        was = runtime.gc_every(GC_EVERY)
+        try:
+            return self._step(now)
+        finally:
+            runtime.gc_every(was)
+
+    def _step(self, now):
         self._t0 = runtime.ticks()
         self._local = runtime.now() if now is None else int(now)
         self._offset = None

@@ -105,7 +105,7 @@ Memory and speed (bench/bench_sign.py prints current figures)
 
 import os
 
-from tinyest import der, hashes
+from tinyest import der, hashes, runtime
 from tinyest.errors import CryptoError, DERError, FormatError
 
 OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"  # 1.2.840.10045.2.1
@@ -308,42 +308,48 @@ def _ladder(c, rows, digs, cols, dbls):
     (none at infinity), then for each t the digit code d = digs[t][j]: 0 adds
     nothing, d > 0 adds point (d - 1) // 2 of rows[t], negated when d is even.
     _dbl and _madd inlined; _madd itself takes the exceptional cases."""
-    p = c.p
-    s = c.size
-    e = 2 * s
-    jobs = [(memoryview(row), dig) for row, dig in zip(rows, digs)]  # slices without copies
-    dr = range(dbls)
-    X, Y, Z = 1, 1, 0
-    for j in range(cols - 1, -1, -1):
-        if Z:
-            for _ in dr:
-                delta = Z * Z % p
-                gamma = Y * Y % p
-                beta = X * gamma % p
-                alpha = 3 * (X - delta) * (X + delta) % p
-                Z = 2 * Y * Z % p
-                X = (alpha * alpha - 8 * beta) % p
-                Y = (alpha * (4 * beta - X) - 8 * gamma * gamma) % p
-        for row, dig in jobs:
-            d = dig[j]
-            if d:
-                o = (d - 1) // 2 * e
-                x2 = int.from_bytes(row[o:o + s], "big")
-                y2 = int.from_bytes(row[o + s:o + e], "big")
-                y2 = (p - y2, y2)[d & 1]  # both computed: no branch on the sign
-                zz = Z * Z % p
-                h = x2 * zz % p - X
-                if not h or not Z:  # doubling, infinity: rare, or the first addition
-                    X, Y, Z = _madd(p, X, Y, Z, x2, y2)
-                    continue
-                r = y2 * zz % p * Z % p - Y
-                Z = Z * h % p
-                zz = h * h % p
-                v = X * zz % p
-                h = h * zz % p
-                X = (r * r - h - v - v) % p
-                Y = (r * (v - X) - Y * h) % p
-    return X, Y, Z
+    # Its garbage (big integers) is collected when memory runs out, not every
+    # few KiB as a device step asks (runtime.gc_every): that would double its time.
+    was = runtime.gc_every(-1)
+    try:
+        p = c.p
+        s = c.size
+        e = 2 * s
+        jobs = [(memoryview(row), dig) for row, dig in zip(rows, digs)]  # slices without copies
+        dr = range(dbls)
+        X, Y, Z = 1, 1, 0
+        for j in range(cols - 1, -1, -1):
+            if Z:
+                for _ in dr:
+                    delta = Z * Z % p
+                    gamma = Y * Y % p
+                    beta = X * gamma % p
+                    alpha = 3 * (X - delta) * (X + delta) % p
+                    Z = 2 * Y * Z % p
+                    X = (alpha * alpha - 8 * beta) % p
+                    Y = (alpha * (4 * beta - X) - 8 * gamma * gamma) % p
+            for row, dig in jobs:
+                d = dig[j]
+                if d:
+                    o = (d - 1) // 2 * e
+                    x2 = int.from_bytes(row[o:o + s], "big")
+                    y2 = int.from_bytes(row[o + s:o + e], "big")
+                    y2 = (p - y2, y2)[d & 1]  # both computed: no branch on the sign
+                    zz = Z * Z % p
+                    h = x2 * zz % p - X
+                    if not h or not Z:  # doubling, infinity: rare, or the first addition
+                        X, Y, Z = _madd(p, X, Y, Z, x2, y2)
+                        continue
+                    r = y2 * zz % p * Z % p - Y
+                    Z = Z * h % p
+                    zz = h * h % p
+                    v = X * zz % p
+                    h = h * zz % p
+                    X = (r * r - h - v - v) % p
+                    Y = (r * (v - X) - Y * h) % p
+        return X, Y, Z
+    finally:
+        runtime.gc_every(was)
 
 
 def _digits(k, n, w, L):

@@ -369,3 +369,17 @@ def __getattr__(name):
     from tinyest import runtime_rare
 
     return runtime_rare.channel_binding
+
+
+def gc_every(n):
+    """Let the collector run every ``n`` bytes allocated (MicroPython's
+    ``gc.threshold``; -1: only when memory runs out); returns the setting it
+    replaced. A no-op returning None elsewhere or for ``n`` None."""
+    import gc
+
+    th = getattr(gc, "threshold", None)
+    if th is None or n is None:
+        return None
+    was = th()
+    th(n)
+    return was

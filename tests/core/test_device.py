@@ -754,3 +754,28 @@ def test_provisioned_pending_request_is_sent():
         assert d.state == ENROLLED and r.store.load().key_der == key.to_der()
     finally:
         r.close()
+
+
+def test_step_collects_every_few_kib_and_restores_the_setting():
+    import gc
+
+    th = getattr(gc, "threshold", None)  # MicroPython; CPython has no such setting
+    r = Rig()
+    seen = []
+    r.srv.hook = lambda op, csr_der, cl: seen.append(th() if th else None)
+    was = th() if th else None
+    try:
+        if th:
+            th(-1)
+        r.provision()
+        d, delay = r.step(T0)
+        assert d.state == ENROLLED and seen, (d.state, seen)
+        if th:
+            assert set(seen) == {4096}, seen  # during the step (Device.GC_EVERY)
+            assert th() == -1  # as it was before the step
+        else:
+            assert set(seen) == {None}
+    finally:
+        if th:
+            th(was)
+        r.close()

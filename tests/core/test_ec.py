@@ -628,3 +628,22 @@ def test_from_secret_checks():
     assert ec.from_secret(b"\x01").secret == 1
     assert ec.from_secret(bytearray(b"\x00\x02")).secret == 2
     assert ec.from_secret(n - 1).secret == n - 1
+
+
+def test_arithmetic_lifts_a_collection_threshold_and_restores_it():
+    import gc
+
+    th = getattr(gc, "threshold", None)  # MicroPython only
+    if th is None:
+        return
+    was = th()
+    try:
+        th(4096)
+        k = ec.from_secret((5).to_bytes(32, "big"))
+        sig = k.sign(b"m")
+        assert th() == 4096
+        th(-1)
+        k.sign(b"n")
+        assert th() == -1 and sig
+    finally:
+        th(was)
