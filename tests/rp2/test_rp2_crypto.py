@@ -158,7 +158,6 @@ def test_budget_first_sign_at_most_twice_a_warm_one(kat):
     assert ratio <= FIRST_OVER_WARM
 
 
-@pytest.mark.rp2_budget
 def test_budget_warm_sign(kat):
     print("warm P-256 sign %.1f ms (budget %d ms)" % (kat["warm"].ms, WARM_SIGN_MS))
     assert kat["warm"].ms <= WARM_SIGN_MS

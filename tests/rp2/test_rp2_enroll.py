@@ -132,7 +132,6 @@ def test_budget_whole_offline_enrollment(enrolled):
     assert ms <= ENROLL_MS
 
 
-@pytest.mark.rp2_budget
 def test_budget_heap_free_after_enrollment(enrolled):
     free = enrolled["free_after"]
     print("heap free after the device-path imports and an enrollment: %d B = %.1f KiB (budget %d KiB)"
