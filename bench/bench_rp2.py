@@ -139,7 +139,7 @@ def e_verify():
     S["chain"] = [bytes(mine.der)] + [bytes(x.der) for x in others]
 
 def e_commit():
-    S["st"].commit_enrollment(S["key"].to_der(), S["chain"])
+    S["st"].commit_enrollment(S["key"], S["chain"])
 
 def phase_a():
     gc.collect()

@@ -35,7 +35,8 @@ API
     ``load()`` -> Credentials (the unprovisioned state when nothing is stored);
     ``commit(creds)`` writes them as a new generation (normalising their DER fields in
     place); ``update(**fields)`` loads, changes, commits and returns the new snapshot;
-    ``commit_enrollment(key_der, chain, erase_bootstrap=True, now=None)``; ``wipe()``.
+    ``commit_enrollment(key_der, chain, erase_bootstrap=True, now=None)`` (``key_der``
+    may be the key object, whose public key is then not derived again); ``wipe()``.
     ``Credentials.check()`` raises StoreError unless ``key_der`` is the private key of
     ``chain[0]`` and ``boot_key`` that of ``boot_chain[0]`` (each key with its chain or
     neither); ``key_matches(key_der, cert_der)`` compares one pair. Both parse the key

@@ -21,19 +21,25 @@ _MESSAGES = ("bad |bad config or pending|bad config name|too large|short read|ba
              "no key or certificate")
 
 
-def key_matches(key_der, cert_der):
-    """True when the certificate carries the public key of the private key."""
+def key_matches(key, cert_der):
+    """True when the certificate carries the public key of the private key:
+    ``key`` DER or PEM (parsed; an EC key's public key is derived from its
+    secret, a scalar multiplication) or a key object (its ``public_key_der()``)."""
     from tinyest import keys, x509
 
-    return bytes(x509.Certificate(cert_der).public_key_der) == keys.load_private(key_der).public_key_der()
+    if getattr(key, "public_key_der", None) is None:
+        key = keys.load_private(key)
+    return bytes(x509.Certificate(cert_der).public_key_der) == key.public_key_der()
 
 
-def check(c):
+def check(c, obj=None):
     """``Credentials.check`` of ``c``: StoreError unless key_der is the key of
     chain[0] and boot_key that of boot_chain[0], each key present with its chain
-    or neither."""
+    or neither. ``obj``: the key object whose ``to_der()`` key_der is."""
     for name, chain in (("key_der", c.chain), ("boot_key", c.boot_chain)):
         key = getattr(c, name)
+        if obj is not None and name == "key_der":
+            key = obj
         try:
             if (key is None) == (not chain) and (key is None or key_matches(key, chain[0])):
                 continue
@@ -58,9 +64,16 @@ def s_commit_enrollment(st, key_der, chain, erase_bootstrap=True, now=None):
     """``Store.commit_enrollment``: store a new key and certificate chain (already
     verified by the caller) as the current credentials; clears ``pending``; sets
     ``enrolled_at`` to ``now`` when given. Refuses (StoreError) a key that is not
-    the key of the chain's first certificate."""
+    the key of the chain's first certificate. ``key_der`` may be the key object
+    itself (``to_der()`` is stored): its public key, derived once when it was made
+    into a request, is then compared without being derived again (on a
+    microcontroller that derivation costs as much as a signature)."""
     from tinyest.store import _error, _records
 
+    obj = None
+    if getattr(key_der, "to_der", None) is not None:
+        obj = key_der
+        key_der = obj.to_der()
     c = st.load()
     pw = erase_bootstrap and c.boot_password is not None
     c.key_der = key_der
@@ -73,7 +86,7 @@ def s_commit_enrollment(st, key_der, chain, erase_bootstrap=True, now=None):
     _records(c)  # checked and normalised (PEM decoded) before the keys are compared
     if not c.enrolled:
         raise _error(10)
-    check(c)
+    check(c, obj)
     st.commit(c)
     if pw:
         st.commit(c)  # the older slot still held the password: overwrite it too

@@ -260,6 +260,14 @@ def test_commit_enrollment():
         s.update(boot_password="again")
         got = s.commit_enrollment(KEY_A, [CERT_A], erase_bootstrap=False)
         assert got.generation == 6 and s.load().boot_password == "again" and s.load().enrolled_at == 5678
+        # the key object itself: its DER is stored, its own public key compared
+        from tinyest import keys
+
+        raises(StoreError, s.commit_enrollment, keys.load_private(KEY_B), [CERT_A])
+        assert s.load().generation == 6
+        got = s.commit_enrollment(keys.load_private(KEY_B), [CERT_B, CA_1], erase_bootstrap=False)
+        assert got.generation == 7 and s.load().key_der == keys.load_private(KEY_B).to_der()
+        assert s.load().chain == [CERT_B, CA_1]
     finally:
         clear_dir(root, True)
 

@@ -57,7 +57,7 @@ STEPS_B = [
      "others = [x for x in certs if x is not mine]\n"
      "path = x509.verify_chain(mine, others, c.trust)  # no clock on the board: now=None\n"
      "chain = [bytes(mine.der)] + [bytes(x.der) for x in others]"),
-    ("commit key + certificate", "c = st.commit_enrollment(key.to_der(), chain)"),
+    ("commit key + certificate", "c = st.commit_enrollment(key, chain)"),
 ]
 
 
