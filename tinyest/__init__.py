@@ -1,12 +1,28 @@
 """tinyest: an EST (RFC 7030) client for MicroPython and CPython.
 
-Importing the package loads nothing else. Use the modules directly:
-``from tinyest.client import EstClient``, ``tinyest.csr``, ``tinyest.x509``,
-``tinyest.errors``. (A lazy package-level export is not offered: MicroPython
-resolves ``from tinyest import der`` through a module ``__getattr__``.)
+Importing the package loads nothing else. ``from tinyest import EstClient``
+loads ``tinyest.client`` then (the one name the package exports); the other
+modules are used directly: ``tinyest.csr``, ``tinyest.x509``, ``tinyest.errors``.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name == "EstClient":
+        from tinyest.client import EstClient
+
+        return EstClient
+    if name[0] == "_":
+        raise AttributeError(name)
+    # MicroPython asks here before it imports a submodule named in "from tinyest
+    # import name" (an AttributeError would end that import): import it
+    import sys
+
+    name = "tinyest." + name
+    __import__(name)
+    return sys.modules[name]
+
 
 # Loaded on every step of a device: never unloaded by default.
 _KEEP = ("errors", "der", "runtime", "runtime_cpython", "http", "client", "store", "device")

@@ -147,3 +147,35 @@ def test_unload_of_the_transport_keeps_the_rest():
     assert seen["client holds no http"], seen
     assert "http" not in seen["after"] and "http_date" not in seen["after"], seen
     assert "client" in seen["after"] and "x509" in seen["after"], seen
+
+
+def test_package_exports_est_client_and_still_imports_submodules():
+    seen = {}
+
+    def run():
+        import tinyest
+
+        seen["bare"] = sorted(k[8:] for k in sys.modules if k.startswith("tinyest."))
+        from tinyest import EstClient
+
+        seen["client"] = EstClient is sys.modules["tinyest.client"].EstClient
+        from tinyest import der_text, x509  # not loaded yet: through the package __getattr__
+
+        seen["modules"] = (der_text is sys.modules["tinyest.der_text"], x509 is sys.modules["tinyest.x509"])
+        del tinyest.x509  # loaded but not bound on the package (as after tinyest.unload)
+        from tinyest import x509 as again
+
+        seen["rebound"] = again is x509
+        for name in ("no_such_module", "_private"):
+            try:
+                getattr(tinyest, name)
+                seen[name] = "found"
+            except ImportError:
+                seen[name] = "ImportError"
+            except AttributeError:
+                seen[name] = "AttributeError"
+
+    _fresh(run)
+    assert seen["bare"] == [], seen
+    assert seen["client"] and seen["modules"] == (True, True) and seen["rebound"], seen
+    assert seen["no_such_module"] == "ImportError" and seen["_private"] == "AttributeError", seen
