@@ -8,7 +8,7 @@
    application, and the first signature of a process against a warm one.
 1. Code size: the .mpy size of every module (port_micropython/build.py), the core
    total (what a device imports to bootstrap, enroll and renew, without the
-   software crypto), the same with ``mpy-cross -O3 -X no-source-lines``, the
+   software crypto), the same with line numbers (``build.py --source-lines``), the
    modules imported on first use, the crypto, and the largest contributors.
 2. Whole heap: the smallest ``micropython -X heapsize`` with which one device run does
    bootstrap (/cacerts by fingerprint) + enroll + reenroll through the state machine
@@ -117,18 +117,18 @@ main(sys.argv)
 
 def sizes(tmp):
     rows = build.build(tmp / "plain")
-    small = {r[0]: r[2] for r in build.build(tmp / "small", opt=3, no_lines=True)}
+    lined = {r[0]: r[2] for r in build.build(tmp / "lines", lines=True)}
     core = [r for r in rows if r[0] not in build.OPTIONAL]
     print("== .mpy sizes (mpy-cross %s) ==" % _mpy_cross_version())
-    print("%-16s %8s %8s %10s" % ("module", ".py", ".mpy", "-O3 -X nsl"))
+    print("%-16s %8s %8s %10s" % ("module", ".py", ".mpy", "with lines"))
     for name, py, mpy in sorted(rows, key=lambda r: -r[2]):
         g = build.group(name)
-        print("%-16s %8d %8d %10d%s" % (name, py, mpy, small[name],
+        print("%-16s %8d %8d %10d%s" % (name, py, mpy, lined[name],
                                          "" if g == "core" else "  (%s)" % g))
     tc = sum(r[2] for r in core)
-    ts = sum(small[r[0]] for r in core)
+    ts = sum(lined[r[0]] for r in core)
     print("core (what bootstrap + enroll + renew import, crypto aside): %d bytes = %.1f KiB "
-          "(goal 32 KiB); with -O3 -X no-source-lines: %.1f KiB" % (tc, tc / 1024, ts / 1024))
+          "(goal 32 KiB); with line numbers: %.1f KiB" % (tc, tc / 1024, ts / 1024))
     auth = sum(r[2] for r in rows if r[0] == "http_auth.py")
     print("an enrollment with a password also imports http_auth.py: %.1f KiB in all"
           % ((tc + auth) / 1024))

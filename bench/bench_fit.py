@@ -1,6 +1,6 @@
 """Heap of a mip-installed device, measured on the board-model interpreters.
 
-    python bench/bench_fit.py [--quick | --imports] [--servers N] [--opt N] [--no-source-lines]
+    python bench/bench_fit.py [--quick | --imports] [--servers N] [--opt N] [--source-lines]
 
 1. Import heap per module: the device-path modules are imported one after the
    other from .mpy files (port_micropython/build.py) under
@@ -158,14 +158,14 @@ def interpreters():
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bench_fit.py", description=__doc__.splitlines()[0])
     ap.add_argument("--opt", type=int, default=None)
-    ap.add_argument("--no-source-lines", action="store_true")
+    ap.add_argument("--source-lines", action="store_true", help="build the .mpy with line numbers")
     ap.add_argument("--quick", action="store_true", help="the -tlsheap interpreter only")
     ap.add_argument("--imports", action="store_true", help="the import heap only (seconds, not minutes)")
     ap.add_argument("--servers", type=int, default=3, help="dev-server instances (default 3)")
     args = ap.parse_args(argv)
     work = pathlib.Path(tempfile.mkdtemp(prefix="tinyest-fit-"))
     try:
-        rows = build.build(work / "mpy", opt=args.opt, no_lines=args.no_source_lines)
+        rows = build.build(work / "mpy", opt=args.opt, lines=args.source_lines)
         sizes = {r[0][:-3]: r[2] for r in rows}
         exe32 = TOOLS / "micropython-32"
         if exe32.exists():

@@ -1,6 +1,6 @@
 """Compile every core module to .mpy with mpy-cross and report the sizes.
 
-    python port_micropython/build.py [--out DIR] [--march ARCH] [-O N] [--no-source-lines]
+    python port_micropython/build.py [--out DIR] [--march ARCH] [-O N] [--source-lines]
                                      [--package]
 
 Writes DIR/tinyest/*.mpy (default: build/mpy) and prints one line per module and
@@ -35,8 +35,11 @@ host    modules no board loads (``HOST``): csr_read (the request reader),
         (certs-only messages, as servers send them); not in the packages.
 CPython the TLS context code of CPython (``CPYTHON``): MicroPython never imports it.
 
-"core .mpy total" counts the first group only. ``-O`` and ``--no-source-lines``
-are passed to mpy-cross (smaller files; tracebacks then carry no line numbers).
+"core .mpy total" counts the first group only. The files carry no line numbers
+(``mpy-cross -X no-source-lines``): 7 % less code, in the flash and in the heap
+of a board that imports them; a traceback then names the module and the function
+but not the line. ``--source-lines`` keeps them (for debugging on a board); ``-O``
+is passed to mpy-cross.
 ``--package`` also writes DIR/package.json (everything a board may load),
 DIR/package-core.json (core and lazy) and DIR/package-crypto.json naming the .mpy
 files, so that serving DIR over HTTP lets a board ``mip.install(URL + "/package.json")``.
@@ -74,8 +77,9 @@ def mpy_cross():
     return [sys.executable, "-m", "mpy_cross"]
 
 
-def build(out, march=None, opt=None, no_lines=False):
-    """Compile tinyest/*.py into out/tinyest/; return [(name, py_bytes, mpy_bytes)]."""
+def build(out, march=None, opt=None, lines=False):
+    """Compile tinyest/*.py into out/tinyest/ (with line numbers when ``lines``);
+    return [(name, py_bytes, mpy_bytes)]."""
     dest = pathlib.Path(out) / "tinyest"
     dest.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -86,7 +90,7 @@ def build(out, march=None, opt=None, no_lines=False):
             cmd.append("-march=" + march)
         if opt:
             cmd.append("-O%d" % opt)
-        if no_lines:
+        if not lines:
             cmd += ["-X", "no-source-lines"]
         subprocess.run(cmd + [str(src)], check=True, cwd=str(ROOT))
         rows.append((src.name, src.stat().st_size, target.stat().st_size))
@@ -132,11 +136,11 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "build" / "mpy"))
     ap.add_argument("--march", default=None, help="e.g. xtensawin (ESP32), armv6m (RP2040)")
     ap.add_argument("-O", dest="opt", type=int, default=None, help="mpy-cross optimisation level")
-    ap.add_argument("--no-source-lines", action="store_true", help="leave out line numbers")
+    ap.add_argument("--source-lines", action="store_true", help="keep line numbers (tracebacks)")
     ap.add_argument("--package", action="store_true", help="write mip package files beside")
     args = ap.parse_args(argv)
     try:
-        rows = build(pathlib.Path(args.out), args.march, args.opt, args.no_source_lines)
+        rows = build(pathlib.Path(args.out), args.march, args.opt, args.source_lines)
         if args.package:
             write_packages(args.out, rows)
     except (OSError, subprocess.CalledProcessError) as e:
