@@ -4,7 +4,9 @@ the x86 unix port: cycles, ms at 125 MHz, heap free, and the ratio.
 
     python bench/bench_rp2.py [--unix PATH] [--runs N]
 
-Steps: the device-path imports, the first key generation of a fresh boot (key
+Steps: the big-integer operations every field multiplication is made of (a
+product, its reduction mod p, an addition, a small multiple: the arithmetic's
+floor on this interpreter), the device-path imports, the first key generation of a fresh boot (key
 and public key: the comb table is built or loaded here), a warm one, a CSR
 signature, verifying a chain with one P-256 signature (leaf issued by the
 anchor) and with two (leaf <- intermediate <- anchor), a store commit (an
@@ -99,8 +101,43 @@ def s_commit():
     from tinyest.store import Store
     Store(STORE).commit(S["creds"])
 
+# The P-256 field's big-integer operations, 100 of each in a loop (an empty
+# loop's cycles taken off): what every point doubling and addition is made of.
+P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+A = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
+B = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
+
+def o_empty(a, b, t, p):
+    for _ in range(100):
+        pass
+
+def o_mul(a, b, t, p):
+    for _ in range(100):
+        x = a * b
+
+def o_mod(a, b, t, p):
+    for _ in range(100):
+        x = t % p
+
+def o_add(a, b, t, p):
+    for _ in range(100):
+        x = a - b
+
+def o_small(a, b, t, p):
+    for _ in range(100):
+        x = 3 * a
+
+def ops():
+    for name, fn in (("empty", o_empty), ("mul", o_mul), ("mod", o_mod), ("add", o_add), ("small", o_small)):
+        gc.collect()
+        t0 = _clock()
+        fn(A, B, A * B, P)
+        t1 = _clock()
+        print("@@", "op_" + name, t1 - t0, gc.mem_free())
+
 def steps():
     from tinyest.store import Store
+    ops()
     _step("import", s_import)
     _step("first keygen", s_keygen)
     _step("warm keygen", s_keygen)
@@ -159,6 +196,8 @@ def phase_b(body):
 
 STEPS = ["import", "first keygen", "warm keygen", "CSR sign", "verify chain 1 sig", "verify chain 2 sigs",
          "store commit"]
+OPS = [("op mul", "a * b (256 x 256 bits)"), ("op mod", "t % p (512-bit t)"), ("op add", "a - b"),
+       ("op small", "3 * a")]
 ENROLL = ["E imports", "E load store", "E keygen", "E CSR", "E parse + verify chain", "E commit"]
 
 
@@ -311,6 +350,13 @@ def main(argv=None):
         ufree = median([u[key][1] for u in runs])
         print("%-34s %13d %10.1f %11d %10.2f %11d %8.0fx" % (("  " if key in ENROLL else "") + label, cyc, ms, free,
                                                             ums, ufree, ms / ums if ums else float("nan")))
+    print("P-256 field operations (each, an empty loop's share taken off):")
+    for key, label in OPS:
+        cyc = (board[key][0] - board["op empty"][0]) / 100.0
+        us = (unix_us(key) - unix_us("op empty")) / 100.0
+        print("  %-32s %13.0f %10.3f %11s %10.5f %11s %8.0fx" % (label, cyc, cyc * 1000.0 / pico.CLOCK_HZ, "",
+                                                              us / 1000.0, "", cyc * 1e6 / pico.CLOCK_HZ / us
+                                                              if us > 0 else float("nan")))
     total = sum(board[k][0] for k in ENROLL)
     ms = total * 1000.0 / pico.CLOCK_HZ
     ums = median([sum(u[k][0] for k in ENROLL) for u in runs]) / 1000.0
