@@ -24,6 +24,39 @@ def __getattr__(name):
     return sys.modules[name]
 
 
+def lazy(mod, names=None, prefix=None):
+    """A ``__getattr__`` serving what tinyest.<mod> (a module's rarely used
+    half) defines, imported on the first name asked for. For a module: the
+    attributes ``names`` (None: any; other names raise AttributeError without
+    importing). With ``prefix``, for a class: the functions ``prefix + name``
+    taking the instance first, bound to it."""
+    if prefix is None:
+
+        def get(name):
+            if names is not None and name not in names:
+                raise AttributeError(name)
+            return getattr(__getattr__(mod), name)
+
+    else:
+
+        def get(obj, name):
+            f = getattr(__getattr__(mod), prefix + name)
+            return lambda *a, **k: f(obj, *a, **k)
+
+    return get
+
+
+def texts(mod):
+    """An error maker ``(cls, i, args=(), *more)`` -> ``cls(text % args, *more)``,
+    the text number ``i`` of the ``|``-separated ``TEXTS`` of tinyest.<mod>,
+    imported with the first error (bad input is rare: its words stay on disk)."""
+
+    def error(cls, i, args=(), *more):
+        return cls(__getattr__(mod).TEXTS.split("|")[i] % args, *more)
+
+    return error
+
+
 # Loaded on every step of a device: never unloaded by default.
 _KEEP = ("errors", "der", "runtime", "runtime_cpython", "http", "client", "store", "device")
 # What only a connection needs: unload(names=TRANSPORT) once an answer is read.

@@ -19,7 +19,7 @@ characters. Errors: FormatError (DERError for a signer's malformed DER), their
 texts numbered here and held by ``tinyest.csr_rare``, loaded with the first.
 """
 
-from tinyest import der
+from tinyest import der, texts
 from tinyest.errors import FormatError
 from tinyest.x509 import OID_SAN, Certificate
 
@@ -54,24 +54,20 @@ _NO_SIGNATURE = const(10)
 _LONG_CN = const(11)
 
 
-def _error(i, args=()):
-    """FormatError with text ``i`` formatted with ``args``."""
-    from tinyest import csr_rare
-
-    return FormatError(csr_rare.TEXTS.split("|")[i] % args)
+_error = texts("csr_rare")  # (cls, i, args=()): cls(text i % args)
 
 
 def check_text(x, what):
     if not isinstance(x, str):
-        raise _error(_NOT_STR, (what, type(x).__name__))
+        raise _error(FormatError, _NOT_STR, (what, type(x).__name__))
     if not x:
-        raise _error(_EMPTY, what)
+        raise _error(FormatError, _EMPTY, what)
     for ch in x:
         o = ord(ch)
         if o < 0x20 or o == 0x7F:
-            raise _error(_CONTROL, (what, x))
+            raise _error(FormatError, _CONTROL, (what, x))
         if 0xD800 <= o < 0xE000:  # CPython str may hold lone surrogates; UTF-8 cannot
-            raise _error(_SURROGATE, (what, x))
+            raise _error(FormatError, _SURROGATE, (what, x))
     return x
 
 
@@ -79,26 +75,26 @@ def check_ascii(x, what):
     check_text(x, what)
     for ch in x:
         if ord(ch) > 0x7E:
-            raise _error(_NOT_ASCII, (what, x))
+            raise _error(FormatError, _NOT_ASCII, (what, x))
     return x
 
 
 def check_hostname(name, what, wildcard=False):
     check_ascii(name, what)
     if len(name) > 253:
-        raise _error(_LONG_NAME, (what, name))
+        raise _error(FormatError, _LONG_NAME, (what, name))
     labels = name.split(".")
     for i, label in enumerate(labels):
         if wildcard and i == 0 and label == "*" and len(labels) > 1:
             continue
         if not 1 <= len(label) <= 63:
-            raise _error(_LABEL_LEN, (what, name))
+            raise _error(FormatError, _LABEL_LEN, (what, name))
         if label[0] == "-" or label[-1] == "-":
-            raise _error(_LABEL_HYPHEN, (what, name))
+            raise _error(FormatError, _LABEL_HYPHEN, (what, name))
         for ch in label:
             o = ord(ch)
             if not (0x30 <= o <= 0x39 or 0x41 <= o <= 0x5A or 0x61 <= o <= 0x7A or ch == "-"):
-                raise _error(_BAD_CHAR, (what, name, ch))
+                raise _error(FormatError, _BAD_CHAR, (what, name, ch))
     return name
 
 
@@ -112,7 +108,7 @@ def extension(oid, critical, value):
 def element(x, what):
     """One whole DER element, as bytes."""
     if not isinstance(x, (bytes, bytearray, memoryview)):
-        raise _error(_NOT_DER, what)
+        raise _error(FormatError, _NOT_DER, what)
     x = bytes(x)
     r = der.Reader(x)
     r.read_element()
@@ -143,7 +139,7 @@ def assemble(info_der, algorithm_der, signature):
     alg = element(algorithm_der, "signature AlgorithmIdentifier")
     der.top(alg).read_oid()
     if not isinstance(signature, (bytes, bytearray, memoryview)) or not len(signature):
-        raise _error(_NO_SIGNATURE)
+        raise _error(FormatError, _NO_SIGNATURE)
     return der.seq(info_der, alg, der.bit_string(bytes(signature)))
 
 
@@ -155,7 +151,7 @@ def request(signer, cn, dns=()):
     """A first request: subject CN=cn, dNSName entries ``dns`` (a name or a list)."""
     check_text(cn, "CN")
     if len(cn) > 64:
-        raise _error(_LONG_CN, (cn,))
+        raise _error(FormatError, _LONG_CN, (cn,))
     subject = der.seq(der.set_of(der.seq(der.oid(OID_CN), der.utf8(cn))))
     names = [dns] if isinstance(dns, str) else list(dns or ())
     attrs = []

@@ -49,6 +49,7 @@ Not here, imported on first use: what a device needs only on a rare path or
 Errors are ``DERError`` with the absolute byte offset of the fault.
 """
 
+from tinyest import lazy
 from tinyest.errors import DERError
 
 try:
@@ -274,13 +275,9 @@ class Reader:
         """A BIT STRING holding whole octets (keys, signatures)."""
         return self.read_bit_string(True)
 
-    def __getattr__(self, name):
-        # read_uint, read_null and read_string (RSA keys, hosts) are functions
-        # ``r_NAME(reader, ...)`` of tinyest.der_text, imported when first asked for
-        from tinyest import der_text
-
-        f = getattr(der_text, "r_" + name)
-        return lambda *a, **k: f(self, *a, **k)
+    # read_uint, read_null and read_string (RSA keys, hosts) are functions
+    # ``r_NAME(reader, ...)`` of tinyest.der_text, imported when first asked for
+    __getattr__ = lazy("der_text", prefix="r_")
 
     def read_time(self):
         """UTCTime or GeneralizedTime (RFC 5280 forms: YYMMDDHHMMSSZ,

@@ -53,7 +53,7 @@ for passwords); nothing is constant-time.
 
 import binascii
 
-from tinyest import runtime
+from tinyest import lazy, runtime, texts
 from tinyest.errors import ConnectError, EstTimeout, ProtocolError
 
 try:
@@ -93,11 +93,7 @@ _CLOSED_SEND = const(17)
 _NO_CREDENTIALS = const(18)
 
 
-def _error(cls, i, args=()):
-    """``cls`` (an error class) with text ``i`` formatted with ``args``."""
-    from tinyest import http_rare
-
-    return cls(http_rare.TEXTS.split("|")[i] % args)
+_error = texts("http_rare")  # (cls, i, args=()): cls(text i % args)
 
 
 def _text(b):
@@ -360,13 +356,8 @@ def b64encode_lines(data):
 # ---------------------------------------------------------------- dates
 
 
-def __getattr__(name):
-    # parse_http_date and retry_after are tinyest.http_date's, loaded on first use
-    if name != "parse_http_date" and name != "retry_after":
-        raise AttributeError(name)
-    from tinyest import http_date
-
-    return getattr(http_date, name)
+# parse_http_date and retry_after are tinyest.http_date's, loaded on first use
+__getattr__ = lazy("http_date", ("parse_http_date", "retry_after"))
 
 
 # ---------------------------------------------------------------- requests

@@ -30,7 +30,7 @@ Limits: ``MAX_MESSAGE`` (128 KiB: 64 certificates of 2 KiB) bytes of input, from
 Side channels: nothing here handles secrets.
 """
 
-from tinyest import der
+from tinyest import der, lazy, texts
 from tinyest.errors import FormatError
 
 try:
@@ -54,23 +54,19 @@ _CERTS = const(5)  # _CERTS + 1: CRLs
 _UNSUPPORTED = const(7)
 
 
-def _error(i, args=()):
-    """FormatError with text ``i`` formatted with ``args``."""
-    from tinyest import pkcs7_rare
-
-    return FormatError(pkcs7_rare.TEXTS.split("|")[i] % args)
+_error = texts("pkcs7_rare")  # (cls, i, args=()): cls(text i % args)
 
 
 def certificates(data, crl=0):
     """The certificates (or with crl=1 the CRLs) of a certs-only message, as
     DER memoryview slices."""
     if isinstance(data, str):
-        raise _error(_TEXT)
+        raise _error(FormatError, _TEXT)
     if len(data) > MAX_MESSAGE:
-        raise _error(_SIZE, (len(data), MAX_MESSAGE))
+        raise _error(FormatError, _SIZE, (len(data), MAX_MESSAGE))
     ci = der.top(data, 0x30, True)  # BER framing allowed
     if bytes(ci.read_oid()) != _SIGNED_DATA:
-        raise _error(_NOT_SIGNED_DATA)
+        raise _error(FormatError, _NOT_SIGNED_DATA)
     content = ci.enter(0xA0)
     ci.done()
     sd = content.enter(0x30)
@@ -78,34 +74,29 @@ def certificates(data, crl=0):
     at = sd.offset()
     v = sd.read_int()
     if v not in (1, 3, 4, 5):
-        raise _error(_VERSION, (v, at))
+        raise _error(FormatError, _VERSION, (v, at))
     if not sd.enter(0x31).empty():  # digestAlgorithms
-        raise _error(_NOT_CERTS_ONLY)
+        raise _error(FormatError, _NOT_CERTS_ONLY)
     eci = sd.enter(0x30)  # encapContentInfo: id-data, no content
     if bytes(eci.read_oid()) != _SIGNED_DATA[:-1] + b"\x01" or not eci.empty():
-        raise _error(_NOT_CERTS_ONLY)
+        raise _error(FormatError, _NOT_CERTS_ONLY)
     sets = (sd.enter_optional(0xA0), sd.enter_optional(0xA1))
     if not sd.enter(0x31).empty():  # signerInfos
-        raise _error(_NOT_CERTS_ONLY)
+        raise _error(FormatError, _NOT_CERTS_ONLY)
     sd.done()
     r = sets[crl]
     limit = 16 if crl else 64
     out = []
     while r is not None and not r.empty():
         if len(out) >= limit:
-            raise _error(_CERTS + crl, limit)
+            raise _error(FormatError, _CERTS + crl, limit)
         if r.peek_tag() != 0x30:
-            raise _error(_UNSUPPORTED, (r.peek_tag(), r.offset()))
+            raise _error(FormatError, _UNSUPPORTED, (r.peek_tag(), r.offset()))
         e = r.read_element(0x30)
         der.top(e)  # definite length, DER header
         out.append(e)
     return out
 
 
-def __getattr__(name):
-    # crls and load (for hosts and tests) are tinyest.pkcs7_rare's, loaded on first use
-    if name != "crls" and name != "load":
-        raise AttributeError(name)
-    from tinyest import pkcs7_rare
-
-    return getattr(pkcs7_rare, name)
+# crls and load (for hosts and tests) are tinyest.pkcs7_rare's, loaded on first use
+__getattr__ = lazy("pkcs7_rare", ("crls", "load"))

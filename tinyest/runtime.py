@@ -75,6 +75,7 @@ try:
 except ImportError:  # no network stack (a plain RP2040 Pico): offline use only
     socket = None
 
+from tinyest import lazy, texts
 from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
 
 try:
@@ -108,11 +109,7 @@ _ANCHOR_REFUSED = const(6)
 _CERT_REFUSED = const(7)
 
 
-def _error(cls, i, args=()):
-    """``cls`` (an error class) with text ``i`` formatted with ``args``."""
-    from tinyest import runtime_error
-
-    return cls(runtime_error.TEXTS.split("|")[i] % args)
+_error = texts("runtime_error")  # (cls, i, args=()): cls(text i % args)
 
 
 # ---------------------------------------------------------------- time, random
@@ -361,14 +358,9 @@ def tls_wrap(sock, host, trust=(), cert=None, key=None, bootstrap=False, tls12=F
     return r, chain
 
 
-def __getattr__(name):
-    # channel_binding(s), tls-unique of an open TLS 1.2 connection (RFC 5929,
-    # RFC 7030 3.5), is tinyest.runtime_rare's, loaded on first use
-    if name != "channel_binding":
-        raise AttributeError(name)
-    from tinyest import runtime_rare
-
-    return runtime_rare.channel_binding
+# channel_binding(s), tls-unique of an open TLS 1.2 connection (RFC 5929,
+# RFC 7030 3.5), is tinyest.runtime_rare's, loaded on first use
+__getattr__ = lazy("runtime_rare", ("channel_binding",))
 
 
 def gc_every(n):

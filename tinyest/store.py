@@ -137,6 +137,7 @@ import hashlib
 import os
 import struct
 
+from tinyest import lazy
 from tinyest.errors import EstError, StoreError
 
 _TOP = 0xFFFFFFFF
@@ -245,11 +246,8 @@ class Credentials:
         check(self)
 
 
-def __getattr__(name):
-    # key_matches (hosts, provisioning, ``Credentials.check``) is in tinyest.store_rare
-    from tinyest import store_rare
-
-    return getattr(store_rare, name)
+# key_matches (hosts, provisioning, ``Credentials.check``) is in tinyest.store_rare
+__getattr__ = lazy("store_rare")
 
 
 def _der(name, v):
@@ -505,11 +503,7 @@ class Store:
         self.commit(c)
         return c
 
-    def __getattr__(self, name):
-        # commit_enrollment (once per enrollment) and wipe (provisioning, a damaged
-        # store) are functions ``s_NAME(store, ...)`` of tinyest.store_rare,
-        # imported when first asked for
-        from tinyest import store_rare
-
-        f = getattr(store_rare, "s_" + name)
-        return lambda *a, **k: f(self, *a, **k)
+    # commit_enrollment (once per enrollment) and wipe (provisioning, a damaged
+    # store) are functions ``s_NAME(store, ...)`` of tinyest.store_rare,
+    # imported when first asked for
+    __getattr__ = lazy("store_rare", prefix="s_")

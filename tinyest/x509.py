@@ -62,7 +62,7 @@ Errors: ``DERError`` (encoding), ``FormatError`` (structure), ``VerifyError``
 
 import hashlib
 
-from tinyest import der
+from tinyest import der, lazy, texts
 from tinyest.errors import DERError, EstError, FormatError, VerifyError
 
 try:
@@ -118,12 +118,7 @@ _BAD_SIG = const(34)
 _NO_ISSUER = const(35)
 
 
-def _error(cls, i, args=(), *more):
-    """``cls`` (an EstError class) with text ``i`` formatted with ``args``;
-    ``more``: further constructor arguments (a DERError's offset)."""
-    from tinyest import x509_rare
-
-    return cls(x509_rare.TEXTS.split("|")[i] % args, *more)
+_error = texts("x509_rare")  # (cls, i, args=(), *more): cls(text i % args, *more)
 
 
 def _element(r, name):
@@ -401,13 +396,8 @@ class Certificate:
             raise _error(VerifyError, _SIG_CHECK, e)
 
 
-def __getattr__(name):
-    # load and load_all (DER or PEM input) are tinyest.x509_rare's, loaded on first use
-    if name != "load" and name != "load_all":
-        raise AttributeError(name)
-    from tinyest import x509_rare
-
-    return getattr(x509_rare, name)
+# load and load_all (DER or PEM input) are tinyest.x509_rare's, loaded on first use
+__getattr__ = lazy("x509_rare", ("load", "load_all"))
 
 
 # ---------------------------------------------------------------- paths
