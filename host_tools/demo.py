@@ -32,7 +32,7 @@ def main(argv=None):
         key = ec.generate("P-256")
         print("demo: building a CSR for %r" % name)
         der = build(name, key)
-        req = csr_read.parse(der)
+        req = csr_read.Csr(der)
         req.verify()
     except EstError as e:
         sys.stderr.write("demo: %s\n" % e)

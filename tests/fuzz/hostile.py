@@ -124,7 +124,7 @@ def _der_all(data):
     # every DER entry point, each must refuse; the first error is raised
     first = None
     for fn in (lambda d: _walk(der.Reader(d)), lambda d: _walk(der.Reader(d, ber=True)), x509.Certificate,
-               pkcs7.certificates, csr_read.parse, keys.load_private, keys.parse_spki, csrattrs.CsrAttrs):
+               pkcs7.certificates, csr_read.Csr, keys.load_private, keys.parse_spki, csrattrs.CsrAttrs):
         try:
             fn(data)
         except EstError as e:

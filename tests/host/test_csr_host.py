@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyest import csr, csr_read, der, keys, names, pem
+from tinyest.der_text import oid_str
 from tinyest.hostname import ip_octets
 from tinyest.csr_build import CsrBuilder
 from tinyest.errors import EstError, FormatError
@@ -78,6 +79,11 @@ EXPECTED_SAN = x509.SubjectAlternativeName([
     x509.UniformResourceIdentifier("urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"),
     x509.RFC822Name("ops@acme.example"),
 ])
+
+
+def _packed(ip):
+    """The octets of an IP address, as ``Csr.san`` gives them."""
+    return ipaddress.ip_address(ip).packed
 
 
 def _full_builder(subject=SUBJECT):
@@ -199,14 +205,15 @@ def test_csr_checked_by_three_implementations(kind, tmp_path, monkeypatch):
     assert ext_req[3]["extn_value"] == {"ca": False, "path_len_constraint": None}
 
     # tinyest's own reader agrees with cryptography
-    p = csr_read.parse(der)
+    p = csr_read.Csr(der)
     p.verify()
     assert p.subject == req.subject.rfc4514_string(NAME_OVERRIDES)
-    assert p.signature_oid == SIG_OIDS[kind]
+    assert oid_str(p.signature_oid) == SIG_OIDS[kind]
     assert p.challenge_password == "Zm9vYmFy+/A="
-    assert p.san() == [("dns", "sensor-9.acme.example"), ("dns", "*.sensor-9.acme.example"),
-                       ("ip", "192.0.2.9"), ("ip", "2001:db8::9"), ("ip", "::ffff:198.51.100.9"),
-                       ("uri", "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"), ("email", "ops@acme.example")]
+    assert p.san == [("dns", "sensor-9.acme.example"), ("dns", "*.sensor-9.acme.example"),
+                     ("ip", _packed("192.0.2.9")), ("ip", _packed("2001:db8::9")),
+                     ("ip", _packed("::ffff:198.51.100.9")),
+                     ("uri", "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"), ("email", "ops@acme.example")]
 
 
 def test_empty_subject_and_ca_request(tmp_path):
@@ -233,7 +240,7 @@ def test_utf8_challenge_password_and_unicode_subject():
     assert req.is_signature_valid
     attr = req.attributes.get_attribute_for_oid(OID_CHALLENGE)
     assert attr._type == 12 and attr.value == "p\u00e4ss".encode()
-    assert csr_read.parse(der).subject == req.subject.rfc4514_string()
+    assert csr_read.Csr(der).subject == req.subject.rfc4514_string()
     assert a_csr.CertificationRequest.load(der).dump(force=True) == der
 
 
@@ -275,7 +282,7 @@ def test_external_signer_and_split_signing(tmp_path):
     info = b.info_der(se.public_key_der())
     der2 = csr.assemble(info, se.algorithm_der(), se.sign(info))
     _openssl_verify(tmp_path, der2)
-    p = csr_read.parse(der2)
+    p = csr_read.Csr(der2)
     p.verify()
     assert p.info_der == info
 
@@ -288,13 +295,13 @@ def test_reader_on_foreign_csrs(tmp_path):
                     "-addext", "subjectAltName=DNS:ossl.example,IP:2001:db8:0:0:1:0:0:1"],
                    check=True, capture_output=True, timeout=60)
     der = (tmp_path / "r.der").read_bytes()
-    p = csr_read.parse(der)
+    p = csr_read.Csr(der)
     p.verify()
     req = x509.load_der_x509_csr(der)
     assert p.subject == req.subject.rfc4514_string(NAME_OVERRIDES)
-    assert p.san() == [("dns", "ossl.example"), ("ip", "2001:db8::1:0:0:1")]
+    assert p.san == [("dns", "ossl.example"), ("ip", _packed("2001:db8:0:0:1:0:0:1"))]
     # the committed cryptography vector
-    p = csr_read.parse(VECTOR)
+    p = csr_read.Csr(VECTOR)
     p.verify()
     assert p.subject == x509.load_der_x509_csr(VECTOR).subject.rfc4514_string(NAME_OVERRIDES)
 
@@ -305,7 +312,7 @@ def test_verify_refuses_a_foreign_bad_signature():
         c_ec.generate_private_key(c_ec.SECP384R1()), hashes.SHA384())
     der = bytearray(req.public_bytes(serialization.Encoding.DER))
     der[-3] ^= 0x01
-    p = csr_read.parse(bytes(der))
+    p = csr_read.Csr(bytes(der))
     with pytest.raises(EstError):
         p.verify()
 
@@ -374,7 +381,7 @@ def test_accepted_input_reads_back(attr, value, kind, name):
     if value is not None:
         (got,) = list(req.subject)
         assert got.value == value
-        assert csr_read.parse(data).subject == req.subject.rfc4514_string(NAME_OVERRIDES)
+        assert csr_read.Csr(data).subject == req.subject.rfc4514_string(NAME_OVERRIDES)
     if name is not None:
         gn = req.extensions.get_extension_for_class(x509.SubjectAlternativeName).value[0]
         if kind == "ip":
@@ -388,13 +395,9 @@ def test_accepted_input_reads_back(attr, value, kind, name):
 
 def _only_est_errors(data):
     try:
-        p = csr_read.parse(data)
+        p = csr_read.Csr(data)
     except EstError:
         return
-    try:
-        p.san()
-    except EstError:
-        pass
     try:
         p.verify()
     except EstError:

@@ -257,10 +257,10 @@ def test_csr_build_parse_round_trip(attrs, data, dns, ips, pw, ku):
     except FormatError:
         assert not subject and not dns and not ips  # an empty subject needs a SAN
         return
-    c = csr_read.parse(enc)
+    c = csr_read.Csr(enc)
     assert [rdn[0] for rdn in c.subject_rdns] == subject
     assert c.challenge_password == pw
-    assert c.san() == [("dns", d) for d in dns] + [("ip", _rfc5952(i)) for i in ips]
+    assert c.san == ([("dns", d) for d in dns] + [("ip", i.packed) for i in ips] or None)
     assert csr.assemble(c.info_der, c.signature_algorithm, c.signature) == enc
     c.verify()
     # independent oracle: cryptography reads the same request and its signature

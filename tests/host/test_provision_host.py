@@ -237,7 +237,7 @@ def test_agent_keeps_a_pending_key_until_its_certificate(devices, server):
         n, digest = c.genkey(dev.id)
         req = c.read("csr", n)
         assert hashlib.sha256(req).digest() == digest
-        parsed = csrmod.parse(req)
+        parsed = csrmod.Csr(req)
         parsed.verify()
         c.commit(wire.set_digest(files))
         stored = dev.store()
