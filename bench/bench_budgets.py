@@ -63,18 +63,8 @@ def main(argv):
     code = gc.mem_alloc()
     ballast = []
     if free is not None:
-        ballast = [None] * 4096
-        reserve = bytearray(free - 16)
-        size = 1 << 16
-        i = 0
-        while size >= 16 and i < len(ballast):
-            try:
-                ballast[i] = bytearray(size)
-                i += 1
-            except MemoryError:
-                size >>= 1
-        reserve = None
-        gc.collect()
+        from ballast import fill  # tests/ballast.py, copied beside this program
+        ballast = fill(free)
     avail = gc.mem_free()
     store = Store(root)
     events = []
@@ -159,6 +149,7 @@ class Probe:
         self.srv = srv
         self.script = work / "probe.py"
         self.script.write_text(PROBE)
+        shutil.copy(str(ROOT / "tests" / "ballast.py"), str(work))  # the heap ballast PROBE imports
         self.states = {}
         self.runs = 0
 

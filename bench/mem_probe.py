@@ -86,22 +86,13 @@ def _prepare(op, args):
 
 
 def _ballast(free):
-    # Reserve one contiguous block of ``free`` bytes, fill every other free
-    # byte with ballast, then release the reserve: the operation runs in a
-    # clean heap of that size.
-    ballast = [None] * 4096
-    reserve = bytearray(free - 16)
-    size = 1 << 16
-    i = 0
-    while size >= 16 and i < len(ballast):
-        try:
-            ballast[i] = bytearray(size)
-            i += 1
-        except MemoryError:
-            size >>= 1
-    del reserve
-    gc.collect()
-    return ballast
+    # The operation runs in a clean heap of ``free`` bytes (tests/ballast.py,
+    # imported only now, so that ``code`` does not count it).
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    sys.path.append(here + "/../tests")
+    from ballast import fill
+
+    return fill(free)
 
 
 def main(argv):

@@ -249,22 +249,12 @@ def run_case(fn):
 
 
 def _ballast(free):
-    # As tests/e2e/heap_probe.py: reserve ``free`` bytes in one block, fill the
-    # rest of the heap, release the reserve.
-    gc.collect()
-    ballast = [None] * 4096
-    reserve = bytearray(free - 16)
-    size = 1 << 16
-    i = 0
-    while size >= 16 and i < len(ballast):
-        try:
-            ballast[i] = bytearray(size)
-            i += 1
-        except MemoryError:
-            size >>= 1
-    del reserve
-    gc.collect()
-    return ballast
+    # Only ``free`` bytes left, in one clean block (tests/ballast.py).
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    sys.path.append(here + "/..")
+    from ballast import fill
+
+    return fill(free)
 
 
 def main(argv):
