@@ -34,7 +34,7 @@ OID_SAN = b"\x55\x1d\x11"  # subjectAltName 2.5.29.17, as x509.OID_SAN
 
 class Csr:
     """A parsed certification request. Fields (bytes unless said):
-    ``der``, ``info_der`` (the signed CertificationRequestInfo), ``subject_der``,
+    ``der``, ``tbs`` (the signed CertificationRequestInfo), ``subject_der``,
     ``subject_rdns`` (list of RDNs, each a list of (name, text)), ``subject``
     (RFC 4514 text), ``public_key_der`` (SubjectPublicKeyInfo),
     ``attributes`` (list of (OID bytes, [value DER, ...])), ``extensions``
@@ -42,7 +42,7 @@ class Csr:
     subjectAltName as in ``x509.Certificate``: list of (kind, value) or None
     when not requested; ("dns", str), ("ip", 4 or 16 bytes), ("uri", str),
     ("email", str), ("other", whole GeneralName DER bytes)),
-    ``challenge_password`` (str or None), ``signature_algorithm``
+    ``challenge_password`` (str or None), ``sig_alg``
     (AlgorithmIdentifier DER), ``signature_oid`` (OID bytes), ``signature``.
 
     ``Csr(data)`` parses a DER CertificationRequest (no signature check)."""
@@ -54,8 +54,8 @@ class Csr:
             raise FormatError("CSR larger than %d bytes" % MAX_CSR)
         self.der = bytes(data)
         outer = der.top(self.der)
-        r, self.info_der = _enter(outer, der.SEQUENCE)
-        alg, self.signature_algorithm = _enter(outer, der.SEQUENCE)
+        r, self.tbs = _enter(outer, der.SEQUENCE)
+        alg, self.sig_alg = _enter(outer, der.SEQUENCE)
         self.signature_oid = bytes(alg.read_oid())
         self.signature = bytes(outer.read_bits())
         outer.done()
@@ -152,7 +152,7 @@ class Csr:
         unsupported algorithm)."""
         from tinyest import keys
 
-        keys.verify(self.public_key_der, self.signature_algorithm, self.info_der, self.signature)
+        keys.verify(self.public_key_der, self.sig_alg, self.tbs, self.signature)
 
 
 def _enter(r, tag):
