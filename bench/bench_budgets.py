@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "port_micropython"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import build  # noqa: E402
+import common  # noqa: E402
 
 from host_tools import find_micropython  # noqa: E402
 
@@ -175,15 +176,7 @@ class Probe:
 
     def smallest(self, ok, lo, hi):
         """Smallest value in [lo, hi] (KiB) for which ok(v) holds, assuming monotony."""
-        if not ok(hi):
-            return None
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if ok(mid):
-                hi = mid
-            else:
-                lo = mid
-        return hi
+        return common.bisect(ok, lo, hi) if ok(hi) else None
 
 
 def _prepare(work, srv):

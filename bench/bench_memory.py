@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import BENCH, ROOT, VECTORS, micropython_exe, mp_env, mpy_dir  # noqa: E402
+from common import BENCH, ROOT, VECTORS, bisect, micropython_exe, mp_env, mpy_dir  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
@@ -128,13 +128,7 @@ class Prober:
             hi *= 2
             if hi > cap:
                 return None
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if test(mid):
-                hi = mid
-            else:
-                lo = mid
-        return self.settle(test, hi, cap)
+        return self.settle(test, bisect(test, lo, hi), cap)
 
     def settle(self, test, n, cap):
         """Smallest m >= n such that m, m + 1, ... m + WINDOW - 1 all pass.

@@ -29,6 +29,18 @@ def micropython_exe():
     return shutil.which("micropython")
 
 
+def bisect(ok, lo, hi):
+    """The smallest v in (lo, hi] for which ok(v) holds, given ok(hi) and not
+    ok(lo), by bisection (as if ok were monotonic: a heap size, say)."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def median(xs):
     xs = sorted(xs)
     n = len(xs)

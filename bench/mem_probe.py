@@ -39,7 +39,7 @@ MODULES = {
     "verify": ("ec",),
     "ed25519": ("ed25519",),
     "rsa": ("rsa",),
-    "csr": ("ec", "csr"),
+    "csr": ("ec", "csr_build"),
     "enroll": ENROLL,
 }
 
@@ -79,7 +79,7 @@ def _prepare(op, args):
         mod = _mod({"sign": "ec"}.get(op, op))
         return lambda: mod.from_der(data).sign(b"message")
     if op == "csr":
-        ec, csr = _mod("ec"), _mod("csr")
+        ec, csr_build = _mod("ec"), _mod("csr_build")
         return lambda: csr_build.CsrBuilder().subject([("CN", "bench-device")]).dns(
             "bench-device.local").sign(ec.from_der(data))
     raise ValueError("unknown operation " + op)

@@ -53,7 +53,7 @@ for p in (ROOT, HERE):
         sys.path.insert(0, p)
 
 import harness  # noqa: E402
-from tinyest import csr_build, csr_read, der as tder  # noqa: E402
+from tinyest import csr_build, der as tder  # noqa: E402
 
 # files kept per target (seeds included)
 BUDGET = {
