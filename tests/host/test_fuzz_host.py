@@ -42,7 +42,7 @@ import hostile  # noqa: E402
 from host_tools import find_micropython  # noqa: E402
 from tinyest import csr, csr_build, csr_read, der, der_extra, http, http_auth, keys, names, pem, pkcs7, pkcs7_write, serverkeygen, store  # noqa: E402
 from tinyest.hostname import ip_octets
-from tinyest.errors import EstError, FormatError, ProtocolError  # noqa: E402
+from tinyest.errors import EstError, FormatError, ProtocolError, StoreError  # noqa: E402
 
 SLOW_S = 2.0
 # TINYEST_FUZZ_SCALE=20 multiplies every example count below, for a long run by hand
@@ -261,7 +261,7 @@ def test_csr_build_parse_round_trip(attrs, data, dns, ips, pw, ku):
     assert [rdn[0] for rdn in c.subject_rdns] == subject
     assert c.challenge_password == pw
     assert c.san == ([("dns", d) for d in dns] + [("ip", i.packed) for i in ips] or None)
-    assert csr.assemble(c.info_der, c.signature_algorithm, c.signature) == enc
+    assert csr.assemble(c.tbs, c.sig_alg, c.signature) == enc
     c.verify()
     # independent oracle: cryptography reads the same request and its signature
     oc = cx509.load_der_x509_csr(enc)
@@ -508,12 +508,22 @@ DERS = st.lists(st.binary(min_size=1, max_size=40).map(der.seq), max_size=3)
 @settings(max_examples=int(100 * SCALE), **FUZZ_SETTINGS)
 @given(st.dictionaries(st.text(min_size=1, max_size=10), VALUE, max_size=5), DERS, DERS,
        st.one_of(st.none(), st.text(max_size=10)), st.one_of(st.none(), st.integers(0, 2**40)))
+@example({"dns": b""}, [], [], None, None)
+@example({"port": True, "x": 1}, [], [], None, None)
 def test_store_commit_load_round_trip(config, trust, chain, user, when):
     c = store.Credentials()
     c.config, c.trust, c.chain, c.boot_user, c.enrolled_at = config, trust, chain, user, when
     if when is not None:
         c.pending = store.Pending("simpleenroll", der.seq(b"x"), None, when, 2)
     fs = harness.MemFs()
+    # the names the device reads have a fixed type (store._CONFIG): another is refused
+    kinds = {"s": str, "b": bytes, "i": int}
+    if any(k in store._CONFIG and (isinstance(v, bool) or not any(isinstance(v, kinds[t]) for t in store._CONFIG[k]))
+           for k, v in config.items()):
+        with pytest.raises(StoreError, match="bad config"):
+            store.Store("/s", fs).commit(c)
+        assert fs.files == {}
+        return
     store.Store("/s", fs).commit(c)
     got = store.Store("/s", fs).load()
     assert got == c
