@@ -31,6 +31,7 @@ import pytest
 from cryptography import x509 as cx509
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from mutations import EDITS, mutate
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 FUZZ = ROOT / "tests" / "fuzz"
@@ -76,34 +77,13 @@ def _run(target, data):
         assert dt < SLOW_S, "%s: %d bytes took %.1f s" % (target, len(data), dt)
 
 
-def _mutate(data, edits):
-    b = bytearray(data)
-    for op, pos, val in edits:
-        pos = pos % (len(b) + 1)
-        if op == 0 and b:
-            b[pos % len(b)] = val
-        elif op == 1 and b:
-            del b[pos % len(b):pos % len(b) + 1 + val % 8]
-        elif op == 2:
-            b[pos:pos] = bytes([val]) * (1 + val % 3)
-        elif op == 3:
-            del b[pos:]
-        elif op == 4 and b:
-            b[pos % len(b)] ^= 1 << (val % 8)
-        else:
-            src = bytes(b[pos:pos + 1 + val % 32])
-            b[val % (len(b) + 1):val % (len(b) + 1)] = src
-    return bytes(b)
-
-
-EDITS = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=6)
 
 
 def _make_tests(target):
     @settings(max_examples=int(EXAMPLES[target] * SCALE), **FUZZ_SETTINGS)
     @given(st.sampled_from(CORPUS[target]), EDITS)
     def mutated(seed, edits):
-        _run(target, _mutate(seed, edits))
+        _run(target, mutate(seed, edits))
 
     @settings(max_examples=int(max(20, EXAMPLES[target] // 3) * SCALE), **FUZZ_SETTINGS)
     @given(st.binary(max_size=400))

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7 as cpkcs7
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutations import EDITS, mutate
 
 from tinyest import der, pkcs7, pkcs7_write, x509
 from tinyest.errors import EstError
@@ -138,21 +139,6 @@ SEEDS = [vec(n) for n in ("p7_openssl.der", "p7_ber.der", "p7_crl.der", "p7_sing
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _mutate(data, edits):
-    b = bytearray(data)
-    for op, pos, val in edits:
-        if not b:
-            break
-        pos %= len(b)
-        if op == 0:
-            b[pos] = val
-        elif op == 1:
-            del b[pos]
-        elif op == 2:
-            b.insert(pos, val)
-        else:
-            b = b[:pos]
-    return bytes(b)
 
 
 @FUZZ
@@ -166,10 +152,9 @@ def test_fuzz_random_bytes(data):
 
 
 @FUZZ
-@given(st.sampled_from(SEEDS), st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 14), st.integers(0, 255)),
-                                        min_size=1, max_size=4))
+@given(st.sampled_from(SEEDS), EDITS)
 def test_fuzz_mutated(seed, edits):
-    data = _mutate(seed, edits)
+    data = mutate(seed, edits)
     try:
         certs = pkcs7.certificates(data)
         pkcs7.crls(data)

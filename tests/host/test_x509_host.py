@@ -18,6 +18,7 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutations import EDITS, mutate
 
 from tinyest import der, x509
 from tinyest.errors import EstError, VerifyError
@@ -343,24 +344,8 @@ SEEDS = [vec(n) for n in ("x509_ec_leaf.der", "x509_san.der", "x509_names.der", 
                           "x509_v1.der", "x509_unknown_crit.der")]
 
 
-def _mutate(data, edits):
-    b = bytearray(data)
-    for op, pos, val in edits:
-        if not b:
-            break
-        pos %= len(b)
-        if op == 0:
-            b[pos] = val
-        elif op == 1:
-            del b[pos]
-        elif op == 2:
-            b.insert(pos, val)
-        else:
-            b = b[:pos]
-    return bytes(b)
 
 
-EDITS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=4)
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -383,7 +368,7 @@ def test_fuzz_random_bytes(data):
 @FUZZ
 @given(st.sampled_from(SEEDS), EDITS)
 def test_fuzz_mutated_certificates(seed, edits):
-    data = _mutate(seed, edits)
+    data = mutate(seed, edits)
     try:
         c = _parse_all(data)
     except EstError:
@@ -404,9 +389,9 @@ def test_fuzz_mutated_certificates(seed, edits):
 @given(st.sampled_from(SEEDS), EDITS, st.lists(st.tuples(st.sampled_from(SEEDS), EDITS), max_size=3),
        st.booleans())
 def test_fuzz_verify_chain(seed, edits, others, with_time):
-    leaf = _mutate(seed, edits)
-    pool = [_mutate(s, e) for s, e in others] + [vec("x509_ec_int.der")]
-    anchors = [vec("x509_ec_root.der"), _mutate(seed, edits[:1])]
+    leaf = mutate(seed, edits)
+    pool = [mutate(s, e) for s, e in others] + [vec("x509_ec_int.der")]
+    anchors = [vec("x509_ec_root.der"), mutate(seed, edits[:1])]
     try:
         x509.verify_chain(leaf, pool, anchors, now=1704153600 if with_time else None)
     except EstError:
