@@ -451,7 +451,7 @@ def test_sign_p256_verifies():
     assert p.subject == "CN=dev-1,O=Acme"
     assert p.challenge_password == "tls-unique"
     assert p.san == [("dns", "dev-1.acme.example"), ("ip", bytes(15) + b"\x01")]
-    assert p.signature_algorithm == key.algorithm_der()
+    assert p.sig_alg == key.algorithm_der()
 
     # the outer structure, read independently
     r = der.top(data)
