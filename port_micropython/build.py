@@ -24,7 +24,7 @@ lazy    modules a device imports only inside the function that needs them
         CONNECT), pem (PEM input), serialwire (the provisioning agent's wire
         format: loaded only while the board is being provisioned), issued (the
         issued-certificate check, after an answer) and the *_rare halves of
-        client, device, store, x509, pkcs7, csr and runtime (rare paths, error
+        client, device, store, x509, pkcs7, csr, keys and runtime (rare paths, error
         texts: loaded when taken). der_write (the DER writers) is core: every
         request and commit loads it through ``der.__getattr__``.
 crypto  the software key implementations (``CRYPTO``): a board that signs and
@@ -57,10 +57,10 @@ CORE = ROOT / "tinyest"
 CRYPTO = {"ec.py", "ec_der.py", "ec_p256.py", "ec_p256c.py", "ec_p384.py", "rsa.py", "ed25519.py", "hashes.py",
           "sha512.py"}
 # Core modules imported only by the function that needs them (see the docstring).
-LAZY = {"catrust.py", "client_rare.py", "csr_build.py", "csr_rare.py", "csrattrs.py", "der_text.py", "device_rare.py",
-        "hostname.py", "http_auth.py", "http_date.py", "http_rare.py", "issued.py", "names.py", "pem.py",
-        "pkcs7_rare.py", "proxy.py", "runtime_error.py", "runtime_rare.py", "serialwire.py", "serverkeygen.py",
-        "store_rare.py", "x509_rare.py"}
+LAZY = {"catrust.py", "client_rare.py", "csr_build.py", "csr_rare.py", "csrattrs.py", "der_text.py",
+        "device_rare.py", "hostname.py", "http_auth.py", "http_date.py", "http_rare.py", "issued.py", "keys_rare.py",
+        "names.py", "pem.py", "pkcs7_rare.py", "proxy.py", "runtime_error.py", "runtime_rare.py", "serialwire.py",
+        "serverkeygen.py", "store_rare.py", "x509_rare.py"}
 # Modules no board loads.
 HOST = {"csr_read.py", "der_extra.py", "pkcs7_write.py"}
 # Imported on CPython only.

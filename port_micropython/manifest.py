@@ -43,7 +43,7 @@ options.defaults(crypto=True, extras=True)
 
 CORE = ("__init__.py", "catrust.py", "client.py", "client_rare.py", "csr.py", "csr_rare.py", "der.py", "der_text.py",
         "der_write.py", "device.py", "device_rare.py", "errors.py", "hostname.py", "http.py", "http_auth.py",
-        "http_date.py", "http_rare.py", "issued.py", "keys.py", "names.py", "pkcs7.py", "pkcs7_rare.py",
+        "http_date.py", "http_rare.py", "issued.py", "keys.py", "keys_rare.py", "names.py", "pkcs7.py", "pkcs7_rare.py",
         "runtime.py", "runtime_error.py", "runtime_rare.py", "store.py", "store_rare.py", "x509.py", "x509_rare.py")
 EXTRAS = ("csr_build.py", "csrattrs.py", "pem.py", "proxy.py", "serialwire.py", "serverkeygen.py")
 CRYPTO = ("ec.py", "ec_der.py", "ec_p256.py", "ec_p256c.py", "ec_p384.py", "ed25519.py", "hashes.py", "rsa.py",

@@ -88,7 +88,7 @@ Side channels: the client handles credentials and the server-generated private
 key as plain Python objects; nothing here is constant-time.
 """
 
-from tinyest import der, runtime
+from tinyest import der, runtime, texts
 from tinyest.errors import ConnectError, DERError, EstError, FormatError, ProtocolError
 
 try:
@@ -102,6 +102,7 @@ except ImportError:  # CPython
 MAX_ROUNDS = const(8)
 
 PREFIX = "/.well-known/est/"
+_error = texts("client_rare")  # (cls, i, args=()): cls(text i % args)
 
 
 # ---------------------------------------------------------------- helpers
@@ -116,7 +117,7 @@ def _csr_spki(csr_der):
         info.read_element(der.SEQUENCE)  # subject
         return bytes(info.read_element(der.SEQUENCE))
     except EstError as e:
-        raise FormatError("not a PKCS#10 request: %s" % e)
+        raise _error(FormatError, 0, e)
 
 
 def _fingerprint(fp):
@@ -127,10 +128,10 @@ def _fingerprint(fp):
         try:
             fp = binascii.unhexlify(fp)
         except ValueError:
-            raise FormatError("bad fingerprint text")
+            raise _error(FormatError, 1)
     fp = bytes(fp)
     if len(fp) != 32:
-        raise FormatError("a SHA-256 fingerprint has 32 bytes, not %d" % len(fp))
+        raise _error(FormatError, 2, len(fp))
     return fp
 
 
@@ -172,13 +173,13 @@ class EstClient:
                  key=None, timeout=30, proxy=None, max_body=32768, progress=None,
                  now=None, system_trust=False, deadline=None, max_skew=300, release=None):
         if not host or "/" in host:
-            raise FormatError("host must be a name or an address, not a URL")
+            raise _error(FormatError, 3)
         if label is not None and (not label or "/" in label or "?" in label or " " in label):
-            raise FormatError("bad label %r" % label)
+            raise _error(FormatError, 4, (label,))
         if auth is not None and (len(auth) != 2 or ":" in auth[0]):
-            raise FormatError("auth must be (user, password); no ':' in the user name")
+            raise _error(FormatError, 5)
         if (cert is None) != (key is None):
-            raise FormatError("cert and key go together")
+            raise _error(FormatError, 6)
         if key is not None:
             # DER bytes (a stored key) are checked here; anything else (PEM, a
             # key object, a bytearray) by client_rare: a wrong key is a
@@ -305,7 +306,7 @@ class EstClient:
                 if not resp.keep_alive:
                     conn.close()
                     conn = None
-            raise ProtocolError("%s: too many rounds" % op)
+            raise _error(ProtocolError, 7, op)
         finally:
             if conn is not None:
                 conn.close()

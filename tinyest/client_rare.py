@@ -22,6 +22,12 @@ except ImportError:  # CPython
         return x
 
 
+# The texts of tinyest.client's errors, by number (``client._error``)
+TEXTS = ("not a PKCS#10 request: %s|bad fingerprint text|a SHA-256 fingerprint has 32 bytes, not %d|"
+         "host must be a name or an address, not a URL|bad label %r|"
+         "auth must be (user, password); no ':' in the user name|cert and key go together|"
+         "%s: too many rounds")
+
 MAX_REDIRECTS = const(3)
 MAX_WAIT_ROUNDS = const(100)
 MIN_RETRY_DELAY = const(1)  # seconds between pending attempts, whatever Retry-After says

@@ -36,19 +36,22 @@ Side channels: this module parses and dispatches; the secret arithmetic and
 its stance are in tinyest.ec, tinyest.rsa and tinyest.ed25519.
 """
 
-from tinyest import der
+from tinyest import der, texts
 from tinyest.errors import FormatError, VerifyError
 
 # OIDs are compared as contents octets, each named where it is.
 
 
+_error = texts("keys_rare")  # (cls, i, args=()): cls(text i % args)
+
+
 def _unsupported(what, oid):
-    raise FormatError("unsupported %s %s" % (what, der.oid_str(oid)))
+    raise _error(FormatError, 0, (what, der.oid_str(oid)))
 
 
 def _no_params(r, what):
     if not r.empty():
-        raise FormatError(what + " with params")
+        raise _error(FormatError, 1, what)
 
 
 def load_private(data):
@@ -62,24 +65,24 @@ def load_private(data):
             if b[0] != "EC PARAMETERS":
                 blocks.append(b)
         if len(blocks) != 1:
-            raise FormatError("%d private key PEM blocks" % len(blocks))
+            raise _error(FormatError, 2, len(blocks))
         label, data = blocks[0]  # checked against the structure below
     data = bytes(data)
     r = der.top(data)
     if r.peek_tag() == 0x30:
         r.skip()
         if r.peek_tag() == 0x04:  # EncryptedPrivateKeyInfo (RFC 5958 section 3)
-            raise FormatError("encrypted key: decrypt it first")
-        raise FormatError("not a private key")
+            raise _error(FormatError, 3)
+        raise _error(FormatError, 4)
     r.read_int()
     tag = r.peek_tag()
     # PKCS#8 (AlgorithmIdentifier), SEC1 (privateKey) or PKCS#1 (modulus) after the version
     form = {0x30: "", 0x04: "EC ", 0x02: "RSA "}.get(tag)
     if form is None:
-        raise FormatError("not a private key")
+        raise _error(FormatError, 4)
     form += "PRIVATE KEY"  # its PEM label
     if label not in (None, form):
-        raise FormatError("label %s on %s" % (label, form))
+        raise _error(FormatError, 5, (label, form))
     if tag == 0x30:  # PKCS#8: by its algorithm
         oid = bytes(r.enter(0x30).read_oid())
         if oid == b"\x2b\x65\x70":  # id-Ed25519
@@ -108,7 +111,7 @@ def parse_spki(spki_der):
     r.done()
     if oid == b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey
         if alg.peek_tag() != 0x06:
-            raise FormatError("EC key without a named curve")
+            raise _error(FormatError, 6)
         curve = bytes(alg.read_oid())
         _no_params(alg, "EC key")
         if curve == b"\x2a\x86\x48\xce\x3d\x03\x01\x07":  # 1.2.840.10045.3.1.7
@@ -118,14 +121,14 @@ def parse_spki(spki_der):
         else:
             _unsupported("curve", curve)
         if key[:1] != b"\x04":
-            raise FormatError("not an uncompressed %s point" % name)
+            raise _error(FormatError, 7, name)
         from tinyest import ec
 
         ec.point_from_bytes(name, key)  # its length, on the curve
         return "ec", name, bytes(key)
     if oid == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01":  # rsaEncryption
         if alg.peek_tag() != 0x05:
-            raise FormatError("RSA key parameters not NULL")
+            raise _error(FormatError, 8)
         alg.read_null()
         _no_params(alg, "RSA key")
         from tinyest import rsa
@@ -135,7 +138,7 @@ def parse_spki(spki_der):
     if oid == b"\x2b\x65\x70":  # id-Ed25519
         _no_params(alg, "Ed25519 key")
         if len(key) != 32:
-            raise FormatError("Ed25519 key of %d bytes" % len(key))
+            raise _error(FormatError, 9, len(key))
         from tinyest import ed25519
 
         ed25519.check_public(key)
@@ -167,7 +170,7 @@ def verify(spki_der, algorithm_der, data, signature):
         _unsupported("signature algorithm", oid)
     _no_params(r, name)  # e.g. "ECDSA with params"
     if kind != want:
-        raise FormatError("%s signature, %s key" % (name, kind))
+        raise _error(FormatError, 10, (name, kind))
     if kind == "ed25519":
         from tinyest import ed25519
 
@@ -186,4 +189,4 @@ def verify(spki_der, algorithm_der, data, signature):
 
             ok = rsa.verify(key[0], key[1], h, digest, signature)
     if not ok:
-        raise VerifyError("bad %s signature" % name)
+        raise _error(VerifyError, 11, name)
