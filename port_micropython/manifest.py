@@ -24,9 +24,9 @@
 # /simpleenroll with a password and /simplereenroll with a new key, over real TLS):
 #   mip install (.mpy in the flash file system, bytecode loaded into the GC heap),
 #   every heap from the figure up completes (tests/host/test_fit_host.py holds the budgets):
-#     Pico W (~192 KiB of GC heap, mbedTLS in it):   full path 92 KiB, renewal 81 KiB
+#     Pico W (~192 KiB of GC heap, mbedTLS in it):   full path 92-94 KiB, renewal 81 KiB
 #       (budgets 96 / 88); the firmware loop (main.py, a boot per step) 105 KiB (budget 112)
-#     ESP32 (~110 KiB of GC heap, TLS in IDF's heap): full path 73 KiB, renewal 66 KiB
+#     ESP32 (~110 KiB of GC heap, TLS in IDF's heap): full path 71-73 KiB, renewal 66-70 KiB
 #       (budgets 80 / 72)
 #     -> a Pico W keeps about 100 KiB for the application, an ESP32 about 36 KiB. This
 #        holds with Device (or an EstClient program doing as bench/device_path.py does:
