@@ -18,6 +18,11 @@
    they move with the certificate sizes of each dev server instance: the worst
    of ``--servers`` instances is shown. A board needs "reliable".
 
+3. What the full device path loads (--loaded, or with the above): the union of
+   the modules it imported (before each ``tinyest.unload`` and at its end) and
+   their .mpy bytes by group; bench/device_path.py is an EstClient program, a
+   ``Device`` loads ``device`` and ``device_rare`` as well.
+
 It prints; it never asserts. Budgets (port_micropython/manifest.py): full in 96 KiB
 on -tlsheap and 80 KiB on -32, renew in 88 / 72 KiB.
 """
@@ -54,6 +59,33 @@ print("total %d" % (prev - base))
 """
 
 
+# Runs bench/device_path.py (its path the first argument) and prints the modules
+# it loaded: every tinyest module in sys.modules before each unload() and at the end.
+LOADED = r"""
+import sys
+import tinyest
+seen = set()
+
+def _snap():
+    for k in sys.modules:
+        if k[:8] == "tinyest.":
+            seen.add(k[8:])
+
+_unload = tinyest.unload
+
+def _recording(*a, **k):
+    _snap()
+    return _unload(*a, **k)
+
+tinyest.unload = _recording
+path = sys.argv.pop(1)
+with open(path) as f:
+    exec(f.read())
+_snap()
+print("LOADED " + " ".join(sorted(seen)))
+"""
+
+
 class Fit:
     """The device path against one dev server, with a store state for "renew"."""
 
@@ -70,8 +102,9 @@ class Fit:
     def close(self):
         self.srv.stop()
 
-    def run(self, exe, heap_k, op):
-        """(ok, output) of one device_path.py run at ``heap_k`` KiB."""
+    def run(self, exe, heap_k, op, wrapper=None):
+        """(ok, output) of one device_path.py run at ``heap_k`` KiB (through
+        the script ``wrapper`` when given)."""
         st = self.work / "store"
         shutil.rmtree(st, ignore_errors=True)
         if op == "renew":
@@ -79,8 +112,8 @@ class Fit:
                 return False, "no enrolled store"
             shutil.copytree(self.enrolled, st)
         env = dict(os.environ, MICROPYPATH=".frozen:" + str(self.mpy))
-        args = [str(exe), "-X", "heapsize=%dK" % heap_k, str(ROOT / "bench" / "device_path.py"),
-                op, "127.0.0.1", str(self.srv.port), str(self.work / "ca.der")]
+        args = [str(exe), "-X", "heapsize=%dK" % heap_k] + ([str(wrapper)] if wrapper else [])
+        args += [str(ROOT / "bench" / "device_path.py"), op, "127.0.0.1", str(self.srv.port), str(self.work / "ca.der")]
         args += ["fit", "fit-pw", str(st)] if op == "full" else [str(st)]
         p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
         out = (p.stdout + p.stderr).strip()
@@ -155,6 +188,34 @@ def interpreters():
     return out
 
 
+def loaded(work, exe, sizes):
+    """Print the modules the full device path loads, and their .mpy bytes by group."""
+    (work / "loaded.py").write_text(LOADED)
+    (work / "loaded").mkdir(exist_ok=True)
+    fit = Fit(work / "mpy", work / "loaded")
+    try:
+        ok, out = fit.run(exe, 1024, "full", work / "loaded.py")
+    finally:
+        fit.close()
+    names = out.split("LOADED ")[-1].split() if ok else []
+    if not names:
+        print("the device path failed: %s" % out)
+        return
+    groups = {}
+    for m in ["__init__"] + names:
+        g = build.group(m + ".py")
+        groups.setdefault(g, []).append(m)
+    print("\n== .mpy bytes of what the full device path loads (an EstClient program; a Device adds"
+          " device, device_rare) ==")
+    total = 0
+    for g in sorted(groups):
+        n = sum(sizes[m] for m in groups[g])
+        total += n
+        print("%-8s %6d  %s" % (g, n, " ".join(groups[g])))
+    print("total    %6d = %.1f KiB; %.1f KiB without the software crypto"
+          % (total, total / 1024, (total - sum(sizes[m] for m in groups.get("crypto", []))) / 1024))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bench_fit.py", description=__doc__.splitlines()[0])
     ap.add_argument("--opt", type=int, default=None)
@@ -162,6 +223,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="the -tlsheap interpreter only")
     ap.add_argument("--imports", action="store_true", help="the import heap only (seconds, not minutes)")
     ap.add_argument("--servers", type=int, default=3, help="dev-server instances (default 3)")
+    ap.add_argument("--loaded", action="store_true", help="what the full path loads only (seconds)")
     args = ap.parse_args(argv)
     work = pathlib.Path(tempfile.mkdtemp(prefix="tinyest-fit-"))
     try:
@@ -179,6 +241,10 @@ def main(argv=None):
                     m, n = line.split()
                     print("%-12s %7s %7s" % (m, n, sizes.get(m, "")))
         if args.imports:
+            return 0
+        if exe32.exists():
+            loaded(work, exe32, sizes)
+        if args.loaded:
             return 0
         print("\n== -X heapsize (KiB) the device path needs: reliable (lowest), worst of %d dev servers =="
               % args.servers)
