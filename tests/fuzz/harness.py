@@ -26,6 +26,7 @@ Input formats (one corpus file = one input):
     www_authenticate                              one WWW-Authenticate value per line
     signature                                     signature octets, checked against
                                                   three fixed keys
+    coap                                          one CoAP datagram
 """
 
 import hashlib
@@ -33,7 +34,7 @@ import io
 import struct
 import sys
 
-from tinyest import client, csr, csr_build, csr_read, csrattrs, der, der_extra, http, http_auth, keys, pem, pkcs7, pkcs7_write, serverkeygen, store, x509
+from tinyest import client, coap, csr, csr_build, csr_read, csrattrs, der, der_extra, http, http_auth, keys, pem, pkcs7, pkcs7_write, serverkeygen, store, x509
 from tinyest.errors import EstError, FormatError, ProtocolError, StoreError, VerifyError
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -628,6 +629,24 @@ def t_www_authenticate(data):
     _challenges(values)
 
 
+def t_coap(data):
+    m = coap.decode(data)
+    for n in (coap.BLOCK1, coap.BLOCK2):
+        try:
+            b = m.block(n)
+        except ProtocolError:
+            continue
+        if b is not None:
+            check(coap.decode(coap.encode(coap.Message(0, 1, 0, b"", [(n, coap.block_value(*b))]))).block(n) == b,
+                  "block option round trip")
+    for n in (coap.CONTENT_FORMAT, coap.SIZE1, coap.SIZE2, coap.MAX_AGE):
+        v = m.uint(n)
+        check(v is None or 0 <= v < 1 << 32, "uint option range")
+    again = coap.decode(coap.encode(m))
+    check((again.mtype, again.code, again.mid, bytes(again.token), again.options, bytes(again.payload)) ==
+          (m.mtype, m.code, m.mid, bytes(m.token), m.options, bytes(m.payload)), "CoAP round trip")
+
+
 TARGETS = (
     ("der", t_der),
     ("x509", t_x509),
@@ -646,6 +665,7 @@ TARGETS = (
     ("multipart", t_multipart),
     ("http_date", t_http_date),
     ("www_authenticate", t_www_authenticate),
+    ("coap", t_coap),
 )
 
 

@@ -48,7 +48,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CORPUS = os.path.join(HERE, "corpus")
 SEEDS = os.path.join(HERE, "seeds")
 VECTORS = os.path.join(ROOT, "tests", "vectors")
-for p in (ROOT, HERE):
+for p in (ROOT, HERE, os.path.join(ROOT, "tests", "core")):
     if p not in sys.path:
         sys.path.insert(0, p)
 
@@ -60,7 +60,7 @@ BUDGET = {
     "der": 25, "x509": 45, "pkcs7": 25, "csrattrs": 20, "pem": 15, "keys": 25, "spki": 15,
     "signature": 10, "csr": 25, "store": 12, "store_body": 15, "http_response": 45, "proxy_connect": 15,
     "b64body": 15,
-    "multipart": 15, "http_date": 15, "www_authenticate": 20,
+    "multipart": 15, "http_date": 15, "www_authenticate": 20, "coap": 20,
 }
 CANDIDATES = 3000  # mutants tried per target
 MAX_FILE = 6000  # bytes; larger mutants are dropped
@@ -724,6 +724,13 @@ def seeds(target, rec):
                 ("token68", b'Negotiate YIIB==, Basic realm="a\\"b", charset="UTF-8", Bearer'),
                 ("userhash", b'Digest realm="r", nonce="n", algorithm=MD5-sess, userhash=true, qop=auth')]
         return out
+    if target == "coap":
+        import test_coap  # tests/core: the codec's vectors
+
+        return [(n.lower(), getattr(test_coap, n)) for n in ("GET_TEMPERATURE", "CONTENT_281", "EXTENDED",
+                                                              "BLOCKS")] + [
+            ("empty_ack", b"\x60\x00\x12\x34"), ("reset", b"\x70\x00\x12\x34"),
+            ("continue_block1", bytes.fromhex("685f0001") + b"12345678" + bytes.fromhex("d1 0e 0e".replace(" ", "")))]
     raise KeyError(target)
 
 

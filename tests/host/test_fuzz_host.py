@@ -55,7 +55,7 @@ EXAMPLES = {
     "der": 300, "x509": 200, "pkcs7": 120, "csrattrs": 200, "pem": 200, "keys": 100, "spki": 200,
     "signature": 60, "csr": 150, "store": 150, "store_body": 200, "http_response": 200, "proxy_connect": 200,
     "b64body": 200,
-    "multipart": 200, "http_date": 300, "www_authenticate": 300,
+    "multipart": 200, "http_date": 300, "www_authenticate": 300, "coap": 400,
 }
 
 

@@ -27,7 +27,7 @@ from host_tools import find_micropython  # noqa: E402
 SOURCES = sorted(p.name for p in (ROOT / "tinyest").glob("*.py"))
 CRYPTO = [n for n in SOURCES if n in build.CRYPTO]
 # What package-core.json installs: the core and its lazily imported modules.
-CORE = [n for n in SOURCES if n not in build.CRYPTO | build.CPYTHON | build.HOST]
+CORE = [n for n in SOURCES if n not in build.CRYPTO | build.CPYTHON | build.HOST | build.COAP]
 DEVICE = sorted(CORE + CRYPTO)  # everything MicroPython can import
 # What package.json installs: all a board may load (not the host-only modules, not CPython's).
 BOARD = [n for n in SOURCES if build.group(n) in ("core", "lazy", "crypto")]
