@@ -27,6 +27,8 @@ Input formats (one corpus file = one input):
     signature                                     signature octets, checked against
                                                   three fixed keys
     coap                                          one CoAP datagram
+    coap_links                                    a /.well-known/core answer
+    multipart_core                                an application/multipart-core body
 """
 
 import hashlib
@@ -34,7 +36,7 @@ import io
 import struct
 import sys
 
-from tinyest import client, coap, csr, csr_build, csr_read, csrattrs, der, der_extra, http, http_auth, keys, pem, pkcs7, pkcs7_write, serverkeygen, store, x509
+from tinyest import client, coap, coap_formats, csr, csr_build, csr_read, csrattrs, der, der_extra, http, http_auth, keys, pem, pkcs7, pkcs7_write, serverkeygen, store, x509
 from tinyest.errors import EstError, FormatError, ProtocolError, StoreError, VerifyError
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -647,6 +649,19 @@ def t_coap(data):
           (m.mtype, m.code, m.mid, bytes(m.token), m.options, bytes(m.payload)), "CoAP round trip")
 
 
+def t_coap_links(data):
+    got = coap_formats.links(data)
+    paths = coap_formats.est_paths(data)
+    check(len(got) <= coap_formats.MAX_LINKS, "link count")
+    check(all(n in coap_formats.EST_NAMES and isinstance(p, str) for n, p in paths.items()), "EST paths")
+
+
+def t_multipart_core(data):
+    parts = coap_formats.multipart(data)
+    check(len(parts) <= coap_formats.MAX_PARTS, "part count")
+    check(all(0 <= ct <= 0xFFFF and (b is None or len(b) < len(data)) for ct, b in parts), "parts in range")
+
+
 TARGETS = (
     ("der", t_der),
     ("x509", t_x509),
@@ -666,6 +681,8 @@ TARGETS = (
     ("http_date", t_http_date),
     ("www_authenticate", t_www_authenticate),
     ("coap", t_coap),
+    ("coap_links", t_coap_links),
+    ("multipart_core", t_multipart_core),
 )
 
 

@@ -61,6 +61,7 @@ BUDGET = {
     "signature": 10, "csr": 25, "store": 12, "store_body": 15, "http_response": 45, "proxy_connect": 15,
     "b64body": 15,
     "multipart": 15, "http_date": 15, "www_authenticate": 20, "coap": 20,
+    "coap_links": 15, "multipart_core": 12,
 }
 CANDIDATES = 3000  # mutants tried per target
 MAX_FILE = 6000  # bytes; larger mutants are dropped
@@ -731,6 +732,16 @@ def seeds(target, rec):
                                                               "BLOCKS")] + [
             ("empty_ack", b"\x60\x00\x12\x34"), ("reset", b"\x70\x00\x12\x34"),
             ("continue_block1", bytes.fromhex("685f0001") + b"12345678" + bytes.fromhex("d1 0e 0e".replace(" ", "")))]
+    if target == "coap_links":
+        import test_coap_formats  # tests/core
+
+        return [("full", test_coap_formats.FULL.encode()), ("root", test_coap_formats.ROOT.encode()),
+                ("mixed", test_coap_formats.MIXED.encode())]
+    if target == "multipart_core":
+        import test_coap_formats
+
+        return [("skg", test_coap_formats.SKG), ("null", bytes.fromhex("8400f6191c0140")),
+                ("long_heads", bytes.fromhex("821a000000115900 03616263".replace(" ", "")))]
     raise KeyError(target)
 
 
@@ -748,7 +759,7 @@ def mutator(target):
         return m
     if target in ("http_response", "proxy_connect"):
         return http_edit
-    if target in ("pem", "http_date", "www_authenticate", "multipart", "b64body"):
+    if target in ("pem", "http_date", "www_authenticate", "multipart", "b64body", "coap_links"):
         return lambda rng, b, others: (text_edit if rng.random() < 0.6 else byte_edit)(rng, b, others)
     return byte_edit
 

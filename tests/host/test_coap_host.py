@@ -1,10 +1,11 @@
 """tinyest.coap against aiocoap, an independent CoAP implementation: the core
 test vectors, random messages both ways, and mutated datagrams (where tinyest
 accepts one, aiocoap reads the same message; tinyest refuses with ProtocolError
-only)."""
+only). tinyest.coap_formats' multipart-core reader against cbor2."""
 import warnings
 
 import aiocoap
+import cbor2
 import pytest
 from aiocoap import optiontypes
 from aiocoap.numbers.optionnumbers import OptionNumber
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from mutations import EDITS, mutate
 
 import test_coap  # tests/core
-from tinyest import coap
+from tinyest import coap, coap_formats
 from tinyest.errors import ProtocolError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -99,3 +100,35 @@ def test_mutated_datagrams(seed, edits):
             m.block(n) if n in (coap.BLOCK1, coap.BLOCK2) else m.uint(n)
         except ProtocolError:
             pass
+
+
+# ---------------------------------------------------------------- multipart-core against cbor2
+
+PARTS = st.lists(st.tuples(st.integers(0, 0xFFFF), st.one_of(st.none(), st.binary(max_size=300))),
+                 max_size=coap_formats.MAX_PARTS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PARTS)
+def test_multipart_reads_what_cbor2_writes(parts):
+    flat = []
+    for ct, body in parts:
+        flat += [ct, body]
+    assert coap_formats.multipart(cbor2.dumps(flat)) == parts
+
+
+CBOR = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.binary(max_size=20),
+                              st.text(max_size=10), st.floats(allow_nan=False)),
+                    lambda inner: st.lists(inner, max_size=6), max_leaves=20)
+
+
+@settings(max_examples=500, deadline=None)
+@given(CBOR)
+def test_multipart_refuses_other_cbor_or_agrees(value):
+    data = cbor2.dumps(value)
+    try:
+        got = coap_formats.multipart(data)
+    except ProtocolError:
+        return
+    assert isinstance(value, list) and len(value) == 2 * len(got)
+    assert [x for part in got for x in part] == value

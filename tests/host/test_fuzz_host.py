@@ -56,6 +56,7 @@ EXAMPLES = {
     "signature": 60, "csr": 150, "store": 150, "store_body": 200, "http_response": 200, "proxy_connect": 200,
     "b64body": 200,
     "multipart": 200, "http_date": 300, "www_authenticate": 300, "coap": 400,
+    "coap_links": 300, "multipart_core": 300,
 }
 
 
