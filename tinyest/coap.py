@@ -12,6 +12,9 @@ API
     ``encode(m)`` -> the datagram; ``decode(data)`` -> Message.
     ``uint_bytes(n)`` the minimal unsigned-integer option value (b"" for 0);
     ``block_value(num, more, size)`` a Block1/Block2 option value.
+    ``Endpoint(sock, ...)``: confirmable requests to one server over a
+    datagram socket, with retransmission, separate responses and block-wise
+    transfers (see the class).
 
 Decoding (a datagram from the network: everything checked, nothing trusted)
     Version 1 only; token length 0 to 8; option delta and length nibbles 13 and
@@ -33,7 +36,8 @@ Encoding
     (FormatError): a caller's mistake, not the peer's.
 """
 
-from tinyest.errors import FormatError, ProtocolError
+from tinyest import runtime
+from tinyest.errors import EstTimeout, FormatError, ProtocolError
 
 try:
     from micropython import const
@@ -85,6 +89,10 @@ PKCS10 = const(286)
 PKIX_CERT = const(287)
 
 MAX_OPTIONS = const(32)
+MAX_DATAGRAM = const(1500)  # octets read per datagram
+# Transmission parameters (RFC 7252 4.8): seconds, and retransmissions of a request
+ACK_TIMEOUT = 2
+MAX_RETRANSMIT = const(4)
 
 # Length ranges of the options read here: number -> (min, max) octets
 _RANGES = {URI_HOST: (1, 255), ETAG: (1, 8), URI_PORT: (0, 2), LOCATION_PATH: (0, 255), URI_PATH: (0, 255),
@@ -232,3 +240,162 @@ def decode(data):
         m.options.append((number, data[i:i + n]))
         i += n
     return m
+
+
+# ---------------------------------------------------------------- exchanges
+
+
+class Endpoint:
+    """Requests to one CoAP server over a connected datagram socket ``sock``
+    (UDP, or DTLS over it): ``sock.send(octets)`` sends one datagram,
+    ``sock.recv(n)`` returns one. ``timer`` is the object whose
+    ``settimeout(seconds)`` bounds a ``recv`` (``sock`` unless given: a DTLS
+    socket may leave that to the UDP socket under it).
+
+    ``request(code, path, payload=b"", cf=None, accept=None)`` -> the response
+    Message, its payload assembled from every block: the request body goes in
+    Block1 blocks of ``block`` octets (each carrying the Content-Format ``cf``,
+    the first also Size1) when it does not fit one, following a server that
+    asks for smaller blocks; a response in Block2 blocks is fetched to the end,
+    block by block at the server's size, its ETag unchanged, at most
+    ``max_body`` octets. ``exchange(code, options, payload)`` is one
+    confirmable request and its response.
+
+    Reliability (RFC 7252 4.2, 4.8): the request is sent again after
+    ``ack_timeout`` x [1, 1.5) seconds, the wait doubling each time, at most
+    ``max_retransmit`` times, then EstTimeout. An empty ACK stops the
+    retransmissions; the separate response is then awaited for ``wait``
+    seconds, and acknowledged when confirmable. Responses match by Message ID
+    (piggybacked) and token (separate); datagrams that are not CoAP, ACKs of
+    other exchanges and non-confirmable strays are ignored, a confirmable
+    stray is reset, a duplicate of a response already taken acknowledged
+    again. A Reset of the request is a ProtocolError."""
+
+    def __init__(self, sock, timer=None, ack_timeout=ACK_TIMEOUT, max_retransmit=MAX_RETRANSMIT, wait=60,
+                 block=1024, max_body=32768):
+        self.sock = sock
+        self.timer = sock if timer is None else timer
+        self.ack_timeout = ack_timeout
+        self.max_retransmit = max_retransmit
+        self.wait = wait
+        self.block = block
+        self.max_body = max_body
+        self.mid = int.from_bytes(runtime.random_bytes(2), "big")
+        self._taken = None  # Message ID of the last confirmable response acknowledged
+
+    def _send(self, m):
+        try:
+            self.sock.send(encode(m))
+        except OSError as e:
+            raise runtime.net_error(e)
+
+    def _recv(self, seconds):
+        # one datagram, or None once ``seconds`` have passed without one
+        if seconds <= 0:
+            return None
+        self.timer.settimeout(seconds)
+        try:
+            return self.sock.recv(MAX_DATAGRAM)
+        except OSError as e:
+            if runtime._code(e) in runtime._TIMEOUTS:
+                return None
+            raise runtime.net_error(e)
+
+    def exchange(self, code, options, payload=b""):
+        self.mid = mid = (self.mid + 1) & 0xFFFF
+        token = runtime.random_bytes(4)
+        req = Message(CON, code, mid, token, options, payload)
+        wait = self.ack_timeout * (1 + runtime.random_bytes(1)[0] / 512)
+        sends = 0
+        acked = False
+        t0 = None
+        while True:
+            if t0 is None or not acked and runtime.elapsed(t0) >= wait:
+                if t0 is not None:
+                    if sends > self.max_retransmit:
+                        raise EstTimeout("no CoAP answer after %d transmissions" % sends)
+                    wait *= 2
+                self._send(req)
+                sends += 1
+                t0 = runtime.ticks()
+            left = (self.wait if acked else wait) - runtime.elapsed(t0)
+            if acked and left <= 0:
+                raise EstTimeout("no separate CoAP response in %d s" % self.wait)
+            data = self._recv(left)
+            if data is None:
+                continue
+            try:
+                m = decode(data)
+            except ProtocolError:
+                continue  # not a CoAP message: silently ignored (RFC 7252 4.2)
+            if m.mtype >= ACK:
+                if m.mid != mid:
+                    continue
+                if m.mtype == RST:
+                    raise ProtocolError("the server reset the request")
+                if m.code == EMPTY:  # the response comes separately
+                    if not acked:
+                        acked = True
+                        t0 = runtime.ticks()
+                    continue
+                if m.token != token:
+                    raise ProtocolError("a piggybacked response with another token")
+                return m
+            if m.token == token and m.code >> 5 >= 2:
+                if m.mtype == CON:
+                    self._taken = m.mid
+                    self._send(Message(ACK, EMPTY, m.mid))
+                return m
+            if m.mtype == CON:  # a duplicate of what we took is acknowledged again, anything else reset
+                self._send(Message(ACK if m.mid == self._taken else RST, EMPTY, m.mid))
+
+    def request(self, code, path, payload=b"", cf=None, accept=None):
+        base = [(URI_PATH, seg.encode()) for seg in path.split("/") if seg]
+        if accept is not None:
+            base.append((ACCEPT, uint_bytes(accept)))
+        ctf = [] if cf is None else [(CONTENT_FORMAT, uint_bytes(cf))]
+        size = self.block
+        if len(payload) <= size:
+            m = self.exchange(code, base + ctf, payload)
+        else:  # Block1: every block with its Content-Format (as RFC 9148 asks), the first with Size1
+            sent = 0
+            while True:
+                num = sent // size
+                more = sent + size < len(payload)
+                opts = base + ctf + [(BLOCK1, block_value(num, more, size))]
+                if not sent:
+                    opts.append((SIZE1, uint_bytes(len(payload))))
+                m = self.exchange(code, opts, payload[sent:sent + size])
+                if not more or m.code != CONTINUE:
+                    break  # the last block's answer, or an early final one (an error)
+                b = m.block(BLOCK1)
+                if b is None or b[0] != num or b[2] > size:
+                    raise ProtocolError("2.31 Continue for another block")
+                sent += size
+                size = b[2]  # a server may ask for smaller blocks (RFC 7959 2.5)
+        b = m.block(BLOCK2)
+        if b is None or m.code >> 5 != 2:
+            return m
+        n = m.uint(SIZE2)
+        if n is not None and n > self.max_body:
+            raise ProtocolError("a response of %d octets" % n)
+        body = bytearray()
+        etag = m.first(ETAG)
+        while True:
+            num, more, bs = b
+            if num * bs != len(body):
+                raise ProtocolError("block %d of %d octets out of order" % (num, bs))
+            if len(body) + len(m.payload) > self.max_body:
+                raise ProtocolError("a response over %d octets" % self.max_body)
+            if more and len(m.payload) != bs:
+                raise ProtocolError("a block of %d octets, not %d" % (len(m.payload), bs))
+            body += m.payload
+            if not more:
+                break
+            # the request's own options again (RFC 7959 2.4), without its body
+            m = self.exchange(code, base + ctf + [(BLOCK2, block_value(num + 1, False, bs))])
+            b = m.block(BLOCK2)
+            if m.code >> 5 != 2 or b is None or m.first(ETAG) != etag:
+                raise ProtocolError("the representation changed during a block-wise transfer")
+        m.payload = bytes(body)
+        return m
