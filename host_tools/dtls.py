@@ -62,15 +62,18 @@ class Terminator:
     plain CoAP server at ``backend`` (host, port). Each DTLS session gets its own
     UDP socket towards the backend; ``peers[local port of that socket]`` is the
     client certificate (DER) the session showed, so the backend can tell who
-    asks. ``client_ca``: DER anchors a client certificate must chain to (then
-    one is required). One session at a time, which is what a test or a dev
-    server needs."""
+    asks. ``client_ca``: the DER anchor a client certificate must chain to
+    (then one is required); a single one, as python-mbedtls's server consults
+    only the first certificate of its trust store. Each session runs in a
+    thread of its own until it goes quiet for ``idle`` seconds."""
 
     def __init__(self, backend, cert, key, client_ca=(), port=0, idle=5.0):
         self.backend = backend
         self.peers = {}
         self.idle = idle
         kw = dict(certificate_chain=([mx509.CRT.from_DER(bytes(c)) for c in cert], _key(key)))
+        if len(client_ca) > 1:
+            raise ValueError("one client-certificate anchor only (python-mbedtls uses the first)")
         if client_ca:
             kw.update(validate_certificates=True,
                       trust_store=tls.TrustStore([mx509.CRT.from_DER(bytes(c)) for c in client_ca]))
@@ -93,17 +96,28 @@ class Terminator:
             if not r:
                 continue
             try:
-                self._session()
-            except Exception as e:  # a failed handshake ends that session only
+                conn, addr = self._srv.accept()
+            except Exception as e:
                 self.errors.append(e)
+                continue
+            threading.Thread(target=self._guarded, args=(conn, addr), daemon=True).start()
 
-    def _session(self):
-        conn, addr = self._srv.accept()
+    def _guarded(self, conn, addr):
+        try:
+            self._session(conn, addr)
+        except Exception as e:  # a failed handshake ends that session only
+            self.errors.append(e)
+
+    def _session(self, conn, addr):
         conn.settimeout(self.idle)  # a client that gives up mid-handshake ends the session
         conn.setcookieparam(addr[0].encode())
         with suppress(tls.HelloVerifyRequest):
             self._block(conn.do_handshake)
-        conn, addr = conn.accept()
+        first = conn
+        conn, addr = first.accept()
+        # python-mbedtls' accept leaves ``first`` a fresh socket bound to the
+        # server's port; open, it would take the datagrams of the next clients
+        first.close()
         conn.settimeout(self.idle)
         conn.setcookieparam(addr[0].encode())
         try:

@@ -34,9 +34,9 @@ host    modules no board loads (``HOST``): csr_read (the request reader),
         der_extra (DER writers and dates only a host writes) and pkcs7_write
         (certs-only messages, as servers send them); not in the packages.
 CPython the TLS context code of CPython (``CPYTHON``): MicroPython never imports it.
-coap    EST over CoAP (``COAP``, RFC 9148): so far CoAP (codec, exchanges), DTLS and
-        the discovery and multipart-core readers, in no package until the EST
-        client that uses them exists.
+coap    EST over CoAP (``COAP``, RFC 9148): the client (coaps), CoAP (codec,
+        exchanges), DTLS, the discovery and multipart-core readers. Not in the
+        board packages yet: the device state machine does not drive it yet.
 
 "core .mpy total" counts the first group only. The files carry no line numbers
 (``mpy-cross -X no-source-lines``): 7 % less code, in the flash and in the heap
@@ -68,8 +68,8 @@ LAZY = {"catrust.py", "client_rare.py", "csr_build.py", "csr_rare.py", "csrattrs
 HOST = {"csr_read.py", "der_extra.py", "pkcs7_write.py"}
 # Imported on CPython only.
 CPYTHON = {"runtime_cpython.py"}
-# EST over CoAP, loaded only by what speaks CoAP; not packaged yet (no EST client uses them).
-COAP = {"coap.py", "coap_formats.py", "dtls.py"}
+# EST over CoAP, loaded only by what speaks CoAP; not packaged yet (Device does not drive it yet).
+COAP = {"coap.py", "coap_formats.py", "coaps.py", "dtls.py"}
 # Everything outside the core a basic enroll/renew device imports.
 OPTIONAL = CRYPTO | LAZY | HOST | CPYTHON | COAP
 VERSION = "0.1.0"

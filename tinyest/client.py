@@ -108,7 +108,7 @@ _error = texts("client_rare")  # (cls, i, args=()): cls(text i % args)
 # ---------------------------------------------------------------- helpers
 
 
-def _csr_spki(csr_der):
+def csr_spki(csr_der):
     """The SubjectPublicKeyInfo DER of a PKCS#10 request (RFC 2986)."""
     try:
         r = der.top(csr_der)
@@ -329,7 +329,7 @@ class EstClient:
         """Certificates (DER list) the server issued for ``csr`` (DER), checked as
         an enrollment answer is, the issued one first: what a caller kept from an
         answer that did not verify then (``VerifyError.issued``) is finished here."""
-        return self._verify_issued(certs, _csr_spki(csr), op)
+        return self._verify_issued(certs, csr_spki(csr), op)
 
     def _verify_issued(self, certs, spki, op):
         """Order certs (DER list) with the one holding ``spki`` first and check
@@ -367,9 +367,9 @@ class EstClient:
         if pop:
             from tinyest import client_rare
 
-            body, spki = client_rare.pop_body(csr, _csr_spki)
+            body, spki = client_rare.pop_body(csr, csr_spki)
         else:
-            body, spki = csr, [_csr_spki(csr)]
+            body, spki = csr, [csr_spki(csr)]
         return self._exchange("POST", op, body, pop=pop), spki[0]
 
     def _waiting(self, fn, wait, *args):

@@ -17,7 +17,7 @@ LAZY = ("catrust", "client_rare", "csr_build", "csr_rare", "csrattrs", "der_text
 CRYPTO = ("ec", "ec_der", "ec_p256", "ec_p256c", "ec_p384", "ed25519", "hashes", "rsa", "sha512")
 HOST = ("csr_read", "der_extra", "pkcs7_write")
 CPYTHON = ("runtime_cpython",)
-COAP = ("coap", "coap_formats", "dtls")
+COAP = ("coap", "coap_formats", "coaps", "dtls")
 OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON + COAP
 
 CORE = ("client", "csr", "der", "der_write", "device", "errors", "http", "keys", "pkcs7", "runtime", "store",

@@ -1,0 +1,188 @@
+"""The dev server's EST over CoAP (RFC 9148): aiocoap serves the EST resources on
+a loopback UDP port, ``host_tools.dtls.Terminator`` puts DTLS 1.2 with client
+certificates in front of it, and the dev CA (``ca.Ca``) issues. Independent of
+the client: aiocoap's CoAP (block-wise transfers, separate responses), python-
+mbedtls' DTLS, cryptography's X.509.
+
+``CoapsServer(ca=None, path="/est", habits=None)``; ``start()``, ``stop()``;
+``port`` (DTLS), ``ca``; ``server_name`` ("localhost": the name in its DTLS
+certificate); ``factory_certificate(cn)`` -> (certificate DER, PKCS#8 key DER)
+a device may enroll with (its IDevID, issued by the same CA under OU=factory:
+the DTLS terminator takes one client-certificate anchor); ``issued`` the
+certificates it issued; ``log`` (operation, client certificate subject, outcome).
+
+Resources under ``path`` (RFC 9148 4.1 short names): crts (281), sen and sren
+(PKCS#10 286 in; 281 out, or 287 with the habit ``pkix_cert``), att (285); and
+/.well-known/core listing them with their ``rt``. sen takes any client certificate of
+the CA (a factory one, or an earlier enrollment), sren one for the same subject
+as the request. Habits: ``retry`` (the first sen answers 5.03 with
+Max-Age ``retry`` seconds; ``retry_no_max_age`` the same without Max-Age).
+"""
+import asyncio
+import threading
+
+import aiocoap
+import aiocoap.resource as resource
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from host_tools import dtls
+from host_tools.devserver.ca import Ca, cert_der, new_key, pkcs8
+from host_tools.devserver.der import CSRATTRS, certs_only
+
+PKCS7_CERTS, CSRATTRS_CF, PKCS10, PKIX_CERT = 281, 285, 286, 287
+HABITS = {"retry": 0, "retry_no_max_age": False, "pkix_cert": False}
+
+
+class CoapsServer:
+    def __init__(self, ca=None, path="/est", habits=None):
+        self.ca = ca or Ca("tinyest coaps dev")
+        self.path = path.strip("/")
+        self.habits = dict(HABITS, **(habits or {}))
+        self.server_name = "localhost"
+        self.issued = []
+        self.log = []
+        self._retried = False
+        key = new_key("ec")
+        self._cert = self.ca.issue(x509.Name.from_rfc4514_string("CN=localhost"), key.public_key(),
+                                   sans=[x509.DNSName("localhost")], eku=[ExtendedKeyUsageOID.SERVER_AUTH])
+        self._key = pkcs8(key)
+        self._loop = None
+        self.term = None
+
+    # -- lifecycle
+
+    def start(self):
+        import socket
+
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        self._backend = s.getsockname()[1]
+        s.close()
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def up():
+            site = resource.Site()
+            base = self.path.split("/") if self.path else []
+            for name, res in (("crts", _Crts(self)), ("sen", _Enroll(self, "sen")), ("sren", _Enroll(self, "sren")),
+                              ("att", _Att(self))):
+                site.add_resource(base + [name], res)
+            site.add_resource([".well-known", "core"], _Core(self))
+            self._ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self._backend))
+            ready.set()
+
+        def run():
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(up())
+            self._loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        if not ready.wait(10):
+            raise RuntimeError("the CoAP server did not start")
+        chain = [cert_der(self._cert)] + ([cert_der(self.ca.issuing)] if self.ca.intermediate else [])
+        self.term = dtls.Terminator(("127.0.0.1", self._backend), chain, self._key,
+                                    client_ca=[cert_der(self.ca.root)], idle=2.0)
+        self.port = self.term.port
+        return self
+
+    def stop(self):
+        if self.term is not None:
+            self.term.close()
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._ctx.shutdown(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def factory_certificate(self, cn):
+        """(certificate DER, PKCS#8 key DER): a device's factory identity."""
+        key = new_key("ec")
+        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "factory"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        return cert_der(self.ca.issue(name, key.public_key(), eku=[ExtendedKeyUsageOID.CLIENT_AUTH])), pkcs8(key)
+
+    # -- what the resources ask
+
+    def peer(self, request):
+        """The client certificate (cryptography) of the DTLS session a request came in."""
+        der = self.term.peers.get(request.remote.sockaddr[1])
+        return None if der is None else x509.load_der_x509_certificate(der)
+
+    def links(self):
+        base = "/" + self.path if self.path else ""
+        cts = {"crts": "281", "sen": '"286 281 287"', "sren": '"286 281 287"', "att": "285"}
+        return ",".join('<%s/%s>;rt="ace.est.%s";ct=%s' % (base, n, n, cts[n]) for n in ("crts", "sen", "sren", "att"))
+
+
+def _message(code, payload=b"", cf=None, max_age=None):
+    m = aiocoap.Message(code=code, payload=payload)
+    if cf is not None:
+        m.opt.content_format = cf
+    if max_age is not None:
+        m.opt.max_age = max_age
+    return m
+
+
+class _Crts(resource.Resource):
+    def __init__(self, srv):
+        super().__init__()
+        self.srv = srv
+
+    async def render_get(self, request):
+        return _message(aiocoap.CONTENT, certs_only(self.srv.ca.cacerts()), PKCS7_CERTS)
+
+
+class _Att(resource.Resource):
+    def __init__(self, srv):
+        super().__init__()
+        self.srv = srv
+
+    async def render_get(self, request):
+        return _message(aiocoap.CONTENT, CSRATTRS["default"], CSRATTRS_CF)
+
+
+class _Core(resource.Resource):
+    def __init__(self, srv):
+        super().__init__()
+        self.srv = srv
+
+    async def render_get(self, request):
+        return _message(aiocoap.CONTENT, self.srv.links().encode(), 40)
+
+
+class _Enroll(resource.Resource):
+    def __init__(self, srv, op):
+        super().__init__()
+        self.srv = srv
+        self.op = op
+
+    async def render_post(self, request):
+        srv = self.srv
+        h = srv.habits
+        peer = srv.peer(request)
+        who = None if peer is None else peer.subject.rfc4514_string()
+        if request.opt.content_format != PKCS10:
+            srv.log.append((self.op, who, "4.15"))
+            return _message(aiocoap.UNSUPPORTED_CONTENT_FORMAT)
+        if self.op == "sen" and h["retry"] and not srv._retried:
+            srv._retried = True
+            srv.log.append((self.op, who, "5.03"))
+            return _message(aiocoap.SERVICE_UNAVAILABLE, max_age=None if h["retry_no_max_age"] else h["retry"])
+        try:
+            req = x509.load_der_x509_csr(request.payload)
+            ok = req.is_signature_valid
+        except ValueError:
+            ok = False
+        if not ok:
+            srv.log.append((self.op, who, "4.00"))
+            return _message(aiocoap.BAD_REQUEST, b"bad PKCS#10 request")
+        if peer is None or self.op == "sren" and peer.subject != req.subject:
+            srv.log.append((self.op, who, "4.03"))
+            return _message(aiocoap.FORBIDDEN, b"not allowed")
+        leaf = srv.ca.issue(req.subject, req.public_key(), eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+        srv.issued.append(leaf)
+        srv.log.append((self.op, who, "2.04"))
+        if h["pkix_cert"]:
+            return _message(aiocoap.CHANGED, leaf.public_bytes(serialization.Encoding.DER), PKIX_CERT)
+        chain = [leaf] + ([srv.ca.issuing] if srv.ca.intermediate else [])
+        return _message(aiocoap.CHANGED, certs_only(chain), PKCS7_CERTS)

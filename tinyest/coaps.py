@@ -1,0 +1,164 @@
+"""EST over CoAP and DTLS (RFC 9148): ``CoapsClient``, the sibling of
+``tinyest.client.EstClient`` for ``coaps://`` servers. The same checks run on
+what it receives (``tinyest.catrust`` for /crts, ``tinyest.issued`` for issued
+certificates), so the results and the trust rules are those of HTTPS; only the
+transport differs: CoAP requests (``tinyest.coap.Endpoint``) over one DTLS
+session (``tinyest.dtls``), DER payloads (no base64), short resource names.
+
+``CoapsClient(host, port=5684, trust=None, cert=None, key=None, path="/.well-known/est",
+timeout=30, max_body=32768, progress=None, now=None, max_skew=300)``: ``trust``
+DER anchors; ``cert``/``key`` the DTLS client certificate and key (DER; EST over
+CoAP has no passwords: a device enrolls with its factory certificate and renews
+with its current one); ``path`` where the server keeps the EST resources
+(``discover()`` reads /.well-known/core for them); ``now`` as for EstClient.
+
+Operations, each as EstClient's: ``cacerts()`` (GET crts), ``simpleenroll(csr)``
+(POST sen), ``simplereenroll(csr)`` (POST sren): the issued certificate first,
+chained to the anchors; ``csrattrs()`` (GET att, DER); ``discover()`` -> the
+{short name: path} the server lists; ``close()`` ends the DTLS session.
+A 5.03 (Service Unavailable) is RetryLater with its Max-Age (60 s when absent,
+CoAP's default); 4.01 and 4.03 are AuthError, any other failure an HttpError
+whose ``status`` is the code as c*100+dd (4.04 -> 404).
+"""
+
+from tinyest import coap, runtime
+from tinyest.errors import AuthError, FormatError, HttpError, ProtocolError, RetryLater
+
+MAX_AGE_DEFAULT = 60
+
+
+class CoapsClient:
+    def __init__(self, host, port=5684, trust=None, cert=None, key=None, path="/.well-known/est", timeout=30,
+                 max_body=32768, progress=None, now=None, max_skew=300):
+        if not host or "/" in host:
+            raise FormatError("host must be a name, not a URL")
+        self.host = host
+        self.port = int(port)
+        self.trust = [bytes(t) for t in trust or ()]
+        self.cert = cert
+        self.key = key
+        self.path = path.rstrip("/")
+        self.paths = {}
+        self.timeout = timeout
+        self.max_body = max_body
+        self.progress = progress
+        self.now = now
+        self.max_skew = max_skew
+        self.system_trust = False
+        self.ca_certs = []
+        self.ca_anchors = []
+        self.rollover = None
+        self.bootstrap_server_verified = None
+        self._chain = None
+        self._sock = self._dtls = self._ep = None
+
+    def _note(self, stage, detail=""):
+        if self.progress is not None:
+            self.progress(stage, detail)
+
+    def _endpoint(self):
+        if self._ep is None:
+            import socket
+
+            from tinyest import dtls
+
+            self._note("connect", "coaps://%s:%d" % (self.host, self.port))
+            try:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.connect(socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_DGRAM)[0][-1])
+            except OSError as e:
+                raise runtime.net_error(e, "connect")
+            s.settimeout(self.timeout)
+            try:
+                d = dtls.wrap(s, self.host, self.trust, self.cert, self.key)
+            except BaseException:
+                s.close()
+                raise
+            self._sock, self._dtls = s, d
+            self._ep = coap.Endpoint(d, timer=s, wait=self.timeout, max_body=self.max_body)
+        return self._ep
+
+    def close(self):
+        """End the DTLS session (close_notify: the server frees it at once)."""
+        for s in (self._dtls, self._sock):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self._sock = self._dtls = self._ep = None
+
+    def _call(self, code, name, payload=b"", cf=None, accept=None):
+        """The payload of a successful answer to ``name`` (a short name)."""
+        path = self.paths.get(name) or self.path + "/" + name
+        self._note("request", "%s %s" % ("GET" if code == coap.GET else "POST", path))
+        m = self._endpoint().request(code, path, payload, cf, accept)
+        c = m.code
+        self._note("response", "%d.%02d" % (c >> 5, c & 31))
+        if c >> 5 == 2:
+            return m
+        status = (c >> 5) * 100 + (c & 31)
+        if c == coap.SERVICE_UNAVAILABLE:
+            age = m.uint(coap.MAX_AGE)
+            raise RetryLater(MAX_AGE_DEFAULT if age is None else age, status)
+        text = "%s: CoAP %d.%02d" % (name, c >> 5, c & 31)
+        if m.payload:  # a diagnostic payload: its printable ASCII
+            text += ": " + "".join([chr(b) if 32 <= b < 127 else "?" for b in bytes(m.payload[:200])])
+        if status in (401, 403):
+            raise AuthError(text, status, bytes(m.payload[:512]))
+        raise HttpError(text, status, bytes(m.payload[:512]))
+
+    def discover(self):
+        """The EST resources /.well-known/core lists ({short name: path}); kept
+        for later requests."""
+        from tinyest import coap_formats
+
+        m = self._endpoint().request(coap.GET, "/.well-known/core")
+        if m.code >> 5 != 2:
+            raise HttpError("discovery: CoAP %d.%02d" % (m.code >> 5, m.code & 31), (m.code >> 5) * 100 + (m.code & 31))
+        self.paths = coap_formats.est_paths(m.payload)
+        return self.paths
+
+    def cacerts(self):
+        """The CA certificates (DER list) that chain to the trust anchors."""
+        from tinyest import catrust
+
+        m = self._call(coap.GET, "crts", accept=coap.PKCS7_CERTS)
+        _content(m, (coap.PKCS7_CERTS,), "crts")
+        return catrust.accept_cacerts(self, m.payload, None, False)
+
+    def _enroll(self, name, op, csr):
+        from tinyest import issued, pkcs7
+        from tinyest.client import csr_spki
+
+        spki = csr_spki(csr)
+        m = self._call(coap.POST, name, bytes(csr), coap.PKCS10)
+        if _content(m, (coap.PKCS7_CERTS, coap.PKIX_CERT), name) == coap.PKIX_CERT:
+            certs = [bytes(m.payload)]
+        else:
+            certs = [bytes(c) for c in pkcs7.certificates(m.payload)]
+        return issued.verify(self, certs, spki, op)
+
+    def simpleenroll(self, csr):
+        """Certificates (DER list) from sen, the issued one first."""
+        return self._enroll("sen", "simpleenroll", csr)
+
+    def simplereenroll(self, csr):
+        """Certificates (DER list) from sren, the issued one first."""
+        return self._enroll("sren", "simplereenroll", csr)
+
+    def csrattrs(self):
+        """The server's CSR attributes (``tinyest.csrattrs.CsrAttrs``)."""
+        from tinyest.csrattrs import CsrAttrs
+
+        m = self._call(coap.GET, "att", accept=coap.CSRATTRS)
+        _content(m, (coap.CSRATTRS,), "att")
+        return CsrAttrs(m.payload)
+
+
+def _content(m, allowed, name):
+    """The Content-Format of answer ``m``, one of ``allowed`` (ProtocolError else)."""
+    cf = m.uint(coap.CONTENT_FORMAT)
+    if cf not in allowed:
+        raise ProtocolError("%s: answer in Content-Format %s" % (name, cf))
+    return cf
