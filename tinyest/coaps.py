@@ -14,7 +14,8 @@ with its current one); ``path`` where the server keeps the EST resources
 
 Operations, each as EstClient's: ``cacerts()`` (GET crts), ``simpleenroll(csr)``
 (POST sen), ``simplereenroll(csr)`` (POST sren): the issued certificate first,
-chained to the anchors; ``csrattrs()`` (GET att, DER); ``discover()`` -> the
+chained to the anchors; ``serverkeygen(csr)`` (POST skg) -> (key DER,
+certificates); ``csrattrs()`` (GET att, DER); ``discover()`` -> the
 {short name: path} the server lists; ``close()`` ends the DTLS session.
 A 5.03 (Service Unavailable) is RetryLater with its Max-Age (60 s when absent,
 CoAP's default); 4.01 and 4.03 are AuthError, any other failure an HttpError
@@ -146,6 +147,32 @@ class CoapsClient:
     def simplereenroll(self, csr):
         """Certificates (DER list) from sren, the issued one first."""
         return self._enroll("sren", "simplereenroll", csr)
+
+    def serverkeygen(self, csr):
+        """(private key DER, certificates) from skg: a multipart-core answer
+        (RFC 8710) of a PKCS#8 key (284) and certs-only (281) or one
+        certificate (287); the certificates are checked as an enrollment's,
+        for the key the server made."""
+        from tinyest import coap_formats, issued, keys, pkcs7
+        from tinyest.errors import EstError
+
+        m = self._call(coap.POST, "skg", bytes(csr), coap.PKCS10)
+        _content(m, (coap.MULTIPART_CORE,), "skg")
+        key_der = certs = None
+        for cf, part in coap_formats.multipart(m.payload):
+            if cf == coap.PKCS8 and part is not None:
+                key_der = part
+            elif cf == coap.PKCS7_CERTS and part is not None:
+                certs = [bytes(c) for c in pkcs7.certificates(part)]
+            elif cf == coap.PKIX_CERT and part is not None:
+                certs = [part]
+        if key_der is None or certs is None:
+            raise ProtocolError("skg: the key or the certificate part is missing")
+        try:
+            spki = keys.load_private(key_der).public_key_der()
+        except EstError as e:
+            raise FormatError("skg: unusable private key: %s" % e)
+        return key_der, issued.verify(self, certs, bytes(spki), "serverkeygen")
 
     def csrattrs(self):
         """The server's CSR attributes (``tinyest.csrattrs.CsrAttrs``)."""

@@ -12,7 +12,8 @@ the DTLS terminator takes one client-certificate anchor); ``issued`` the
 certificates it issued; ``log`` (operation, client certificate subject, outcome).
 
 Resources under ``path`` (RFC 9148 4.1 short names): crts (281), sen and sren
-(PKCS#10 286 in; 281 out, or 287 with the habit ``pkix_cert``), att (285); and
+(PKCS#10 286 in; 281 out, or 287 with the habit ``pkix_cert``), skg (286 in; a
+multipart-core 62 of the key it made, 284, and certs-only, 281), att (285); and
 /.well-known/core listing them with their ``rt``. sen takes any client certificate of
 the CA (a factory one, or an earlier enrollment), sren one for the same subject
 as the request. Habits: ``retry`` (the first sen answers 5.03 with
@@ -23,6 +24,7 @@ import threading
 
 import aiocoap
 import aiocoap.resource as resource
+import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -31,7 +33,7 @@ from host_tools import dtls
 from host_tools.devserver.ca import Ca, cert_der, new_key, pkcs8
 from host_tools.devserver.der import CSRATTRS, certs_only
 
-PKCS7_CERTS, CSRATTRS_CF, PKCS10, PKIX_CERT = 281, 285, 286, 287
+MULTIPART_CORE, PKCS7_CERTS, PKCS8, CSRATTRS_CF, PKCS10, PKIX_CERT = 62, 281, 284, 285, 286, 287
 HABITS = {"retry": 0, "retry_no_max_age": False, "pkix_cert": False}
 
 
@@ -67,7 +69,7 @@ class CoapsServer:
             site = resource.Site()
             base = self.path.split("/") if self.path else []
             for name, res in (("crts", _Crts(self)), ("sen", _Enroll(self, "sen")), ("sren", _Enroll(self, "sren")),
-                              ("att", _Att(self))):
+                              ("skg", _Enroll(self, "skg")), ("att", _Att(self))):
                 site.add_resource(base + [name], res)
             site.add_resource([".well-known", "core"], _Core(self))
             self._ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self._backend))
@@ -110,8 +112,9 @@ class CoapsServer:
 
     def links(self):
         base = "/" + self.path if self.path else ""
-        cts = {"crts": "281", "sen": '"286 281 287"', "sren": '"286 281 287"', "att": "285"}
-        return ",".join('<%s/%s>;rt="ace.est.%s";ct=%s' % (base, n, n, cts[n]) for n in ("crts", "sen", "sren", "att"))
+        cts = {"crts": "281", "sen": '"286 281 287"', "sren": '"286 281 287"', "skg": "62", "att": "285"}
+        return ",".join('<%s/%s>;rt="ace.est.%s";ct=%s' % (base, n, n, cts[n])
+                        for n in ("crts", "sen", "sren", "skg", "att"))
 
 
 def _message(code, payload=b"", cf=None, max_age=None):
@@ -179,9 +182,13 @@ class _Enroll(resource.Resource):
         if peer is None or self.op == "sren" and peer.subject != req.subject:
             srv.log.append((self.op, who, "4.03"))
             return _message(aiocoap.FORBIDDEN, b"not allowed")
-        leaf = srv.ca.issue(req.subject, req.public_key(), eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+        key = new_key("ec") if self.op == "skg" else None  # the server makes the key
+        leaf = srv.ca.issue(req.subject, (key or req).public_key(), eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
         srv.issued.append(leaf)
         srv.log.append((self.op, who, "2.04"))
+        if key is not None:  # multipart-core (RFC 8710): [284, PKCS#8 key, 281, certs-only]
+            body = cbor2.dumps([PKCS8, pkcs8(key), PKCS7_CERTS, certs_only([leaf])])
+            return _message(aiocoap.CHANGED, body, MULTIPART_CORE)
         if h["pkix_cert"]:
             return _message(aiocoap.CHANGED, leaf.public_bytes(serialization.Encoding.DER), PKIX_CERT)
         chain = [leaf] + ([srv.ca.issuing] if srv.ca.intermediate else [])

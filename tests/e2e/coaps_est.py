@@ -6,8 +6,8 @@ tests/host/test_coaps_host.py.
 
 A device with a factory certificate discovers the EST resources, fetches the CA
 certificates, enrolls a new P-256 key (waiting out a 5.03 as the server asks),
-then renews with the certificate it got and another new key, and reads the CSR
-attributes. One JSON line per step: {"step": ..., ...} or {"step": ..., "error": ...}.
+then renews with the certificate it got and another new key, reads the CSR
+attributes and has the server make a key (skg). One JSON line per step: {"step": ..., ...} or {"step": ..., "error": ...}.
 """
 import binascii
 import json
@@ -62,6 +62,10 @@ def main(argv):
     say("reenroll", chain=[_hex(c) for c in chain2], spki=_hex(key2.public_key_der()))
     attrs = cl.csrattrs()
     say("csrattrs", key_type=attrs.key_type, curve=attrs.curve)
+    key_der, chain3 = cl.serverkeygen(csr.renewal(chain2[0], key2))
+    from tinyest import keys
+
+    say("serverkeygen", chain=[_hex(c) for c in chain3], spki=_hex(keys.load_private(key_der).public_key_der()))
     cl.close()
     say("done", events=sorted(set(events)))
 

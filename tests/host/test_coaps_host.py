@@ -2,7 +2,7 @@
 the 32-bit board model against the dev server's coaps side (aiocoap behind a
 python-mbedtls DTLS terminator, the dev CA issuing): discovery of resources
 kept at /est, /crts, enrollment with a factory certificate through a 5.03, a
-renewal with the enrolled certificate, /att. The issued certificates are
+renewal with the enrolled certificate, /att, /skg (a multipart-core answer). The issued certificates are
 checked with cryptography."""
 import json
 import os
@@ -59,10 +59,10 @@ def test_enroll_and_renew_over_coaps(tmp_path, runtime):
     assert "failed" not in steps and "done" in steps, p.stdout + p.stderr
     # resources found under /est although the client was told /nowhere
     assert steps["discover"]["paths"] == {"crts": "/est/crts", "sen": "/est/sen", "sren": "/est/sren",
-                                          "att": "/est/att"}
+                                          "skg": "/est/skg", "att": "/est/att"}
     assert [bytes.fromhex(c) for c in steps["cacerts"]["certs"]] == [cert_der(srv.ca.root)]
     leaves = []
-    for step in ("enroll", "reenroll"):
+    for step in ("enroll", "reenroll", "serverkeygen"):
         chain = [x509.load_der_x509_certificate(bytes.fromhex(c)) for c in steps[step]["chain"]]
         leaf = chain[0]
         leaf.verify_directly_issued_by(srv.ca.root)
@@ -74,6 +74,8 @@ def test_enroll_and_renew_over_coaps(tmp_path, runtime):
     assert steps["enroll"]["waited"] == 1  # the 5.03's Max-Age
     # the server saw the factory certificate for sen and the enrolled one for sren
     assert srv.log == [("sen", "CN=coaps-device-1,OU=factory", "5.03"), ("sen", "CN=coaps-device-1,OU=factory", "2.04"),
-                       ("sren", "CN=coaps-device-1", "2.04")]
+                       ("sren", "CN=coaps-device-1", "2.04"), ("skg", "CN=coaps-device-1", "2.04")]
     assert steps["csrattrs"] == {"step": "csrattrs", "key_type": "ec", "curve": "P-256"}
-    assert leaves[0].serial_number != leaves[1].serial_number
+    assert len({leaf.serial_number for leaf in leaves}) == 3
+    # the skg key is the server's: neither of the device's two
+    assert steps["serverkeygen"]["spki"] not in (steps["enroll"]["spki"], steps["reenroll"]["spki"])
