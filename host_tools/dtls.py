@@ -42,14 +42,42 @@ def client_wrap(sock, host, trust, cert=None, key=None):
         raise TlsError("DTLS credentials refused: %s" % e)
     d = tls.ClientContext(conf).wrap_socket(sock, server_hostname=host)
     try:
-        d.do_handshake()
+        _retrying(d.do_handshake)
     except _MbedError as e:
         raise TlsError("DTLS handshake: %s" % e)
     except OSError as e:
         from tinyest import runtime
 
         raise runtime.net_error(e, "handshake")
-    return d
+    return _Session(d)
+
+
+def _retrying(fn, *a):
+    # python-mbedtls reports a datagram it dropped (a duplicate, a stale record)
+    # as WantRead even on a blocking socket: read on, until the socket's timeout
+    while True:
+        try:
+            return fn(*a)
+        except (tls.WantReadError, tls.WantWriteError):
+            continue
+
+
+class _Session:
+    """A DTLS session as tinyest.dtls promises it: ``send``, ``recv`` (one
+    datagram; the UDP socket's timeout bounds the wait), ``close``."""
+
+    def __init__(self, d):
+        self._d = d
+
+    def send(self, data):
+        return _retrying(self._d.send, data)
+
+    def recv(self, n):
+        return _retrying(self._d.recv, n)
+
+    def close(self):
+        with suppress(Exception):
+            self._d.close()
 
 
 def install():
@@ -134,6 +162,7 @@ class Terminator:
         with suppress(Exception):
             peer = conn._buffer.getpeercert(binary_form=True)
         self.peers[local] = peer
+        bad = 0
         try:
             while self._run:
                 r, _, _ = select.select([conn, back], [], [], self.idle)
@@ -144,8 +173,11 @@ class Terminator:
                         data = conn.recv(4096)
                     except (tls.WantReadError, tls.WantWriteError):
                         continue
-                    except _MbedError:
-                        return
+                    except _MbedError:  # a repeated or stale record: dropped, as DTLS does
+                        bad += 1
+                        if bad > 64:
+                            return
+                        continue
                     if not data:
                         return
                     back.send(data)
