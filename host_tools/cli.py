@@ -18,7 +18,8 @@ serverkeygen   POST /serverkeygen; writes the certificate and the new key
 keygen         make a private key (P-256, P-384, Ed25519; RSA on the host)
 csr            make a PKCS#10 request
 show           describe certificates, requests, PKCS#7 bundles and keys
-serve          run the development EST server in the foreground
+serve          run the development EST server in the foreground (``--coap``: EST
+               over CoAP and DTLS on UDP, with --device CN factory identities)
 demo           run a device through bootstrap, keygen, enroll, reenroll and
                serverkeygen against a fresh dev server
 =============  ===============================================================
@@ -45,6 +46,7 @@ and written by ``host_tools.files``, option values parsed by
 
 import argparse
 import getpass
+import hashlib
 import os
 import sys
 import time
@@ -302,7 +304,58 @@ def parse_habit(text):
     return name, v
 
 
+def cmd_serve_coap(args):
+    """``serve --coap``: EST over CoAP and DTLS (RFC 9148) on UDP."""
+    try:
+        from host_tools.devserver.coaps import CoapsServer
+    except ImportError as e:
+        raise UsageError("serve --coap needs the coap extra (pip install 'tinyest[coap]'): %s" % e)
+    from tinyest import pem
+
+    if args.host != "127.0.0.1":
+        raise UsageError("serve --coap listens on 127.0.0.1 only")
+    try:
+        srv = CoapsServer(port=args.port, habits={"retry": args.retry}).start()
+    except OSError as e:
+        raise InputError("cannot listen on udp %s:%d: %s" % (args.host, args.port, e.strerror or e))
+    try:
+        root = cert_der_of(srv.ca.root)
+        if args.ca_out:
+            write_out(args.ca_out, pem.encode(root, "CERTIFICATE"))
+        for cn in args.device or ():
+            cert, key = srv.factory_certificate(cn)
+            write_out(cn + "-idevid.pem", pem.encode(cert, "CERTIFICATE"))
+            write_out(cn + "-idevid-key.pem", pem.encode(key, "PRIVATE KEY"), private=True)
+            print("factory identity of %s: %s-idevid.pem, %s-idevid-key.pem" % (cn, cn, cn))
+        print("tinyest dev EST-coaps server at coaps://%s:%d/est (DTLS name %s)" % (args.host, srv.port,
+                                                                                 srv.server_name))
+        print("CA fingerprint (SHA-256): %s" % hashlib.sha256(root).hexdigest())
+        sys.stdout.flush()
+        seen = 0
+        deadline = time.monotonic() + args.duration if args.duration else None
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.1)
+                while seen < len(srv.log) and not args.quiet:
+                    op, who, out = srv.log[seen]
+                    seen += 1
+                    print("POST %s -> %s (%s)" % (op, out, who or "-"))
+                    sys.stdout.flush()
+        except KeyboardInterrupt:       # the normal way to stop a foreground server
+            pass
+    finally:
+        srv.stop()
+
+
+def cert_der_of(cert):
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
 def cmd_serve(args):
+    if args.coap:
+        return cmd_serve_coap(args)
     from host_tools.devserver import DevServer
     habits = dict(parse_habit(h) for h in args.habit or ())
     if args.tls12:
@@ -474,6 +527,12 @@ def build_parser():
     c.add_argument("--ca-out", metavar="FILE", help="write the trust anchor (PEM) here")
     c.add_argument("--duration", type=float, help="stop after this many seconds")
     c.add_argument("--quiet", "-q", action="store_true", help="do not log requests")
+    c.add_argument("--coap", action="store_true",
+                   help="EST over CoAP and DTLS (RFC 9148) on UDP instead (the coap extra)")
+    c.add_argument("--device", action="append", metavar="CN",
+                   help="with --coap: write CN-idevid.pem and CN-idevid-key.pem, a factory identity to enroll with")
+    c.add_argument("--retry", type=int, default=0, metavar="SECONDS",
+                   help="with --coap: answer the first enrollment 5.03 with this Max-Age")
     c.set_defaults(handler=cmd_serve)
 
     c = sub.add_parser("demo", help="enroll a device against a fresh dev server")

@@ -4,7 +4,7 @@ certificates in front of it, and the dev CA (``ca.Ca``) issues. Independent of
 the client: aiocoap's CoAP (block-wise transfers, separate responses), python-
 mbedtls' DTLS, cryptography's X.509.
 
-``CoapsServer(ca=None, path="/est", habits=None)``; ``start()``, ``stop()``;
+``CoapsServer(ca=None, path="/est", habits=None, port=0)``; ``start()``, ``stop()``;
 ``port`` (DTLS), ``ca``; ``server_name`` ("localhost": the name in its DTLS
 certificate); ``factory_certificate(cn)`` -> (certificate DER, PKCS#8 key DER)
 a device may enroll with (its IDevID, issued by the same CA under OU=factory:
@@ -38,8 +38,9 @@ HABITS = {"retry": 0, "retry_no_max_age": False, "pkix_cert": False}
 
 
 class CoapsServer:
-    def __init__(self, ca=None, path="/est", habits=None):
+    def __init__(self, ca=None, path="/est", habits=None, port=0):
         self.ca = ca or Ca("tinyest coaps dev")
+        self.port = port
         self.path = path.strip("/")
         self.habits = dict(HABITS, **(habits or {}))
         self.server_name = "localhost"
@@ -85,7 +86,7 @@ class CoapsServer:
             raise RuntimeError("the CoAP server did not start")
         chain = [cert_der(self._cert)] + ([cert_der(self.ca.issuing)] if self.ca.intermediate else [])
         self.term = dtls.Terminator(("127.0.0.1", self._backend), chain, self._key,
-                                    client_ca=[cert_der(self.ca.root)], idle=2.0)
+                                    client_ca=[cert_der(self.ca.root)], port=self.port, idle=2.0)
         self.port = self.term.port
         return self
 

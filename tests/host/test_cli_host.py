@@ -387,3 +387,38 @@ def test_one_exit_code_table():
     assert len(set(codes.values())) == len(codes), codes
     rows = [int(n) for n in re.findall(r"^(\d+) ", exitcodes.__doc__, re.M)]
     assert sorted(rows) == sorted(codes.values())
+
+
+def test_serve_coap(tmp_path):
+    """``tinyest serve --coap``: the trust anchor and a factory identity written,
+    and a CoapsClient enrolls with them."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT)
+    ca = tmp_path / "ca.pem"
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "serve", "--coap", "--port", "0",
+                             "--ca-out", str(ca), "--device", "dev-7"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, cwd=str(tmp_path))
+    try:
+        lines = _read_until(proc, "CA fingerprint")
+        url = [l for l in lines if l.startswith("tinyest dev EST-coaps server at ")][0].split()[5]
+        port = int(url.split(":")[2].split("/")[0])
+        assert (tmp_path / "dev-7-idevid-key.pem").stat().st_mode & 0o777 == 0o600
+        from host_tools import dtls
+        from tinyest import csr, ec, pem
+        from tinyest.coaps import CoapsClient
+
+        dtls.install()
+        cl = CoapsClient("localhost", port, trust=[pem.decode(ca.read_text(), "CERTIFICATE")],
+                         cert=pem.decode((tmp_path / "dev-7-idevid.pem").read_text(), "CERTIFICATE"),
+                         key=pem.decode((tmp_path / "dev-7-idevid-key.pem").read_text(), "PRIVATE KEY"),
+                         path="/est", timeout=10)
+        key = ec.generate()
+        chain = cl.simpleenroll(csr.request(key, "dev-7", []))
+        cl.close()
+        assert len(chain) == 1
+        log = _read_until(proc, "POST sen")
+        assert "POST sen -> 2.04 (CN=dev-7,OU=factory)" in log[-1]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(10)
+    assert rc == 0, proc.stderr.read()
