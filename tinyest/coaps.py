@@ -19,11 +19,19 @@ certificates); ``csrattrs()`` (GET att, DER); ``discover()`` -> the
 {short name: path} the server lists; ``close()`` ends the DTLS session.
 A 5.03 (Service Unavailable) is RetryLater with its Max-Age (60 s when absent,
 CoAP's default); 4.01 and 4.03 are AuthError, any other failure an HttpError
-whose ``status`` is the code as c*100+dd (4.04 -> 404).
+whose ``status`` is the code as c*100+dd (4.04 -> 404). ``accept_issued``
+finishes an answer a VerifyError left, as EstClient's.
+
+``for_device`` makes one for ``tinyest.device.Device(client=coaps.for_device)``:
+the device's ``label`` setting is the resource path ("/est"; none: the
+well-known one), its factory key and chain (``boot_key``, ``boot_chain``)
+enroll, and a store with only a password or only a fingerprint is refused
+(AuthError, TlsError): EST over CoAP takes neither. CoAP carries no Date, so
+the device learns no time from the server.
 """
 
 from tinyest import coap, runtime
-from tinyest.errors import AuthError, FormatError, HttpError, ProtocolError, RetryLater
+from tinyest.errors import AuthError, FormatError, HttpError, ProtocolError, RetryLater, TlsError
 
 MAX_AGE_DEFAULT = 60
 
@@ -50,6 +58,7 @@ class CoapsClient:
         self.ca_anchors = []
         self.rollover = None
         self.bootstrap_server_verified = None
+        self.date = None  # CoAP has no Date: nothing to learn the time from
         self._chain = None
         self._sock = self._dtls = self._ep = None
 
@@ -140,6 +149,13 @@ class CoapsClient:
             certs = [bytes(c) for c in pkcs7.certificates(m.payload)]
         return issued.verify(self, certs, spki, op)
 
+    def accept_issued(self, certs, csr, op="simpleenroll"):
+        """Certificates (DER list) issued for ``csr``, checked as an answer is."""
+        from tinyest import issued
+        from tinyest.client import csr_spki
+
+        return issued.verify(self, certs, csr_spki(csr), op)
+
     def simpleenroll(self, csr):
         """Certificates (DER list) from sen, the issued one first."""
         return self._enroll("sen", "simpleenroll", csr)
@@ -181,6 +197,17 @@ class CoapsClient:
         m = self._call(coap.GET, "att", accept=coap.CSRATTRS)
         _content(m, (coap.CSRATTRS,), "att")
         return CsrAttrs(m.payload)
+
+
+def for_device(host, port, label=None, trust=None, auth=None, cert=None, key=None, timeout=30, progress=None,
+               now=None, max_skew=300, release=None):
+    """A CoapsClient made as tinyest.device.Device makes its clients."""
+    if auth is not None:
+        raise AuthError("EST over CoAP has no passwords: enroll with a factory certificate", 401)
+    if not trust:
+        raise TlsError("EST over CoAP needs trust anchors (no bootstrap by fingerprint yet)")
+    return CoapsClient(host, port, trust, cert, key, label or "/.well-known/est", timeout, progress=progress,
+                       now=now, max_skew=max_skew)
 
 
 def _content(m, allowed, name):

@@ -79,3 +79,29 @@ def test_enroll_and_renew_over_coaps(tmp_path, runtime):
     assert len({leaf.serial_number for leaf in leaves}) == 3
     # the skg key is the server's: neither of the device's two
     assert steps["serverkeygen"]["spki"] not in (steps["enroll"]["spki"], steps["reenroll"]["spki"])
+
+
+DEVICE = ROOT / "tests" / "e2e" / "coaps_device.py"
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
+def test_device_state_machine_over_coaps(tmp_path, runtime):
+    exe, env = _runtime(runtime)
+    srv = CoapsServer(path="/est").start()
+    try:
+        idevid, idevid_key = srv.factory_certificate("coaps-device-1")
+        (tmp_path / "idevid.der").write_bytes(idevid)
+        (tmp_path / "idevid_key.der").write_bytes(idevid_key)
+        (tmp_path / "ca.der").write_bytes(cert_der(srv.ca.root))
+        p = subprocess.run(exe + [str(DEVICE), str(srv.port), str(tmp_path / "ca.der"), str(tmp_path / "idevid.der"),
+                                  str(tmp_path / "idevid_key.der"), str(tmp_path / "store")],
+                           capture_output=True, text=True, timeout=180, env=env)
+    finally:
+        srv.stop()
+    lines = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    assert lines and lines[-1] == {"done": 2, "state": "enrolled"}, p.stdout + p.stderr
+    # enrolled with the factory certificate (sen), renewed with the one it got (sren)
+    assert [(op, who) for op, who, out in srv.log if out == "2.04"] == [
+        ("sen", "CN=coaps-device-1,OU=factory"), ("sren", "CN=coaps-device-1")]
+    serials = [line["serial"] for line in lines if line.get("serial")]
+    assert [c.serial_number for c in srv.issued] == [serials[0], serials[-1]]  # what the store holds
