@@ -33,6 +33,8 @@ def net_error(e, stage):
     # MBEDTLS_ERR_X509_ALLOC_FAILED: mbedTLS's heap (the GC heap on rp2/stm32) ran out.
     if code in (-0x7F00, -0x0010, -0x3F80, -0x2880):
         return MemoryError("TLS: out of memory (%d)" % code)
+    if code == 12:  # ENOMEM: how MicroPython's DTLS reports mbedTLS out of heap
+        return MemoryError("out of memory (%s)" % stage)
     tls = ValueError  # mbedTLS's certificate verification texts
     if not MICROPYTHON:
         import ssl
