@@ -6,13 +6,18 @@ Every boot:
 
 1. read ``config.json``;
 2. on the first boot, move the ``bootstrap`` section (one-time credential, CA
-   fingerprint or trust anchor file) into the credential store and drop it from the
-   config file;
+   fingerprint or trust anchor file, a factory certificate and key file) into the
+   credential store and drop it from the config file;
 3. bring up Wi-Fi (``wifi``: ssid, password, timeout);
 4. ask the state machine to do what is due (``tinyest.device``): bootstrap /cacerts,
    enroll, renew, refresh /cacerts; the clock comes from the RTC, NTP (``"ntp":
    true``) only when the RTC is not set, or the EST server's Date header;
 5. deep-sleep until the next step is due; the board then boots again.
+
+EST over CoAP and DTLS (RFC 9148): ``"scheme": "coaps"`` in the ``est`` section, with
+the server's UDP ``port`` and its resource path as ``label`` ("/est"); the bootstrap
+section then gives the trust anchor file (``ca``) and the factory identity files
+(``cert``, ``key``: DER): EST over CoAP takes no password.
 
 Simulation: the same file runs unchanged under the unix ``micropython`` command with a
 folder as its flash (``port_micropython/sim.py``). Without a ``network`` module Wi-Fi
@@ -144,6 +149,11 @@ def provision(store, cfg):
                 c.trust = [f.read()]
         if boot.get("fingerprint"):
             c.config["fingerprint"] = boot["fingerprint"]
+        if boot.get("cert") and boot.get("key"):  # a factory identity (DER files)
+            with open(boot["cert"], "rb") as f:
+                c.boot_chain = [f.read()]
+            with open(boot["key"], "rb") as f:
+                c.boot_key = f.read()
         store.commit(c)
         log("provision", "bootstrap credential stored")
     del cfg["bootstrap"]
@@ -180,8 +190,13 @@ def main():
             # this device's own; a config.json copied to every board must not replace it.
             est.pop("cn", None)
             est.pop("dns", None)
+        client = None
+        if est.pop("scheme", "https") == "coaps":
+            from tinyest import coaps
+
+            client = coaps.for_device
         dev = Device(store, progress=log, on_error=on_error, set_time=clock.set,
-                     ntp=ntp_hook(cfg, clock), **est)
+                     ntp=ntp_hook(cfg, clock), client=client, **est)
         seconds = dev.step(clock.now())
         wake_at = dev.wake_at
     except Exception as e:  # a bad setting, a damaged store, no memory: report, try later

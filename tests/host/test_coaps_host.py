@@ -105,3 +105,36 @@ def test_device_state_machine_over_coaps(tmp_path, runtime):
         ("sen", "CN=coaps-device-1,OU=factory"), ("sren", "CN=coaps-device-1")]
     serials = [line["serial"] for line in lines if line.get("serial")]
     assert [c.serial_number for c in srv.issued] == [serials[0], serials[-1]]  # what the store holds
+
+
+def test_firmware_loop_over_coaps(tmp_path):
+    """port_micropython/main.py, as a board runs it (sim.py: a folder for its
+    flash, .mpy in lib/), configured for a coaps:// server: it stores the
+    factory identity and the anchor, then enrolls over DTLS."""
+    sys.path.insert(0, str(ROOT / "port_micropython"))
+    import sim
+
+    srv = CoapsServer(path="/est").start()
+    try:
+        flash = sim.Flash(tmp_path / "flash").install(sim.build_lib(tmp_path / "lib"))
+        cert, key = srv.factory_certificate("coaps-device-9")
+        (flash.path / "ca.der").write_bytes(cert_der(srv.ca.root))
+        (flash.path / "idevid.der").write_bytes(cert)
+        (flash.path / "idevid-key.der").write_bytes(key)
+        flash.configure({"bootstrap": {"ca": "ca.der", "cert": "idevid.der", "key": "idevid-key.der"},
+                         "est": {"scheme": "coaps", "host": "localhost", "port": srv.port, "label": "/est",
+                                 "cn": "coaps-device-9"}})
+        states = []
+        for _ in range(4):
+            b = flash.boot(heap="1M")
+            states.append(b.state)
+            if b.state == "enrolled":
+                break
+        stored = flash.store()
+    finally:
+        srv.stop()
+    assert states[-1] == "enrolled", (states, b.lines)
+    assert stored.enrolled and stored.boot_password is None
+    assert [(op, out) for op, _, out in srv.log] == [("sen", "2.04")]
+    assert x509.load_der_x509_certificate(stored.chain[0]).subject.rfc4514_string() == "CN=coaps-device-9"
+    assert "bootstrap" not in flash.config()  # moved into the store on the first boot
