@@ -35,8 +35,9 @@ host    modules no board loads (``HOST``): csr_read (the request reader),
         (certs-only messages, as servers send them); not in the packages.
 CPython the TLS context code of CPython (``CPYTHON``): MicroPython never imports it.
 coap    EST over CoAP (``COAP``, RFC 9148): the client (coaps), CoAP (codec,
-        exchanges), DTLS, the discovery and multipart-core readers. Not in the
-        board packages yet: the device state machine does not drive it yet.
+        exchanges), DTLS, the discovery and multipart-core readers: a package of
+        its own (package-coap.json; the manifest's ``coap=True``), for a board
+        that talks to a coaps:// server.
 
 "core .mpy total" counts the first group only. The files carry no line numbers
 (``mpy-cross -X no-source-lines``): 7 % less code, in the flash and in the heap
@@ -68,7 +69,7 @@ LAZY = {"catrust.py", "client_rare.py", "csr_build.py", "csr_rare.py", "csrattrs
 HOST = {"csr_read.py", "der_extra.py", "pkcs7_write.py"}
 # Imported on CPython only.
 CPYTHON = {"runtime_cpython.py"}
-# EST over CoAP, loaded only by what speaks CoAP; not packaged yet (Device does not drive it yet).
+# EST over CoAP, loaded only by what speaks CoAP: a package of its own.
 COAP = {"coap.py", "coap_formats.py", "coaps.py", "dtls.py"}
 # Everything outside the core a basic enroll/renew device imports.
 OPTIONAL = CRYPTO | LAZY | HOST | CPYTHON | COAP
@@ -120,7 +121,9 @@ def group(name):
 
 def package_files(names, ext=".py", prefix="../tinyest/"):
     """mip package.json objects: (file name, object) for everything, for the core
-    with its lazily imported modules, and for the software crypto."""
+    with its lazily imported modules, for the software crypto, and for EST over
+    CoAP (package-coap.json: installed beside the others by a board that uses
+    a coaps:// server)."""
     def obj(sel):
         urls = [["tinyest/" + n[:-3] + ext, prefix + n[:-3] + ext] for n in sel]
         return {"urls": urls, "version": VERSION}
@@ -128,8 +131,9 @@ def package_files(names, ext=".py", prefix="../tinyest/"):
     core = [n for n in names if group(n) in ("core", "lazy")]
     crypto = [n for n in names if n in CRYPTO]
     board = [n for n in names if group(n) in ("core", "lazy", "crypto")]
+    coap = [n for n in names if n in COAP]
     return [("package.json", obj(board)), ("package-core.json", obj(core)),
-            ("package-crypto.json", obj(crypto))]
+            ("package-crypto.json", obj(crypto)), ("package-coap.json", obj(coap))]
 
 
 def write_packages(out, rows):
@@ -164,7 +168,7 @@ def main(argv=None):
     board = core + totals["lazy"] + totals["crypto"]
     print("core .mpy total: %d bytes (%.1f KiB; %.1f KiB with http_auth.py for an enrollment "
           "with a password); lazy: %.1f KiB; optional crypto: %.1f KiB; all a board may load: "
-          "%.1f KiB; host only: %.1f KiB; CPython only: %.1f KiB; CoAP (not packaged): %.1f KiB"
+          "%.1f KiB; host only: %.1f KiB; CPython only: %.1f KiB; EST over CoAP (package-coap.json): %.1f KiB"
           % (core, core / 1024, (core + auth) / 1024, totals["lazy"] / 1024,
              totals["crypto"] / 1024, board / 1024, totals["host"] / 1024, totals["CPython"] / 1024,
              totals["coap"] / 1024))

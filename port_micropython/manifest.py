@@ -39,7 +39,7 @@
 metadata(description="EST (RFC 7030) client: enroll and renew device certificates",
          version="0.1.0", license="MIT")
 
-options.defaults(crypto=True, extras=True)
+options.defaults(crypto=True, extras=True, coap=False)
 
 CORE = ("__init__.py", "catrust.py", "client.py", "client_rare.py", "csr.py", "csr_rare.py", "der.py", "der_text.py",
         "der_write.py", "device.py", "device_rare.py", "errors.py", "hostname.py", "http.py", "http_auth.py",
@@ -51,5 +51,10 @@ CRYPTO = ("ec.py", "ec_der.py", "ec_p256.py", "ec_p256c.py", "ec_p384.py", "ed25
 # runtime_cpython.py is CPython's TLS code: MicroPython never imports it; csr_read.py and
 # der_extra.py (the request reader, host-side DER writers) serve hosts and tests.
 
-files = CORE + (EXTRAS if options.extras else ()) + (CRYPTO if options.crypto else ())
+# EST over CoAP and DTLS (RFC 9148), for a board whose server is coaps:// (main.py's
+# "scheme": "coaps"): include("...manifest.py", coap=True)
+COAP = ("coap.py", "coap_formats.py", "coaps.py", "dtls.py")
+
+files = (CORE + (EXTRAS if options.extras else ()) + (CRYPTO if options.crypto else ())
+         + (COAP if options.coap else ()))
 package("tinyest", files=files, base_path="..")

@@ -185,3 +185,9 @@ def test_manifest_freezes_the_core_and_optionally_the_crypto():
         "runtime_error.py", "runtime_rare.py", "store_rare.py", "x509_rare.py"]
     assert _run_manifest(extras=False, crypto=False) == sorted("tinyest/" + n for n in basic)
     assert _run_manifest(extras=False) == sorted("tinyest/" + n for n in basic + CRYPTO)
+    # coap=True adds EST over CoAP, exactly build.py's coap group
+    coap = sorted(n for n in SOURCES if build.group(n) == "coap")
+    assert coap == ["coap.py", "coap_formats.py", "coaps.py", "dtls.py"]
+    assert _run_manifest(coap=True) == sorted("tinyest/" + n for n in DEVICE + coap)
+    coap_json = json.loads((PORT_DIR / "package-coap.json").read_text())["urls"]
+    assert [t for t, _ in coap_json] == ["tinyest/" + n for n in coap]
