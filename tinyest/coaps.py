@@ -22,9 +22,12 @@ CoAP's default); 4.01 and 4.03 are AuthError, any other failure an HttpError
 whose ``status`` is the code as c*100+dd (4.04 -> 404). ``accept_issued``
 finishes an answer a VerifyError left, as EstClient's.
 
+``keep=False`` ends the DTLS session after each request (a device's client
+serves one action; the server frees the session at once).
+
 ``for_device`` makes one for ``tinyest.device.Device(client=coaps.for_device)``:
 the device's ``label`` setting is the resource path ("/est"; none: the
-well-known one), its factory key and chain (``boot_key``, ``boot_chain``)
+well-known one), with ``keep=False``, its factory key and chain (``boot_key``, ``boot_chain``)
 enroll, and a store with only a password or only a fingerprint is refused
 (AuthError, TlsError): EST over CoAP takes neither. CoAP carries no Date, so
 the device learns no time from the server.
@@ -38,7 +41,7 @@ MAX_AGE_DEFAULT = 60
 
 class CoapsClient:
     def __init__(self, host, port=5684, trust=None, cert=None, key=None, path="/.well-known/est", timeout=30,
-                 max_body=32768, progress=None, now=None, max_skew=300):
+                 max_body=32768, progress=None, now=None, max_skew=300, keep=True):
         if not host or "/" in host:
             raise FormatError("host must be a name, not a URL")
         self.host = host
@@ -54,6 +57,7 @@ class CoapsClient:
         self.now = now
         self.max_skew = max_skew
         self.system_trust = False
+        self.keep = keep  # False: end the DTLS session after each request
         self.ca_certs = []
         self.ca_anchors = []
         self.rollover = None
@@ -102,7 +106,11 @@ class CoapsClient:
         """The payload of a successful answer to ``name`` (a short name)."""
         path = self.paths.get(name) or self.path + "/" + name
         self._note("request", "%s %s" % ("GET" if code == coap.GET else "POST", path))
-        m = self._endpoint().request(code, path, payload, cf, accept)
+        try:
+            m = self._endpoint().request(code, path, payload, cf, accept)
+        finally:
+            if not self.keep:
+                self.close()
         c = m.code
         self._note("response", "%d.%02d" % (c >> 5, c & 31))
         if c >> 5 == 2:
@@ -207,7 +215,7 @@ def for_device(host, port, label=None, trust=None, auth=None, cert=None, key=Non
     if not trust:
         raise TlsError("EST over CoAP needs trust anchors (no bootstrap by fingerprint yet)")
     return CoapsClient(host, port, trust, cert, key, label or "/.well-known/est", timeout, progress=progress,
-                       now=now, max_skew=max_skew)
+                       now=now, max_skew=max_skew, keep=False)
 
 
 def _content(m, allowed, name):

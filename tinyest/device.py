@@ -241,12 +241,13 @@ class Device:
     def _client(self, c, t, trust, auth=None, cert=None, key=None):
         make = self._make_client
         kw = {}
+        if self.unload:  # also before a ``client`` hook's request (coaps.for_device)
+            import tinyest
+
+            tinyest.unload(self._app)
+            gc.collect()
         if make is None:
             if self.unload:
-                import tinyest
-
-                tinyest.unload(self._app)
-                gc.collect()
                 kw["release"] = self._release
             from tinyest.client import EstClient as make
         cl = make(host=self._get(c, "host"), port=int(self._get(c, "port")),
