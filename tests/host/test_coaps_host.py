@@ -138,3 +138,26 @@ def test_firmware_loop_over_coaps(tmp_path):
     assert [(op, out) for op, _, out in srv.log] == [("sen", "2.04")]
     assert x509.load_der_x509_certificate(stored.chain[0]).subject.rfc4514_string() == "CN=coaps-device-9"
     assert "bootstrap" not in flash.config()  # moved into the store on the first boot
+
+
+@pytest.mark.parametrize("no_max_age", [False, True])
+def test_service_unavailable_is_retry_later(no_max_age):
+    """A 5.03 is RetryLater with its Max-Age, or CoAP's default of 60 s."""
+    from host_tools import dtls
+    from tinyest import csr, ec
+    from tinyest.coaps import CoapsClient
+    from tinyest.errors import RetryLater
+
+    dtls.install()
+    srv = CoapsServer(path="/est", habits={"retry": 7, "retry_no_max_age": no_max_age}).start()
+    try:
+        cert, key = srv.factory_certificate("coaps-device-2")
+        cl = CoapsClient("localhost", srv.port, trust=[cert_der(srv.ca.root)], cert=cert, key=key, path="/est",
+                         timeout=10)
+        req = csr.request(ec.generate(), "coaps-device-2", [])
+        e = pytest.raises(RetryLater, cl.simpleenroll, req).value
+        assert (e.seconds, e.status) == (60 if no_max_age else 7, 503)
+        assert len(cl.simpleenroll(req)) == 1  # the same request, once more: issued
+        cl.close()
+    finally:
+        srv.stop()
