@@ -236,8 +236,9 @@ def test_retransmission_schedule_then_timeout():
     assert len(sent) == 4 and len({m.mid for m in sent}) == 1 and len({m.token for m in sent}) == 1
     gaps = [b[0] - a[0] for a, b in zip(srv.log, srv.log[1:])]
     # the first wait is 0.1 x [1, 1.5) s, each next one twice the last
-    assert 0.09 <= gaps[0] < 0.2 and all(1.6 < b / a < 2.6 for a, b in zip(gaps, gaps[1:])), gaps
-    assert 0.09 * 15 <= took < 0.15 * 15 + 1.0
+    # (bounds wide enough for a loaded machine's scheduling)
+    assert 0.09 <= gaps[0] < 0.3 and all(1.4 < b / a < 2.9 for a, b in zip(gaps, gaps[1:])), gaps
+    assert 0.09 * 15 <= took < 0.15 * 15 + 2.0
 
 
 def test_lossy_link_strays_and_duplicates():
