@@ -40,7 +40,8 @@ class UdpCounter:
         self.back.settimeout(0.1)
         self.peer = None
         self.run = True
-        self.threads = [threading.Thread(target=self._up, daemon=True), threading.Thread(target=self._down, daemon=True)]
+        self.threads = [threading.Thread(target=self._up, daemon=True),
+                        threading.Thread(target=self._down, daemon=True)]
         for t in self.threads:
             t.start()
 

@@ -103,7 +103,8 @@ class CoapsClient:
         self._sock = self._dtls = self._ep = None
 
     def _call(self, code, name, payload=b"", cf=None, accept=None):
-        """The payload of a successful answer to ``name`` (a short name)."""
+        """The successful answer (a coap.Message) to ``name`` (a short name);
+        the error of any other (see the module text)."""
         path = self.paths.get(name) or self.path + "/" + name
         self._note("request", "%s %s" % ("GET" if code == coap.GET else "POST", path))
         try:
@@ -132,8 +133,9 @@ class CoapsClient:
         from tinyest import coap_formats
 
         m = self._endpoint().request(coap.GET, "/.well-known/core")
-        if m.code >> 5 != 2:
-            raise HttpError("discovery: CoAP %d.%02d" % (m.code >> 5, m.code & 31), (m.code >> 5) * 100 + (m.code & 31))
+        c = m.code
+        if c >> 5 != 2:
+            raise HttpError("discovery: CoAP %d.%02d" % (c >> 5, c & 31), (c >> 5) * 100 + (c & 31))
         self.paths = coap_formats.est_paths(m.payload)
         return self.paths
 

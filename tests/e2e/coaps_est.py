@@ -7,7 +7,8 @@ tests/host/test_coaps_host.py.
 A device with a factory certificate discovers the EST resources, fetches the CA
 certificates, enrolls a new P-256 key (waiting out a 5.03 as the server asks),
 then renews with the certificate it got and another new key, reads the CSR
-attributes and has the server make a key (skg). One JSON line per step: {"step": ..., ...} or {"step": ..., "error": ...}.
+attributes and has the server make a key (skg). One JSON line per step:
+{"step": ..., ...}, or {"step": "failed", "error": ...}.
 """
 import binascii
 import json
