@@ -331,20 +331,25 @@ def cmd_serve_coap(args):
                                                                                  srv.server_name))
         print("CA fingerprint (SHA-256): %s" % hashlib.sha256(root).hexdigest())
         sys.stdout.flush()
-        seen = 0
-        deadline = time.monotonic() + args.duration if args.duration else None
-        try:
-            while deadline is None or time.monotonic() < deadline:
-                time.sleep(0.1)
-                while seen < len(srv.log) and not args.quiet:
-                    op, who, out = srv.log[seen]
-                    seen += 1
-                    print("POST %s -> %s (%s)" % (op, out, who or "-"))
-                    sys.stdout.flush()
-        except KeyboardInterrupt:       # the normal way to stop a foreground server
-            pass
+        _foreground(args, srv.log, lambda e: "POST %s -> %s (%s)" % (e[0], e[2], e[1] or "-"))
     finally:
         srv.stop()
+
+
+def _foreground(args, log, line):
+    """Print ``line(entry)`` for each entry added to ``log`` until --duration
+    has passed or Ctrl-C (nothing printed with --quiet)."""
+    seen = 0
+    deadline = time.monotonic() + args.duration if args.duration else None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.1)
+            while seen < len(log) and not args.quiet:
+                print(line(log[seen]))
+                seen += 1
+                sys.stdout.flush()
+    except KeyboardInterrupt:       # the normal way to stop a foreground server
+        pass
 
 
 def cert_der_of(cert):
@@ -388,23 +393,8 @@ def cmd_serve(args):
             print("trust anchor: %s" % os.path.join(args.workdir, "ca", "root.pem"))
         print("users: %s" % (", ".join(sorted(srv.users())) or "(none)"))
         sys.stdout.flush()
-        seen = 0
-        deadline = time.monotonic() + args.duration if args.duration else None
-        try:
-            while deadline is None or time.monotonic() < deadline:
-                time.sleep(0.1)
-                if args.quiet:
-                    continue
-                log = srv.requests
-                while seen < len(log):
-                    r = log[seen]
-                    seen += 1
-                    who = r.user or r.client_cert_subject or "-"
-                    print("%s %s -> %s (%s%s)" % (r.method, r.path, r.status,
-                                                 "auth " if r.authorization else "", who))
-                    sys.stdout.flush()
-        except KeyboardInterrupt:       # the normal way to stop a foreground server
-            pass
+        _foreground(args, srv.requests, lambda r: "%s %s -> %s (%s%s)" % (
+            r.method, r.path, r.status, "auth " if r.authorization else "", r.user or r.client_cert_subject or "-"))
     finally:
         srv.stop()
 

@@ -37,18 +37,24 @@ def _runtime(runtime):
     return [mp, "-X", "heapsize=1M"], env
 
 
+def _run(srv, script, tmp, runtime, *more):
+    """``script`` (tests/e2e) on ``runtime`` against ``srv`` with a factory identity:
+    PORT CA.der FACTORY.der FACTORY_KEY.der then ``more``; the completed process."""
+    exe, env = _runtime(runtime)
+    idevid, idevid_key = srv.factory_certificate("coaps-device-1")
+    (tmp / "idevid.der").write_bytes(idevid)
+    (tmp / "idevid_key.der").write_bytes(idevid_key)
+    (tmp / "ca.der").write_bytes(cert_der(srv.ca.root))
+    return subprocess.run(exe + [str(script), str(srv.port), str(tmp / "ca.der"), str(tmp / "idevid.der"),
+                                 str(tmp / "idevid_key.der")] + list(more),
+                          capture_output=True, text=True, timeout=180, env=env)
+
+
 @pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
 def test_enroll_and_renew_over_coaps(tmp_path, runtime):
-    tmp = tmp_path
-    exe, env = _runtime(runtime)
     srv = CoapsServer(path="/est", habits={"retry": 1}).start()
     try:
-        idevid, idevid_key = srv.factory_certificate("coaps-device-1")
-        (tmp / "idevid.der").write_bytes(idevid)
-        (tmp / "idevid_key.der").write_bytes(idevid_key)
-        (tmp / "ca.der").write_bytes(cert_der(srv.ca.root))
-        p = subprocess.run(exe + [str(SCRIPT), str(srv.port), str(tmp / "ca.der"), str(tmp / "idevid.der"),
-                                  str(tmp / "idevid_key.der")], capture_output=True, text=True, timeout=180, env=env)
+        p = _run(srv, SCRIPT, tmp_path, runtime)
     finally:
         srv.stop()
     steps = {}
@@ -86,16 +92,9 @@ DEVICE = ROOT / "tests" / "e2e" / "coaps_device.py"
 
 @pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
 def test_device_state_machine_over_coaps(tmp_path, runtime):
-    exe, env = _runtime(runtime)
     srv = CoapsServer(path="/est").start()
     try:
-        idevid, idevid_key = srv.factory_certificate("coaps-device-1")
-        (tmp_path / "idevid.der").write_bytes(idevid)
-        (tmp_path / "idevid_key.der").write_bytes(idevid_key)
-        (tmp_path / "ca.der").write_bytes(cert_der(srv.ca.root))
-        p = subprocess.run(exe + [str(DEVICE), str(srv.port), str(tmp_path / "ca.der"), str(tmp_path / "idevid.der"),
-                                  str(tmp_path / "idevid_key.der"), str(tmp_path / "store")],
-                           capture_output=True, text=True, timeout=180, env=env)
+        p = _run(srv, DEVICE, tmp_path, runtime, str(tmp_path / "store"))
     finally:
         srv.stop()
     lines = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
