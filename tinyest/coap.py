@@ -60,6 +60,7 @@ POST = const(0x02)
 CHANGED = const(0x44)  # 2.04
 CONTENT = const(0x45)  # 2.05
 CONTINUE = const(0x5F)  # 2.31 (RFC 7959)
+_TOO_LARGE = const(0x8D)  # 4.13
 SERVICE_UNAVAILABLE = const(0xA3)  # 5.03
 
 # Option numbers (RFC 7252 5.10, RFC 7959 2.1 and 4)
@@ -256,9 +257,9 @@ class Endpoint:
     Message, its payload assembled from every block: the request body goes in
     Block1 blocks of ``block`` octets (each carrying the Content-Format ``cf``,
     the first also Size1) when it does not fit one, following a server that
-    asks for smaller blocks; a response in Block2 blocks is fetched to the end,
-    block by block at the server's size, its ETag unchanged, at most
-    ``max_body`` octets. ``exchange(code, options, payload)`` is one
+    asks for smaller blocks (in a 2.31, or in a 4.13 to a body sent whole); a
+    response in Block2 blocks is fetched to the end, block by block at the
+    server's size, its ETag unchanged, at most ``max_body`` octets. ``exchange(code, options, payload)`` is one
     confirmable request and its response.
 
     Reliability (RFC 7252 4.2, 4.8): the request is sent again after
@@ -355,24 +356,26 @@ class Endpoint:
             base.append((ACCEPT, uint_bytes(accept)))
         ctf = [] if cf is None else [(CONTENT_FORMAT, uint_bytes(cf))]
         size = self.block
-        if len(payload) <= size:
-            m = self.exchange(code, base + ctf, payload)
-        else:  # Block1: every block with its Content-Format (as RFC 9148 asks), the first with Size1
-            sent = 0
-            while True:
-                num = sent // size
-                more = sent + size < len(payload)
-                opts = base + ctf + [(BLOCK1, block_value(num, more, size))]
+        sent = 0
+        while True:  # the body whole, or in Block1 blocks: each with its Content-Format (as RFC 9148 asks)
+            num = sent // size
+            more = sent + size < len(payload)
+            opts = base + ctf
+            if sent or more:
+                opts.append((BLOCK1, block_value(num, more, size)))
                 if not sent:
                     opts.append((SIZE1, uint_bytes(len(payload))))
-                m = self.exchange(code, opts, payload[sent:sent + size])
-                if not more or m.code != CONTINUE:
-                    break  # the last block's answer, or an early final one (an error)
-                b = m.block(BLOCK1)
-                if b is None or b[0] != num or b[2] > size:
-                    raise ProtocolError("2.31 Continue for another block")
-                sent += size
-                size = b[2]  # a server may ask for smaller blocks (RFC 7959 2.5)
+            m = self.exchange(code, opts, payload[sent:sent + size])
+            b = m.block(BLOCK1)
+            if m.code == _TOO_LARGE and b and not sent and b[2] < size:
+                size = b[2]  # 4.13 naming a size that fits: the body again in such blocks (RFC 7959 2.9.3)
+                continue
+            if not more or m.code != CONTINUE:
+                break  # the last block's answer, or an early final one (an error)
+            if b is None or b[0] != num or b[2] > size:
+                raise ProtocolError("2.31 Continue for another block")
+            sent += size
+            size = b[2]  # a server may ask for smaller blocks (RFC 7959 2.3)
         b = m.block(BLOCK2)
         if b is None or m.code >> 5 != 2:
             return m

@@ -132,3 +132,110 @@ def test_encode_refuses_bad_fields():
               coap.Message(coap.CON, coap.GET, 0, b"", [(-1, b"")]),
               coap.Message(coap.CON, coap.GET, 0, b"", [(0x10000, b"")])):
         raises(FormatError, coap.encode, m)
+
+
+# ---------------------------------------------------------------- Endpoint against a scripted server
+
+
+class Peer:
+    """A datagram socket whose far end is ``handler(request Message)`` -> the
+    response Messages, answered at once; ``log`` keeps every request decoded."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.log = []
+        self.queue = []
+
+    def send(self, data):
+        m = coap.decode(data)
+        self.log.append(m)
+        self.queue += [coap.encode(r) for r in self.handler(m)]
+
+    def recv(self, n):
+        if not self.queue:
+            raise OSError(110)  # ETIMEDOUT: nothing came
+        return self.queue.pop(0)
+
+    def settimeout(self, seconds):
+        pass
+
+
+def body(n):
+    return bytes((i * 7 + 3) & 0xFF for i in range(n))
+
+
+def blocks_server(block1, block2, answer):
+    """A block-wise server (RFC 7959) with its own sizes: request bodies taken
+    in blocks of at most ``block1`` octets (a bigger block gets a 2.31 naming
+    ``block1``, a bigger whole body a 4.13 naming it), ``answer(body)`` sent in
+    Block2 blocks of ``block2`` octets whatever the request asked. ``got`` the
+    bodies it assembled."""
+    state = {"body": b"", "answer": b""}
+    got = []
+
+    def handler(m):
+        def reply(code, opts, payload=b""):
+            return [coap.Message(coap.ACK, code, m.mid, m.token, opts, payload)]
+
+        b1, b2 = m.block(coap.BLOCK1), m.block(coap.BLOCK2)
+        if b1 is None and len(m.payload) > block1:
+            return reply(0x8D, [(coap.BLOCK1, coap.block_value(0, False, block1))])
+        if b1 is not None:
+            num, more, size = b1
+            if num == 0:
+                state["body"] = b""
+            assert num * size == len(state["body"]) and m.uint(coap.CONTENT_FORMAT) == coap.PKCS10
+            state["body"] += m.payload
+            if more:
+                return reply(coap.CONTINUE, [(coap.BLOCK1, coap.block_value(num, True, min(size, block1)))])
+        if b2 is None or b2[0] == 0:
+            got.append(state["body"] if b1 is not None else m.payload)
+            state["answer"] = answer(got[-1])
+        num = 0 if b2 is None else b2[0] * b2[2] // block2
+        whole = state["answer"]
+        more = (num + 1) * block2 < len(whole)
+        opts = [(coap.BLOCK2, coap.block_value(num, more, block2))]
+        if b1 is not None:
+            opts.append((coap.BLOCK1, coap.block_value(b1[0], False, b1[2])))
+        return reply(coap.CHANGED, opts, whole[num * block2:(num + 1) * block2])
+
+    return handler, got
+
+
+def _post(handler, payload, **kw):
+    peer = Peer(handler)
+    m = coap.Endpoint(peer, **kw).request(coap.POST, "/est/sen", payload, coap.PKCS10)
+    return m, peer.log
+
+
+def test_block1_at_the_size_a_2_31_asks_for():
+    # 2500 octets, the first block of 1024 answered 2.31 naming 256: the rest in
+    # blocks of 256, numbered from 4 (RFC 7959 2.3)
+    handler, got = blocks_server(256, 64, lambda b: bytes(x ^ 0x5A for x in b[:300]))
+    m, log = _post(handler, body(2500))
+    assert got == [body(2500)] and m.code == coap.CHANGED and m.payload == bytes(x ^ 0x5A for x in body(300))
+    sent = [(r.block(coap.BLOCK1), len(r.payload)) for r in log]
+    assert sent[:3] == [((0, True, 1024), 1024), ((4, True, 256), 256), ((5, True, 256), 256)]
+    assert sent[5] == ((8, True, 256), 256) and sent[6] == ((9, False, 256), 196)
+    # then the answer's other blocks of 64: the POST again without a body or Block1
+    assert [r.block(coap.BLOCK2) for r in log[7:]] == [(n, False, 64) for n in range(1, 5)]
+    assert all(r.block(coap.BLOCK1) is None and not r.payload for r in log[7:])
+    assert len(log) == 11 and log[0].uint(coap.SIZE1) == 2500
+
+
+def test_block1_after_a_4_13():
+    # a body sent whole, refused with 4.13 naming 64 octets (RFC 7959 2.9.3): again, in blocks of 64
+    handler, got = blocks_server(64, 1024, lambda b: b"issued")
+    m, log = _post(handler, body(300))
+    assert got == [body(300)] and (m.code, m.payload) == (coap.CHANGED, b"issued")
+    assert [r.block(coap.BLOCK1) for r in log] == [None] + [(n, n < 4, 64) for n in range(5)]
+    assert [len(r.payload) for r in log] == [300, 64, 64, 64, 64, 44]
+    assert log[1].uint(coap.SIZE1) == 300 and log[2].uint(coap.SIZE1) is None
+    # a 4.13 without Block1, or naming no smaller size, is the answer
+    for opts in ([], [(coap.BLOCK1, coap.block_value(0, False, 1024))]):
+        m, log = _post(lambda r: [coap.Message(coap.ACK, 0x8D, r.mid, r.token, opts)], body(300))
+        assert m.code == 0x8D and len(log) == 1
+    # a server refusing every block too: the body is tried once more in its blocks, then the 4.13 is the answer
+    m, log = _post(lambda r: [coap.Message(coap.ACK, 0x8D, r.mid, r.token, [(coap.BLOCK1, coap.block_value(
+        0, False, 16))])], body(300))
+    assert m.code == 0x8D and [r.block(coap.BLOCK1) for r in log] == [None, (0, True, 16)]
