@@ -270,17 +270,19 @@ def cmd_show(args):
 # --- serve -----------------------------------------------------------------------
 
 
-def parse_habit(text):
+def parse_habit(text, habits=None):
     """``name=value`` -> (name, python value): integers, true/false, lf/crlf,
-    comma lists for auth and alpn, strings otherwise."""
-    from host_tools.devserver import HABITS
+    comma lists for auth and alpn, strings otherwise; a name of ``habits`` (the
+    HTTPS server's unless given)."""
+    if habits is None:
+        from host_tools.devserver import HABITS as habits
     name, eq, value = text.partition("=")
     name = name.strip().replace("-", "_")
     if not eq:
         raise UsageError("--habit wants NAME=VALUE, not %r" % text)
-    if name not in HABITS:
-        raise UsageError("unknown habit %r (known: %s)" % (name, ", ".join(sorted(HABITS))))
-    default = HABITS[name]
+    if name not in habits:
+        raise UsageError("unknown habit %r (known: %s)" % (name, ", ".join(sorted(habits))))
+    default = habits[name]
     v = value.strip()
     if isinstance(default, bool):
         if v.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
@@ -307,15 +309,18 @@ def parse_habit(text):
 def cmd_serve_coap(args):
     """``serve --coap``: EST over CoAP and DTLS (RFC 9148) on UDP."""
     try:
-        from host_tools.devserver.coaps import CoapsServer
+        from host_tools.devserver.coaps import HABITS, CoapsServer
     except ImportError as e:
         raise UsageError("serve --coap needs the coap extra (pip install 'tinyest[coap]'): %s" % e)
     from tinyest import pem
 
     if args.host != "127.0.0.1":
         raise UsageError("serve --coap listens on 127.0.0.1 only")
+    habits = dict([("retry", args.retry)] + [parse_habit(h, HABITS) for h in args.habit or ()])
     try:
-        srv = CoapsServer(port=args.port, habits={"retry": args.retry}).start()
+        srv = CoapsServer(port=args.port, habits=habits).start()
+    except ValueError as e:
+        raise UsageError(str(e))
     except OSError as e:
         raise InputError("cannot listen on udp %s:%d: %s" % (args.host, args.port, e.strerror or e))
     try:
@@ -513,7 +518,8 @@ def build_parser():
     c.add_argument("--tls12", action="store_true", help="TLS 1.2 only")
     c.add_argument("--habit", action="append", metavar="NAME=VALUE",
                    help="a real-server habit, e.g. framing=chunked, b64_wrap=76, b64_eol=crlf, "
-                        "auth=digest,basic (see host_tools/devserver.py)")
+                        "auth=digest,basic (see host_tools/devserver.py); with --coap block2=64, block1=64, "
+                        "pkix_cert=true (see host_tools/devserver/coaps.py)")
     c.add_argument("--ca-out", metavar="FILE", help="write the trust anchor (PEM) here")
     c.add_argument("--duration", type=float, help="stop after this many seconds")
     c.add_argument("--quiet", "-q", action="store_true", help="do not log requests")

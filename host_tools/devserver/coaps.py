@@ -16,8 +16,20 @@ Resources under ``path`` (RFC 9148 4.1 short names): crts (281), sen and sren
 multipart-core 62 of the key it made, 284, and certs-only, 281), att (285); and
 /.well-known/core listing them with their ``rt``. sen takes any client certificate of
 the CA (a factory one, or an earlier enrollment), sren one for the same subject
-as the request. Habits: ``retry`` (the first sen answers 5.03 with
-Max-Age ``retry`` seconds; ``retry_no_max_age`` the same without Max-Age).
+as the request. ``path`` "/.well-known/est" puts them where RFC 9148 expects them
+by default; "/est" (the default here) where a client must be told or discover.
+
+Habits: ``retry`` (the first sen answers 5.03 with Max-Age ``retry`` seconds;
+``retry_no_max_age`` the same without Max-Age); ``pkix_cert`` (above). Block
+sizes the server chooses (RFC 7959), in octets, 0 leaving them to aiocoap:
+``block2`` N: an answer over N octets goes in Block2 blocks of N (or of the
+smaller size a client asks for), although the client asked for no blocks;
+``block1`` N: request bodies in blocks of at most N, a block arriving bigger
+answered 2.31 Continue naming N (2.3: the client goes on at N), a whole body
+over N answered 4.13 naming N (2.9.3). With either set, the resources do their
+own block-wise transfers and record each datagram's in ``blocks``: (resource,
+request Block1, response code as "c.dd", response Block1, response Block2), each
+block option as (num, more, size) or None.
 """
 import asyncio
 import threading
@@ -34,7 +46,7 @@ from host_tools.devserver.ca import Ca, cert_der, new_key, pkcs8
 from host_tools.devserver.der import CSRATTRS, certs_only
 
 MULTIPART_CORE, PKCS7_CERTS, PKCS8, CSRATTRS_CF, PKCS10, PKIX_CERT = 62, 281, 284, 285, 286, 287
-HABITS = {"retry": 0, "retry_no_max_age": False, "pkix_cert": False}
+HABITS = {"retry": 0, "retry_no_max_age": False, "pkix_cert": False, "block2": 0, "block1": 0}
 
 
 class CoapsServer:
@@ -43,9 +55,14 @@ class CoapsServer:
         self.port = port
         self.path = path.strip("/")
         self.habits = dict(HABITS, **(habits or {}))
+        for name in ("block1", "block2"):
+            n = self.habits[name]
+            if n and (n not in (16, 32, 64, 128, 256, 512, 1024)):
+                raise ValueError("habit %s wants a block size: 16, 32, ... 1024 octets" % name)
         self.server_name = "localhost"
         self.issued = []
         self.log = []
+        self.blocks = []
         self._retried = False
         key = new_key("ec")
         self._cert = self.ca.issue(x509.Name.from_rfc4514_string("CN=localhost"), key.public_key(),
@@ -69,10 +86,9 @@ class CoapsServer:
         async def up():
             site = resource.Site()
             base = self.path.split("/") if self.path else []
-            for name, res in (("crts", _Crts(self)), ("sen", _Enroll(self, "sen")), ("sren", _Enroll(self, "sren")),
-                              ("skg", _Enroll(self, "skg")), ("att", _Att(self))):
-                site.add_resource(base + [name], res)
-            site.add_resource([".well-known", "core"], _Core(self))
+            for name, cls in (("crts", _Crts), ("sen", _Enroll), ("sren", _Enroll), ("skg", _Enroll), ("att", _Att)):
+                site.add_resource(base + [name], cls(self, name))
+            site.add_resource([".well-known", "core"], _Core(self, "core"))
             self._ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self._backend))
             ready.set()
 
@@ -118,8 +134,8 @@ class CoapsServer:
                         for n in ("crts", "sen", "sren", "skg", "att"))
 
 
-def _message(code, payload=b"", cf=None, max_age=None):
-    m = aiocoap.Message(code=code, payload=payload)
+def _message(code, payload=b"", cf=None, max_age=None, block1=None):
+    m = aiocoap.Message(code=code, payload=payload, block1=block1)
     if cf is not None:
         m.opt.content_format = cf
     if max_age is not None:
@@ -127,40 +143,98 @@ def _message(code, payload=b"", cf=None, max_age=None):
     return m
 
 
-class _Crts(resource.Resource):
-    def __init__(self, srv):
-        super().__init__()
-        self.srv = srv
-
-    async def render_get(self, request):
-        return _message(aiocoap.CONTENT, certs_only(self.srv.ca.cacerts()), PKCS7_CERTS)
+def _block(b):
+    return None if b is None else (b.block_number, bool(b.more), b.size)
 
 
-class _Att(resource.Resource):
-    def __init__(self, srv):
-        super().__init__()
-        self.srv = srv
-
-    async def render_get(self, request):
-        return _message(aiocoap.CONTENT, CSRATTRS["default"], CSRATTRS_CF)
+def _szx(size):
+    return size.bit_length() - 5  # 16 octets: 0 ... 1024: 6
 
 
-class _Core(resource.Resource):
-    def __init__(self, srv):
-        super().__init__()
-        self.srv = srv
+class _Resource(resource.Resource):
+    """An EST resource: ``answer(request)`` renders the whole answer to a
+    ``method`` request. With a block habit it does its own block-wise transfers,
+    at the server's block sizes."""
 
-    async def render_get(self, request):
-        return _message(aiocoap.CONTENT, self.srv.links().encode(), 40)
+    method = aiocoap.GET
 
-
-class _Enroll(resource.Resource):
     def __init__(self, srv, op):
         super().__init__()
         self.srv = srv
         self.op = op
+        self._bodies = {}  # (peer, code) -> request body so far (Block1)
+        self._answers = {}  # (peer, code) -> the last whole answer (Block2)
 
-    async def render_post(self, request):
+    def _own_blocks(self):
+        return bool(self.srv.habits["block1"] or self.srv.habits["block2"])
+
+    async def needs_blockwise_assembly(self, request):
+        return not self._own_blocks()
+
+    async def render(self, request):
+        if request.code != self.method:
+            return _message(aiocoap.METHOD_NOT_ALLOWED)
+        if not self._own_blocks():
+            return await self.answer(request)
+        m = await self._blockwise(request)
+        self.srv.blocks.append((self.op, _block(request.opt.block1), m.code.dotted, _block(m.opt.block1),
+                                _block(m.opt.block2)))
+        return m
+
+    async def _blockwise(self, request):
+        n1, n2 = self.srv.habits["block1"], self.srv.habits["block2"] or 1024
+        key = (request.remote.sockaddr, request.code)
+        b1, b2 = request.opt.block1, request.opt.block2
+        if b1 is not None:  # a request body in blocks: gathered in order
+            body = self._bodies.pop(key, b"") if b1.block_number else b""
+            if b1.start != len(body):
+                return _message(aiocoap.REQUEST_ENTITY_INCOMPLETE)
+            body += request.payload
+            if b1.more:
+                self._bodies[key] = body
+                size = min(b1.size, n1 or b1.size)  # the client goes on in blocks of this size
+                return _message(aiocoap.CONTINUE, block1=(b1.block_number, True, _szx(size)))
+            request = request.copy(payload=body)
+        elif n1 and len(request.payload) > n1:  # RFC 7959 2.9.3: too large, and the size that fits
+            return _message(aiocoap.REQUEST_ENTITY_TOO_LARGE, block1=(0, False, _szx(n1)))
+        if b2 is not None and b2.block_number:
+            whole = self._answers.get(key)
+            if whole is None:
+                return _message(aiocoap.REQUEST_ENTITY_INCOMPLETE)
+        else:
+            whole = await self.answer(request)
+        size = min(n2, b2.size if b2 is not None else n2)
+        if b2 is None and len(whole.payload) <= size:
+            m = whole
+        else:
+            self._answers[key] = whole
+            num = (b2.start if b2 is not None else 0) // size
+            m = whole.copy(payload=whole.payload[num * size:(num + 1) * size],
+                           block2=(num, (num + 1) * size < len(whole.payload), _szx(size)))
+        if b1 is not None:
+            m.opt.block1 = b1  # the last block of the request, as RFC 7959 2.3 asks
+        return m
+
+
+class _Crts(_Resource):
+    async def answer(self, request):
+        return _message(aiocoap.CONTENT, certs_only(self.srv.ca.cacerts()), PKCS7_CERTS)
+
+
+class _Att(_Resource):
+    async def answer(self, request):
+        return _message(aiocoap.CONTENT, CSRATTRS["default"], CSRATTRS_CF)
+
+
+class _Core(_Resource):
+    async def answer(self, request):
+        return _message(aiocoap.CONTENT, self.srv.links().encode(), 40)
+
+
+class _Enroll(_Resource):
+    method = aiocoap.POST
+
+    async def answer(self, request):
         srv = self.srv
         h = srv.habits
         peer = srv.peer(request)

@@ -2,11 +2,13 @@
 side (host_tools.devserver.coaps), on MicroPython and CPython alike; run by
 tests/host/test_coaps_host.py.
 
-    coaps_est.py PORT CA.der FACTORY.der FACTORY_KEY.der
+    coaps_est.py PORT CA.der FACTORY.der FACTORY_KEY.der [PATH]
 
 A device with a factory certificate discovers the EST resources, fetches the CA
-certificates, enrolls a new P-256 key (waiting out a 5.03 as the server asks),
-then renews with the certificate it got and another new key, reads the CSR
+certificates, enrolls a new P-256 key (waiting out a 5.03 as the server asks)
+with a CSR of over 1024 octets (36 DNS names: it goes in Block1 blocks), then
+renews with the certificate it got and another new key, told the resources are
+at PATH (absent: the client's default, /.well-known/est), reads the CSR
 attributes and has the server make a key (skg). One JSON line per step:
 {"step": ..., ...}, or {"step": "failed", "error": ...}.
 """
@@ -46,7 +48,7 @@ def main(argv):
     say("discover", paths=cl.discover())
     say("cacerts", certs=[_hex(c) for c in cl.cacerts()])
     key = ec.generate("P-256")
-    req = csr.request(key, "coaps-device-1", ["coaps-device-1.example"])
+    req = csr.request(key, "coaps-device-1", ["coaps-device-1-%02d.example" % i for i in range(36)])
     waited = 0
     for _ in range(3):
         try:
@@ -55,18 +57,22 @@ def main(argv):
         except RetryLater as e:
             waited += e.seconds
             time.sleep(e.seconds)
-    say("enroll", chain=[_hex(c) for c in chain], waited=waited, spki=_hex(key.public_key_der()))
+    say("enroll", chain=[_hex(c) for c in chain], waited=waited, spki=_hex(key.public_key_der()), csr=len(req))
     cl.close()
-    cl = CoapsClient("localhost", port, trust=[ca], cert=chain[0], key=key.to_der(), timeout=10, path="/est")
+    kw = {"path": argv[5]} if len(argv) > 5 else {}
+    cl = CoapsClient("localhost", port, trust=[ca], cert=chain[0], key=key.to_der(), timeout=10, **kw)
     key2 = ec.generate("P-256")
-    chain2 = cl.simplereenroll(csr.renewal(chain[0], key2))
-    say("reenroll", chain=[_hex(c) for c in chain2], spki=_hex(key2.public_key_der()))
+    req = csr.renewal(chain[0], key2)
+    chain2 = cl.simplereenroll(req)
+    say("reenroll", chain=[_hex(c) for c in chain2], spki=_hex(key2.public_key_der()), csr=len(req))
     attrs = cl.csrattrs()
     say("csrattrs", key_type=attrs.key_type, curve=attrs.curve)
-    key_der, chain3 = cl.serverkeygen(csr.renewal(chain2[0], key2))
+    req = csr.renewal(chain2[0], key2)
+    key_der, chain3 = cl.serverkeygen(req)
     from tinyest import keys
 
-    say("serverkeygen", chain=[_hex(c) for c in chain3], spki=_hex(keys.load_private(key_der).public_key_der()))
+    say("serverkeygen", chain=[_hex(c) for c in chain3], spki=_hex(keys.load_private(key_der).public_key_der()),
+        csr=len(req))
     cl.close()
     say("done", events=sorted(set(events)))
 

@@ -2,8 +2,10 @@
 the 32-bit board model against the dev server's coaps side (aiocoap behind a
 python-mbedtls DTLS terminator, the dev CA issuing): discovery of resources
 kept at /est, /crts, enrollment with a factory certificate through a 5.03, a
-renewal with the enrolled certificate, /att, /skg (a multipart-core answer). The issued certificates are
-checked with cryptography."""
+renewal with the enrolled certificate, /att, /skg (a multipart-core answer);
+the same against the server's block-size habits (small Block2 blocks unasked,
+small Block1 blocks by 2.31 and 4.13) and with the resources at
+/.well-known/est. The issued certificates are checked with cryptography."""
 import json
 import os
 import pathlib
@@ -50,22 +52,23 @@ def _run(srv, script, tmp, runtime, *more):
                           capture_output=True, text=True, timeout=180, env=env)
 
 
-@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
-def test_enroll_and_renew_over_coaps(tmp_path, runtime):
-    srv = CoapsServer(path="/est", habits={"retry": 1}).start()
-    try:
-        p = _run(srv, SCRIPT, tmp_path, runtime)
-    finally:
-        srv.stop()
+def _steps(p):
+    """The steps coaps_est.py printed, by name; fails on a failed or missing one."""
     steps = {}
     for line in p.stdout.splitlines():
         if line.startswith("{"):
             d = json.loads(line)
             steps[d["step"]] = d
     assert "failed" not in steps and "done" in steps, p.stdout + p.stderr
-    # resources found under /est although the client was told /nowhere
-    assert steps["discover"]["paths"] == {"crts": "/est/crts", "sen": "/est/sen", "sren": "/est/sren",
-                                          "skg": "/est/skg", "att": "/est/att"}
+    return steps
+
+
+def _check_steps(srv, steps, base):
+    """What coaps_est.py received from ``srv`` (resources under ``base``) is
+    right: the resources discovered, the CA certificates, three certificates
+    issued by the CA for the device's keys and name, the skg key the server's."""
+    # resources found although the client was told /nowhere
+    assert steps["discover"]["paths"] == {n: base + "/" + n for n in ("crts", "sen", "sren", "skg", "att")}
     assert [bytes.fromhex(c) for c in steps["cacerts"]["certs"]] == [cert_der(srv.ca.root)]
     leaves = []
     for step in ("enroll", "reenroll", "serverkeygen"):
@@ -77,14 +80,73 @@ def test_enroll_and_renew_over_coaps(tmp_path, runtime):
         assert spki == bytes.fromhex(steps[step]["spki"])  # issued for the key the device made
         assert leaf.subject.rfc4514_string() == "CN=coaps-device-1"
         leaves.append(leaf)
+    assert [leaf.serial_number for leaf in leaves] == [c.serial_number for c in srv.issued]
+    assert steps["enroll"]["csr"] > 1024  # sent in Block1 blocks
+    assert steps["csrattrs"] == {"step": "csrattrs", "key_type": "ec", "curve": "P-256"}
+    # the skg key is the server's: neither of the device's two
+    assert steps["serverkeygen"]["spki"] not in (steps["enroll"]["spki"], steps["reenroll"]["spki"])
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
+def test_enroll_and_renew_over_coaps(tmp_path, runtime):
+    srv = CoapsServer(path="/est", habits={"retry": 1}).start()
+    try:
+        steps = _steps(_run(srv, SCRIPT, tmp_path, runtime, "/est"))
+    finally:
+        srv.stop()
+    _check_steps(srv, steps, "/est")
     assert steps["enroll"]["waited"] == 1  # the 5.03's Max-Age
     # the server saw the factory certificate for sen and the enrolled one for sren
     assert srv.log == [("sen", "CN=coaps-device-1,OU=factory", "5.03"), ("sen", "CN=coaps-device-1,OU=factory", "2.04"),
                        ("sren", "CN=coaps-device-1", "2.04"), ("skg", "CN=coaps-device-1", "2.04")]
-    assert steps["csrattrs"] == {"step": "csrattrs", "key_type": "ec", "curve": "P-256"}
-    assert len({leaf.serial_number for leaf in leaves}) == 3
-    # the skg key is the server's: neither of the device's two
-    assert steps["serverkeygen"]["spki"] not in (steps["enroll"]["spki"], steps["reenroll"]["spki"])
+    assert srv.blocks == []  # aiocoap did the block-wise transfers
+
+
+# (habits, where the resources are): block sizes the server chooses, at either path
+HABITS = [({"block2": 64}, "/est"), ({"block1": 64}, "/est"),
+          ({"block2": 256, "block1": 256}, "/.well-known/est")]
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython-32"])
+@pytest.mark.parametrize("habits,base", HABITS, ids=["block2-64", "block1-64", "both-256-well-known"])
+def test_server_block_sizes_over_coaps(tmp_path, runtime, habits, base):
+    """Servers that answer in small Block2 blocks whatever the client asked
+    (and unasked), and that take request bodies only in small Block1 blocks
+    (2.31 naming their size to a bigger block, 4.13 naming it to a whole body);
+    the resources at /est or at /.well-known/est (the client's default)."""
+    srv = CoapsServer(path=base, habits=habits).start()
+    try:
+        steps = _steps(_run(srv, SCRIPT, tmp_path, runtime, *([] if base == "/.well-known/est" else [base])))
+    finally:
+        srv.stop()
+    _check_steps(srv, steps, base)
+    assert [(op, out) for op, _, out in srv.log] == [("sen", "2.04"), ("sren", "2.04"), ("skg", "2.04")]
+    ops = ("core", "crts", "sen", "sren", "skg", "att")
+    assert {b[0] for b in srv.blocks} == set(ops)  # every request went through the server's own blocks
+    n2 = habits.get("block2")
+    if n2:
+        assert all(b2 is None or b2[2] == n2 for _, _, _, _, b2 in srv.blocks)
+        # answers longer than a block came in blocks the client never asked for, and were fetched to the end
+        for op in ("crts", "sen", "sren", "skg"):
+            got = [b2 for o, _, _, _, b2 in srv.blocks if o == op and b2]
+            assert got[0] == (0, True, n2) and got[-1][1] is False, (op, got)
+            assert [b[0] for b in got] == list(range(len(got))), (op, got)
+    n1 = habits.get("block1")
+    if n1:
+        sen = [b for b in srv.blocks if b[0] == "sen"]
+        # the big CSR: its first block of 1024 answered 2.31 naming the server's size, the rest at that size
+        assert sen[0][1:4] == ((0, True, 1024), "2.31", (0, True, n1))
+        assert sen[1][1][::2] == (1024 // n1, n1) and sen[-1][2] == "2.04"
+        assert all(b1[2] == n1 for _, b1, _, _, _ in sen[1:] if b1)
+        for op, step in (("sren", "reenroll"), ("skg", "serverkeygen")):  # small CSRs, sent whole
+            got = [b for b in srv.blocks if b[0] == op]
+            if steps[step]["csr"] <= n1:
+                assert got[0][1:3] == (None, "2.04"), got
+                continue
+            # over the server's size: 4.13 naming it, then the CSR in blocks of that size
+            assert got[0][1:4] == (None, "4.13", (0, False, n1)), got
+            b1 = [b[1] for b in got[1:] if b[1]]
+            assert b1 == [(i, i < len(b1) - 1, n1) for i in range(len(b1))] and len(b1) > 1, got
 
 
 DEVICE = ROOT / "tests" / "e2e" / "coaps_device.py"
@@ -160,3 +222,69 @@ def test_service_unavailable_is_retry_later(no_max_age):
         cl.close()
     finally:
         srv.stop()
+
+
+def _serve_coap(tmp_path, *more):
+    """``tinyest serve --coap`` with ``more`` arguments, in ``tmp_path``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "host_tools.cli", "serve", "--coap", "--port", "0", "--ca-out",
+                             str(tmp_path / "ca.pem"), "--device", "dev-8"] + list(more),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(tmp_path))
+
+
+def test_serve_coap_with_block_habits(tmp_path):
+    """``tinyest serve --coap --habit block2=64 --habit block1=64``: a client
+    enrolls, its CSR refused whole (4.13 naming 64 octets) and taken in blocks
+    of 64, the answer coming in blocks of 64 (seen on the client's own DTLS
+    session); a size that is no block size is a usage error."""
+    import signal
+
+    from test_cli_host import _read_until
+
+    from host_tools import dtls
+    from host_tools.exitcodes import EXIT_USAGE
+    from tinyest import coap, csr, ec, pem
+    from tinyest.coaps import CoapsClient
+
+    proc = _serve_coap(tmp_path, "--habit", "block2=64", "--habit", "block1=64")
+    try:
+        lines = _read_until(proc, "CA fingerprint")
+        url = [line for line in lines if line.startswith("tinyest dev EST-coaps server at ")][0].split()[5]
+        dtls.install()
+        cl = CoapsClient("localhost", int(url.split(":")[2].split("/")[0]),
+                         trust=[pem.decode((tmp_path / "ca.pem").read_text(), "CERTIFICATE")],
+                         cert=pem.decode((tmp_path / "dev-8-idevid.pem").read_text(), "CERTIFICATE"),
+                         key=pem.decode((tmp_path / "dev-8-idevid-key.pem").read_text(), "PRIVATE KEY"),
+                         path="/est", timeout=10)
+        ep = cl._endpoint()
+        seen = []
+
+        class Tap:  # the DTLS session, each datagram decoded on its way
+            def __init__(self, sock):
+                self.sock = sock
+
+            def send(self, data):
+                seen.append(("out", coap.decode(data)))
+                return self.sock.send(data)
+
+            def recv(self, n):
+                data = self.sock.recv(n)
+                seen.append(("in", coap.decode(data)))
+                return data
+
+        ep.sock = Tap(ep.sock)
+        key = ec.generate()
+        chain = cl.simpleenroll(csr.request(key, "dev-8", []))
+        cl.close()
+        assert len(chain) == 1 and "POST sen -> 2.04" in _read_until(proc, "POST sen")[-1]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0, proc.stderr.read()
+    answers = [m for way, m in seen if way == "in"]
+    assert answers[0].code == 0x8D and answers[0].block(coap.BLOCK1)[2] == 64
+    sent = [m.block(coap.BLOCK1) for way, m in seen if way == "out" and m.payload]
+    assert sent[0] is None and all(b[2] == 64 for b in sent[1:]) and len(sent) > 2
+    blocks = [m.block(coap.BLOCK2) for m in answers if m.code == coap.CHANGED]
+    assert len(blocks) > 2 and blocks[0] == (0, True, 64) and blocks[-1][1] is False
+    proc = _serve_coap(tmp_path, "--habit", "block2=100")
+    assert proc.wait(20) == EXIT_USAGE and b"block size" in proc.stderr.read()
