@@ -270,7 +270,7 @@ def _multiples(p, s, x, y, count, tail=0):
     e = 2 * s
     m = count + (tail > 0)
     out = bytearray(m * e)
-    zs = bytearray(m * s)  # per point: its Z
+    zs = bytearray(m * s)  # per point: its Z on the isomorphic curve
     pr = bytearray(m * s)  # and the product of the Zs before it (two halves: a
     # tight heap after other work more often has room for 256 bytes than 512)
     X, Y, Z = _dbl(p, x, y, 1)
@@ -279,20 +279,19 @@ def _multiples(p, s, x, y, count, tail=0):
     acc = 1
     for i in range(m):
         if i == count:
-            a, b, z = x, y, 1
+            a, b, c = x, y, 1
             for _ in range(tail):
-                a, b, z = _dbl(p, a, b, z)
-        else:
-            if i:
-                a, b, c = _madd(p, a, b, c, X, Y)
-            z = c * Z % p
+                a, b, c = _dbl(p, a, b, c)
+            a, b = a * zz % p, b * zz % p * Z % p  # (a, b, c) on the isomorphic curve
+        elif i:
+            a, b, c = _madd(p, a, b, c, X, Y)
         o = i * e
         out[o:o + s] = a.to_bytes(s, "big")
         out[o + s:o + e] = b.to_bytes(s, "big")
-        zs[i * s:i * s + s] = z.to_bytes(s, "big")
+        zs[i * s:i * s + s] = c.to_bytes(s, "big")
         pr[i * s:i * s + s] = acc.to_bytes(s, "big")
-        acc = acc * z % p
-    acc = _inv(acc, p)
+        acc = acc * c % p
+    acc = _inv(acc * Z % p, p)  # 1 / (Z * the product of the cs): their Zs on the curve are c*Z
     for o in range(m * e - e, -1, -e):
         i = o >> 1
         zi = acc * int.from_bytes(pr[i:i + s], "big") % p
@@ -387,23 +386,23 @@ def _comb(c, k):
 
 def _naf(k, w, L):
     """Width-w NAF of 0 <= k < 2**(L-1), least significant digit first, as
-    codes of _ladder: |d| for d > 0, |d| + 1 for d < 0, 0 for d = 0."""
+    codes of _ladder: |d| for d > 0, |d| + 1 for d < 0, 0 for d = 0. Walks
+    the bytes of k with small integers (no big-integer shift per digit)."""
     out = bytearray(L)
+    b = k.to_bytes(L // 8 + 3, "little")
     m = (1 << w) - 1
-    i = 0
-    while k:
-        if k & 1:
-            d = k & m
-            if d >> (w - 1):
-                k += m + 1 - d
-                out[i] = m + 2 - d
+    i = c = 0  # c: the carry into bit i
+    while i < L:
+        v = ((b[i >> 3] | b[(i >> 3) + 1] << 8) >> (i & 7) & m) + c
+        if v & 1:
+            if v >> (w - 1):  # a negative digit v - 2**w; carry 1 past the window
+                out[i] = m + 2 - v
+                c = 1
             else:
-                k -= d
-                out[i] = d
-            k >>= w
+                out[i] = v
+                c = 0
             i += w
-        else:
-            k >>= 1
+        else:  # an even window: bit i is the carry, which moves on
             i += 1
     return out
 
