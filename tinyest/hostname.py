@@ -5,7 +5,8 @@ mbedTLS matches an address as text). The CSR builder reads addresses here too.
 
 ``matches(cert, host)``: an IP address literal must equal an iPAddress entry of
 the subjectAltName (as octets); a DNS name must equal a dNSName entry (ASCII case
-ignored; ``*`` as the whole left-most label stands for one label). The subject
+ignored; ``*`` as the whole left-most label of a name of two labels or more stands
+for one label; a one-label name such as "localhost" matches only itself). The subject
 CN is not consulted. ``ip_octets(text)``: the 4 or 16 octets of an address
 literal, else None. No errors escape.
 """
@@ -78,6 +79,6 @@ def matches(cert, host):
                 return True
         elif kind == "dns":
             n = v.lower().split(".")
-            if len(n) == len(h) and len(h) > 1 and n[1:] == h[1:] and n[0] in (h[0], "*"):
+            if n == h or (len(h) > 1 and n[0] == "*" and n[1:] == h[1:]):
                 return True
     return False
