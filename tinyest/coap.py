@@ -251,7 +251,9 @@ class Endpoint:
     (UDP, or DTLS over it): ``sock.send(octets)`` sends one datagram,
     ``sock.recv(n)`` returns one. ``timer`` is the object whose
     ``settimeout(seconds)`` bounds a ``recv`` (``sock`` unless given: a DTLS
-    socket may leave that to the UDP socket under it).
+    socket may leave that to the UDP socket under it); on MicroPython it gets
+    ``settimeout(0)`` and ``recv`` is polled every 10 ms instead, since its
+    DTLS socket fails for good once a read has timed out.
 
     ``request(code, path, payload=b"", cf=None, accept=None)`` -> the response
     Message, its payload assembled from every block: the request body goes in
@@ -291,16 +293,20 @@ class Endpoint:
             raise runtime.net_error(e)
 
     def _recv(self, seconds):
-        # one datagram, or None once ``seconds`` have passed without one
-        if seconds <= 0:
-            return None
-        self.timer.settimeout(seconds)
-        try:
-            return self.sock.recv(MAX_DATAGRAM)
-        except OSError as e:
-            if runtime._code(e) in runtime._TIMEOUTS:
+        # one datagram, or None once ``seconds`` have passed without one. MicroPython
+        # polls without blocking: its DTLS socket fails for good once a read timed out
+        t0 = runtime.ticks()
+        while True:
+            left = seconds - runtime.elapsed(t0)
+            if left <= 0:
                 return None
-            raise runtime.net_error(e)
+            self.timer.settimeout(0 if runtime.MICROPYTHON else left)
+            try:
+                return self.sock.recv(MAX_DATAGRAM)
+            except OSError as e:
+                if runtime._code(e) not in runtime._TIMEOUTS:
+                    raise runtime.net_error(e)
+            runtime.sleep(0.01)
 
     def exchange(self, code, options, payload=b""):
         self.mid = mid = (self.mid + 1) & 0xFFFF
