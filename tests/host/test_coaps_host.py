@@ -39,17 +39,18 @@ def _runtime(runtime):
     return [mp, "-X", "heapsize=1M"], env
 
 
-def _run(srv, script, tmp, runtime, *more):
-    """``script`` (tests/e2e) on ``runtime`` against ``srv`` with a factory identity:
-    PORT CA.der FACTORY.der FACTORY_KEY.der then ``more``; the completed process."""
+def _run(srv, script, tmp, runtime, *more, port=None, options=()):
+    """``script`` (tests/e2e) on ``runtime`` against ``srv`` (at ``port`` when
+    given) with a factory identity: ``options`` then PORT CA.der FACTORY.der
+    FACTORY_KEY.der then ``more``; the completed process."""
     exe, env = _runtime(runtime)
     idevid, idevid_key = srv.factory_certificate("coaps-device-1")
     (tmp / "idevid.der").write_bytes(idevid)
     (tmp / "idevid_key.der").write_bytes(idevid_key)
     (tmp / "ca.der").write_bytes(cert_der(srv.ca.root))
-    return subprocess.run(exe + [str(script), str(srv.port), str(tmp / "ca.der"), str(tmp / "idevid.der"),
-                                 str(tmp / "idevid_key.der")] + list(more),
-                          capture_output=True, text=True, timeout=180, env=env)
+    return subprocess.run(exe + [str(script)] + list(options) + [str(port or srv.port), str(tmp / "ca.der"),
+                                                                 str(tmp / "idevid.der"), str(tmp / "idevid_key.der")]
+                          + list(more), capture_output=True, text=True, timeout=180, env=env)
 
 
 def _steps(p):
