@@ -27,14 +27,16 @@ def _key(der):
     raise TlsError("DTLS client key not readable")
 
 
-def client_wrap(sock, host, trust, cert=None, key=None):
+def client_wrap(sock, host, trust, cert=None, key=None, chain=None):
     """``tinyest.dtls.wrap`` on CPython: the handshake over the connected UDP
     socket ``sock`` (its timeout bounds it), verified against ``trust`` (DER)
-    with the server name ``host``."""
+    with the server name ``host``; with ``chain`` (a list) a provisional one,
+    verifying nothing, that appends the server's certificate (DER) to ``chain``
+    (python-mbedtls shows the peer's own certificate, not the rest of its chain)."""
     try:
         conf = tls.DTLSConfiguration(
             trust_store=tls.TrustStore([mx509.CRT.from_DER(bytes(t)) for t in trust]),
-            validate_certificates=True,
+            validate_certificates=chain is None,
             certificate_chain=None if cert is None else ([mx509.CRT.from_DER(bytes(cert))], _key(key)))
     except TlsError:
         raise
@@ -49,6 +51,10 @@ def client_wrap(sock, host, trust, cert=None, key=None):
         from tinyest import runtime
 
         raise runtime.net_error(e, "handshake")
+    if chain is not None:
+        peer = d._buffer.getpeercert(binary_form=True)
+        if peer:
+            chain.append(bytes(peer))
     return _Session(d)
 
 

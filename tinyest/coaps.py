@@ -12,7 +12,7 @@ CoAP has no passwords: a device enrolls with its factory certificate and renews
 with its current one); ``path`` where the server keeps the EST resources
 (``discover()`` reads /.well-known/core for them); ``now`` as for EstClient.
 
-Operations, each as EstClient's: ``cacerts()`` (GET crts), ``simpleenroll(csr)``
+Operations, each as EstClient's: ``cacerts(bootstrap_fingerprint=None)`` (GET crts), ``simpleenroll(csr)``
 (POST sen), ``simplereenroll(csr)`` (POST sren): the issued certificate first,
 chained to the anchors; ``serverkeygen(csr)`` (POST skg) -> (key DER,
 certificates); ``csrattrs()`` (GET att, DER); ``discover()`` -> the
@@ -25,16 +25,26 @@ finishes an answer a VerifyError left, as EstClient's.
 ``keep=False`` ends the DTLS session after each request (a device's client
 serves one action; the server frees the session at once).
 
+Bootstrap (RFC 7030 4.1.1), as EstClient's: ``cacerts(bootstrap_fingerprint=sha256)``
+with no trust anchors opens a provisional DTLS session (the server not verified,
+its certificate recorded: ``tinyest.dtls``), sends GET crts and nothing else,
+and ends the session. The answer is accepted only if a certificate's SHA-256
+matches; that certificate becomes the trust anchor, and the certificate that did
+the provisional handshake is checked against it (``bootstrap_server_verified``;
+``tinyest.catrust``). The handshake shows the client certificate when there is
+one (EST-over-CoAP servers authenticate every DTLS session by it): it proves the
+key without giving it away; EST over CoAP has no password to leak.
+
 ``for_device`` makes one for ``tinyest.device.Device(client=coaps.for_device)``:
 the device's ``label`` setting is the resource path ("/est"; none: the
 well-known one), with ``keep=False``, its factory key and chain (``boot_key``, ``boot_chain``)
-enroll, and a store with only a password or only a fingerprint is refused
-(AuthError, TlsError): EST over CoAP takes neither. CoAP carries no Date, so
+enroll (and show themselves in a bootstrap's handshake), and a store with only
+a password is refused (AuthError): EST over CoAP has none. CoAP carries no Date, so
 the device learns no time from the server.
 """
 
 from tinyest import coap, runtime
-from tinyest.errors import AuthError, FormatError, HttpError, ProtocolError, RetryLater, TlsError
+from tinyest.errors import AuthError, FormatError, HttpError, ProtocolError, RetryLater
 
 MAX_AGE_DEFAULT = 60
 
@@ -70,7 +80,7 @@ class CoapsClient:
         if self.progress is not None:
             self.progress(stage, detail)
 
-    def _endpoint(self):
+    def _endpoint(self, chain=None):
         if self._ep is None:
             import socket
 
@@ -84,7 +94,7 @@ class CoapsClient:
                 raise runtime.net_error(e, "connect")
             s.settimeout(self.timeout)
             try:
-                d = dtls.wrap(s, self.host, self.trust, self.cert, self.key)
+                d = dtls.wrap(s, self.host, self.trust, self.cert, self.key, chain)
             except BaseException:
                 s.close()
                 raise
@@ -102,15 +112,16 @@ class CoapsClient:
                     pass
         self._sock = self._dtls = self._ep = None
 
-    def _call(self, code, name, payload=b"", cf=None, accept=None):
+    def _call(self, code, name, payload=b"", cf=None, accept=None, chain=None):
         """The successful answer (a coap.Message) to ``name`` (a short name);
-        the error of any other (see the module text)."""
+        the error of any other (see the module text). ``chain``: on a
+        provisional session (see ``tinyest.dtls``), ended after this request."""
         path = self.paths.get(name) or self.path + "/" + name
         self._note("request", "%s %s" % ("GET" if code == coap.GET else "POST", path))
         try:
-            m = self._endpoint().request(code, path, payload, cf, accept)
+            m = self._endpoint(chain).request(code, path, payload, cf, accept)
         finally:
-            if not self.keep:
+            if chain is not None or not self.keep:
                 self.close()
         c = m.code
         self._note("response", "%d.%02d" % (c >> 5, c & 31))
@@ -139,13 +150,22 @@ class CoapsClient:
         self.paths = coap_formats.est_paths(m.payload)
         return self.paths
 
-    def cacerts(self):
-        """The CA certificates (DER list) that chain to the trust anchors."""
+    def cacerts(self, bootstrap_fingerprint=None):
+        """The CA certificates (DER list) that chain to the trust anchors (or,
+        on a bootstrap, to the one whose SHA-256 is ``bootstrap_fingerprint``)."""
         from tinyest import catrust
 
-        m = self._call(coap.GET, "crts", accept=coap.PKCS7_CERTS)
+        fp = chain = None
+        if bootstrap_fingerprint is not None:
+            from tinyest.client import _fingerprint
+
+            fp = _fingerprint(bootstrap_fingerprint)
+            if not self.trust:
+                chain = []
+        self._chain = chain
+        m = self._call(coap.GET, "crts", accept=coap.PKCS7_CERTS, chain=chain)
         _content(m, (coap.PKCS7_CERTS,), "crts")
-        return catrust.accept_cacerts(self, m.payload, None, False)
+        return catrust.accept_cacerts(self, m.payload, fp, chain is not None)
 
     def _enroll(self, name, op, csr):
         from tinyest import issued, pkcs7
@@ -214,8 +234,6 @@ def for_device(host, port, label=None, trust=None, auth=None, cert=None, key=Non
     """A CoapsClient made as tinyest.device.Device makes its clients."""
     if auth is not None:
         raise AuthError("EST over CoAP has no passwords: enroll with a factory certificate", 401)
-    if not trust:
-        raise TlsError("EST over CoAP needs trust anchors (no bootstrap by fingerprint yet)")
     return CoapsClient(host, port, trust, cert, key, label or "/.well-known/est", timeout, progress=progress,
                        now=now, max_skew=max_skew, keep=False)
 

@@ -2,8 +2,14 @@
 DER trust anchors, the server's name checked, a client certificate when given.
 Loaded only by what speaks CoAP over DTLS.
 
-``wrap(sock, host, trust, cert=None, key=None)`` -> a socket whose ``send``
-and ``recv`` carry one datagram each, after the handshake. Its reads are bounded
+``wrap(sock, host, trust, cert=None, key=None, chain=None)`` -> a socket whose
+``send`` and ``recv`` carry one datagram each, after the handshake. ``chain``, a
+list, makes the session provisional (RFC 7030 4.1.1, ``trust`` empty): the server
+is not verified, and the certificates it showed (DER, the one that did the
+handshake first) are appended to ``chain`` for the check that follows a matched
+fingerprint (``tinyest.catrust``). MicroPython runs it under CERT_OPTIONAL with
+``runtime_rare.recorder`` as the verify callback, as ``runtime.tls_wrap`` does
+(under CERT_NONE the callback is not called). Its reads are bounded
 by the UDP socket's timeout: set it with ``sock.settimeout`` (``coap.Endpoint``'s
 ``timer``).
 
@@ -27,8 +33,8 @@ from tinyest.errors import TlsError
 provider = None  # CPython: set by the host (host_tools.dtls.install)
 
 
-def wrap(sock, host, trust, cert=None, key=None):
-    runtime.check_trust(trust, False, False, cert, key)
+def wrap(sock, host, trust, cert=None, key=None, chain=None):
+    runtime.check_trust(trust, chain is not None, False, cert, key)
     if ":" in host or not host.strip("0123456789."):
         raise TlsError("DTLS to an IP address host: use a name the certificate carries")
     if key is not None and hasattr(key, "to_der"):
@@ -36,7 +42,7 @@ def wrap(sock, host, trust, cert=None, key=None):
     if not runtime.MICROPYTHON:
         if provider is None:
             raise TlsError("no DTLS on CPython without a provider (host_tools.dtls.install())")
-        return provider(sock, host, trust, cert, key)
+        return provider(sock, host, trust, cert, key, chain)
     try:
         import tls as t
     except ImportError:  # older ports call the module ssl
@@ -45,6 +51,11 @@ def wrap(sock, host, trust, cert=None, key=None):
         raise TlsError("this firmware has no DTLS")
     ctx = t.SSLContext(t.PROTOCOL_DTLS_CLIENT)
     ctx.verify_mode = t.CERT_REQUIRED
+    if chain is not None:  # provisional: verification runs, its verdict ignored
+        from tinyest import runtime_rare
+
+        ctx.verify_callback = runtime_rare.recorder(chain, True)
+        ctx.verify_mode = t.CERT_OPTIONAL
     try:
         for ta in trust:
             ctx.load_verify_locations(bytes(ta))
