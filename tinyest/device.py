@@ -111,7 +111,11 @@ come from the store's config)
     max_skew=300, min_time=1704067200, rekey=True, curve="P-256", fallback=False,
     keep_password=False, unload=True. Unknown names raise FormatError.
     Hooks: ``key_factory() -> signer with to_der()``, ``make_csr(signer,
-    current_cert_der or None) -> CSR DER``, ``client(**kw) -> EstClient-like``.
+    current_cert_der or None) -> CSR DER``, ``client(**kw) -> EstClient-like``: its
+    clients get the device's identity (``cert``, ``key``: the current certificate
+    once enrolled, the factory one before) for /cacerts and the bootstrap too,
+    where EstClient's get none, since EST over CoAP (``coaps.for_device``)
+    authenticates every DTLS session by it.
 
 Limits: at most ``MAX_ACTIONS`` server operations per step, each action once.
 Memory: during a step the collector runs every ``GC_EVERY`` (4096) bytes
@@ -187,6 +191,11 @@ def renew_time(not_before, not_after, fraction=2 / 3, margin=7 * 86400):
     return at
 
 
+def _factory(c):
+    """(certificate, key) of the factory identity in credentials ``c``, or (None, None)."""
+    return (c.boot_chain[0], c.boot_key) if c.boot_key is not None and c.boot_chain else (None, None)
+
+
 def _cert(der_):
     from tinyest import x509
 
@@ -250,6 +259,10 @@ class Device:
             if self.unload:
                 kw["release"] = self._release
             from tinyest.client import EstClient as make
+        elif cert is None and auth is None:
+            # EST over CoAP authenticates every DTLS session, /crts and the
+            # bootstrap's too: a hook's client gets the device's identity
+            cert, key = (c.chain[0], c.key_der) if c.enrolled else _factory(c)
         cl = make(host=self._get(c, "host"), port=int(self._get(c, "port")),
                   label=self._get(c, "label"), trust=trust, auth=auth, cert=cert, key=key,
                   timeout=self.timeout, progress=self._log, now=False if t is None else t,
@@ -490,8 +503,7 @@ class Device:
             else:
                 if c.boot_password is not None:
                     auth = (c.boot_user or "", c.boot_password)
-                if c.boot_key is not None and c.boot_chain:
-                    cert, key = c.boot_chain[0], c.boot_key
+                cert, key = _factory(c)
                 if auth is None and cert is None:
                     raise AuthError("no bootstrap credential to enroll with", 401)
             cl = self._client(c, t, c.trust, auth, cert, key)

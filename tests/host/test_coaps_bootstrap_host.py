@@ -4,7 +4,8 @@ against the dev server's coaps side over real DTLS on 127.0.0.1: the right
 fingerprint is accepted, the certificate that did the provisional handshake is
 checked, a wrong one is a VerifyError; the server side records every CoAP
 request that reached it, so a provisional session is seen to carry GET crts and
-nothing else."""
+nothing else. A device on a store holding only the fingerprint bootstraps,
+enrolls with its factory certificate and renews."""
 import hashlib
 import json
 import os
@@ -104,6 +105,35 @@ def test_client_bootstraps_by_fingerprint(server, tmp_path, runtime):
     assert list(sessions.values()) == [[("GET", "est/crts")], [("GET", "est/crts")], [("POST", "est/sen")]], sessions
     assert [server.term.peers[port] for port in sessions] == [factory] * 3
     assert server.log == [("sen", "CN=coaps-boot-1,OU=factory", "2.04")]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_device_bootstraps_enrolls_and_renews(server, tmp_path, runtime):
+    root = cert_der(server.ca.root)
+    lines, factory = _run(server, tmp_path, runtime, "device", "coaps-boot-2", hashlib.sha256(root).hexdigest(),
+                          str(tmp_path / "store"))
+    done = lines[-1]
+    assert done["step"] == "done" and done["certificates"] == 2, lines  # enrolled, then renewed
+    assert any("server chain verified" in b for b in done["bootstrap"]), done
+    assert all([bytes.fromhex(t) for t in d["trust"]] == [root] for d in lines[:-1])
+    assert [(op, who, out) for op, who, out in server.log] == [
+        ("sen", "CN=coaps-boot-2,OU=factory", "2.04"), ("sren", "CN=coaps-boot-2", "2.04")]
+    serials = [d["serial"] for d in lines if d.get("serial")]
+    assert [c.serial_number for c in server.issued] == [serials[0], serials[-1]]
+    # the first session, provisional, carried GET crts alone
+    first = list(_sessions(server).values())[0]
+    assert first == [("GET", "est/crts")], server.requests
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_device_with_a_wrong_fingerprint_asks_crts_only(server, tmp_path, runtime):
+    root = cert_der(server.ca.root)
+    lines, _ = _run(server, tmp_path, runtime, "device", "coaps-boot-3", hashlib.sha256(b"not the CA").hexdigest(),
+                    str(tmp_path / "store"))
+    assert lines[-1]["certificates"] == 0 and lines[-1]["state"] == "failed", lines
+    assert "fingerprint" in lines[0]["error"] and lines[0]["trust"] == [], lines[0]
+    assert [(code.split()[0], path) for code, path, _ in server.requests] == [("GET", "est/crts")]
+    assert server.log == [] and root not in [bytes.fromhex(t) for d in lines[:-1] for t in d["trust"]]
 
 
 def test_one_label_host_names_match_only_themselves():
