@@ -28,6 +28,16 @@ Connection options: ``--server URL`` (``https://host[:port][/.well-known/est[/LA
 default from ``$TINYEST_SERVER``), ``--label``, ``--cacert FILE`` (repeatable),
 ``--user USER[:PASSWORD]`` (prompted when the password is left out),
 ``--token``, ``--cert``/``--key`` (TLS client certificate), ``--timeout``.
+
+EST over CoAP and DTLS (RFC 9148, the coap extra): ``--server
+coaps://host[:port][/PATH]`` (port 5684; PATH where the server keeps its EST
+resources, /.well-known/est when left out; ``--label`` is appended to it). The
+client commands then speak CoAP through ``tinyest.coaps.CoapsClient``: the DTLS
+client certificate is ``--cert``/``--key`` (cacerts takes them too: such servers
+authenticate every session, the bootstrap's as well); ``--user`` and ``--token``
+are refused, since EST over CoAP has no passwords. The host must be the name the
+server's certificate carries (not an IP address). A 5.03 (the server defers) is
+waited out within ``--wait`` like a 202.
 Inputs may be PEM or DER; outputs are PEM unless ``--outform der``; ``--out -``
 (the default) is standard output. Key files are written with mode 0600.
 
@@ -45,6 +55,7 @@ and written by ``host_tools.files``, option values parsed by
 """
 
 import argparse
+import contextlib
 import getpass
 import hashlib
 import os
@@ -56,7 +67,7 @@ from host_tools.exitcodes import (EXIT_EST, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_N
                                   EXIT_PENDING, EXIT_USAGE)
 from host_tools.files import (InputError, encode, load_certs, load_csr, load_key_der, load_signer,
                               write_certs, write_key, write_out)
-from host_tools.options import UsageError, parse_fingerprint, parse_server, parse_subject
+from host_tools.options import EST_PATH, UsageError, parse_fingerprint, parse_subject, parse_url
 
 PROG = "tinyest"
 
@@ -140,13 +151,34 @@ def _csr_from_args(args, signer=None):
 # --- the client ------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def session(client):
+    """``client`` (``make_client``'s), its DTLS session (coaps://) ended afterwards."""
+    try:
+        yield client
+    finally:
+        if hasattr(client, "close"):
+            client.close()
+
+
 def make_client(args, anonymous=False, bootstrap=False):
-    host, port, label = parse_server(args.server, args.label)
+    """An EstClient, or for a coaps:// server a CoapsClient, from the connection
+    options; ``anonymous``: no --user/--token (and over https no --cert)."""
+    scheme, host, port, label = parse_url(args.server, args.label)
     trust = []
     for path in args.cacert or ():
         trust += load_certs(path, "trust anchor file")
     if not trust and not bootstrap:
         raise UsageError("no trust anchor: give --cacert FILE (or --fingerprint for cacerts)")
+    cert = key = None
+    if getattr(args, "cert", None) or getattr(args, "key", None):
+        if not (args.cert and args.key):
+            raise UsageError("--cert and --key go together")
+        cert, key = load_certs(args.cert, "client certificate file")[0], load_key_der(args.key)
+    if scheme == "coaps":
+        return _coaps_client(args, host, port, label, trust, cert, key)
+    if anonymous and cert is not None:
+        raise UsageError("--cert/--key are for coaps:// servers here")
     kw = {"label": label, "trust": trust, "timeout": args.timeout}
     if not anonymous:
         if args.user:
@@ -156,13 +188,43 @@ def make_client(args, anonymous=False, bootstrap=False):
             kw["auth"] = (user, pw)
         if args.token:
             kw["token"] = args.token
-        if args.cert or args.key:
-            if not (args.cert and args.key):
-                raise UsageError("--cert and --key go together")
-            kw["cert"] = load_certs(args.cert, "client certificate file")[0]
-            kw["key"] = load_key_der(args.key)
+        if cert is not None:
+            kw["cert"], kw["key"] = cert, key
     from tinyest.client import EstClient
     return EstClient(host, port, **kw)
+
+
+def _coaps_client(args, host, port, path, trust, cert, key):
+    if getattr(args, "user", None) or getattr(args, "token", None):
+        raise UsageError("EST over CoAP has no passwords or tokens: authenticate with --cert/--key "
+                         "(the DTLS client certificate)")
+    try:
+        from host_tools import dtls
+    except ImportError as e:
+        raise UsageError("coaps:// needs the coap extra (pip install 'tinyest[coap]'): %s" % e)
+    dtls.install()
+    from tinyest.coaps import CoapsClient
+    return CoapsClient(host, port, trust, cert, key, path or EST_PATH, timeout=args.timeout)
+
+
+def _send(client, op, csr, wait):
+    """``client.op(csr)`` (simpleenroll, simplereenroll, serverkeygen), sent
+    again while the server defers within ``wait`` seconds: EstClient waits
+    itself; a CoapsClient's RetryLater (a 5.03) is waited out here."""
+    from tinyest.coaps import CoapsClient
+    from tinyest.errors import RetryLater
+
+    if not isinstance(client, CoapsClient):
+        return getattr(client, op)(csr, wait=wait)
+    end = time.monotonic() + wait
+    while True:
+        try:
+            return getattr(client, op)(csr)
+        except RetryLater as e:
+            if time.monotonic() + e.seconds > end:
+                raise
+            _info("the server deferred the request; sending it again in %d s" % e.seconds)
+            time.sleep(max(e.seconds, 1))
 
 
 # --- command handlers ------------------------------------------------------------
@@ -172,15 +234,16 @@ def cmd_cacerts(args):
     fp = parse_fingerprint(args.fingerprint) if args.fingerprint else None
     if fp is None and not args.cacert:
         raise UsageError("give --cacert FILE or, to bootstrap, --fingerprint SHA256")
-    client = make_client(args, anonymous=True, bootstrap=fp is not None)
-    certs = client.cacerts(bootstrap_fingerprint=fp) if fp else client.cacerts()
+    with session(make_client(args, anonymous=True, bootstrap=fp is not None)) as client:
+        certs = client.cacerts(bootstrap_fingerprint=fp) if fp else client.cacerts()
     write_certs(args.out, certs, args.outform)
     if args.out not in (None, "-"):
         _info("wrote %d certificate%s to %s" % (len(certs), "" if len(certs) == 1 else "s", args.out))
 
 
 def cmd_csrattrs(args):
-    attrs = make_client(args).csrattrs()
+    with session(make_client(args)) as client:
+        attrs = client.csrattrs()
     lines = attrs.describe()
     write_out(args.out, "".join(l + "\n" for l in lines) if lines else "(no attributes)\n")
 
@@ -199,10 +262,11 @@ def _enroll_key(args):
 def cmd_enroll(args):
     client = make_client(args)
     csr = _csr_from_args(args, _enroll_key(args))
-    # /cacerts first (RFC 7030 4.1.1): an issuing CA the answer leaves out is
-    # then known when the new certificate is checked
-    client.cacerts()
-    certs = client.simpleenroll(csr, wait=args.wait)
+    with session(client):
+        # /cacerts first (RFC 7030 4.1.1): an issuing CA the answer leaves out is
+        # then known when the new certificate is checked
+        client.cacerts()
+        certs = _send(client, "simpleenroll", csr, args.wait)
     write_certs(args.out, certs if args.chain else certs[:1], args.outform)
     _info("enrolled: %s" % _summary(certs[0]))
 
@@ -227,8 +291,9 @@ def cmd_reenroll(args):
             csr = csr_mod.renewal(current, signer)
         except EstError as e:
             raise InputError("client certificate %s: %s" % (args.cert, e))
-    client.cacerts()
-    certs = client.simplereenroll(csr, wait=args.wait)
+    with session(client):
+        client.cacerts()
+        certs = _send(client, "simplereenroll", csr, args.wait)
     write_certs(args.out, certs if args.chain else certs[:1], args.outform)
     _info("re-enrolled: %s" % _summary(certs[0]))
 
@@ -241,8 +306,9 @@ def cmd_serverkeygen(args):
     if signer is None and not args.csr:
         signer, _ = new_key("p256")      # signs the request only; the server makes the key
     csr = _csr_from_args(args, signer)
-    client.cacerts()
-    key_der, certs = client.serverkeygen(csr, wait=args.wait)
+    with session(client):
+        client.cacerts()
+        key_der, certs = _send(client, "serverkeygen", csr, args.wait)
     write_key(args.key_out, key_der, args.outform)
     write_certs(args.out, certs if args.chain else certs[:1], args.outform)
     _info("server-generated key written to %s; certificate: %s" % (args.key_out, _summary(certs[0])))
@@ -413,10 +479,11 @@ def cmd_demo(args):
 # --- parser ----------------------------------------------------------------------
 
 
-def _connection_options(p, auth=True):
+def _connection_options(p, auth=True, coaps_cert=False):
     g = p.add_argument_group("connection")
     g.add_argument("--server", default=os.environ.get("TINYEST_SERVER"),
-                   help="https://host[:port][/.well-known/est[/LABEL]] (default $TINYEST_SERVER)")
+                   help="https://host[:port][/.well-known/est[/LABEL]], or coaps://host[:port][/PATH] "
+                        "for EST over CoAP (default $TINYEST_SERVER)")
     g.add_argument("--label", help="CA label (path segment after /.well-known/est/)")
     g.add_argument("--cacert", action="append", metavar="FILE",
                    help="trust anchor certificate(s), PEM or DER; repeatable")
@@ -424,8 +491,13 @@ def _connection_options(p, auth=True):
     if auth:
         g.add_argument("--user", metavar="USER[:PASSWORD]", help="HTTP Basic/Digest credentials")
         g.add_argument("--token", help="bearer token")
-        g.add_argument("--cert", metavar="FILE", help="TLS client certificate")
-        g.add_argument("--key", metavar="FILE", help="key of the TLS client certificate")
+    if auth:
+        g.add_argument("--cert", metavar="FILE", help="TLS (coaps://: DTLS) client certificate")
+        g.add_argument("--key", metavar="FILE", help="key of the client certificate")
+    elif coaps_cert:
+        g.add_argument("--cert", metavar="FILE", help="coaps:// only: the DTLS client certificate (EST over "
+                                                      "CoAP servers authenticate every session)")
+        g.add_argument("--key", metavar="FILE", help="coaps:// only: its key")
 
 
 def _output_options(p, default_form="pem"):
@@ -457,7 +529,7 @@ def build_parser():
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("cacerts", help="fetch the CA certificates")
-    _connection_options(c, auth=False)
+    _connection_options(c, auth=False, coaps_cert=True)
     c.add_argument("--fingerprint", metavar="SHA256",
                    help="bootstrap: accept only if a certificate has this SHA-256 (hex)")
     _output_options(c)

@@ -1,10 +1,12 @@
-"""Values of command-line options shared by the host commands: the EST server URL,
-a SHA-256 fingerprint, a subject name. A bad value is a UsageError (exit 1)."""
+"""Values of command-line options shared by the host commands: the EST server URL
+(https://, or coaps:// for EST over CoAP), a SHA-256 fingerprint, a subject name.
+A bad value is a UsageError (exit 1)."""
 
 import binascii
 
 EST_PATH = "/.well-known/est"
 DEFAULT_PORT = 443
+COAPS_PORT = 5684  # EST over CoAP and DTLS (RFC 9148)
 
 
 class UsageError(Exception):
@@ -14,15 +16,27 @@ class UsageError(Exception):
 def parse_server(url, label=None):
     """(host, port, label) from ``https://host[:port][/.well-known/est[/LABEL]]``
     (the scheme may be left out; IPv6 addresses in brackets)."""
+    scheme, host, port, label = parse_url(url, label)
+    if scheme != "https":
+        raise UsageError("EST needs https here, not %s" % scheme)
+    return host, port, label
+
+
+def parse_url(url, label=None):
+    """(scheme, host, port, label) of an EST server URL: ``parse_server``'s for
+    https; for ``coaps://host[:port][/PATH]`` (EST over CoAP, RFC 9148; port
+    5684) the label is the path of the EST resources, a ``label`` appended to
+    it (to /.well-known/est when the URL has none), or None: the well-known path."""
     if not url:
         raise UsageError("no server: give --server URL or set TINYEST_SERVER")
-    rest = url
+    scheme, rest = "https", url
     if "://" in rest:
         scheme, rest = rest.split("://", 1)
-        if scheme.lower() != "https":
-            raise UsageError("EST needs https, not %s" % scheme)
+        scheme = scheme.lower()
+        if scheme not in ("https", "coaps"):
+            raise UsageError("EST needs https or coaps, not %s" % scheme)
     hostport, slash, path = rest.partition("/")
-    path = slash + path
+    path = (slash + path).rstrip("/")
     if hostport.startswith("["):
         end = hostport.find("]")
         if end < 0:
@@ -31,14 +45,17 @@ def parse_server(url, label=None):
     else:
         host, sep, tail = hostport.partition(":")
         tail = sep + tail
-    port = DEFAULT_PORT
+    port = COAPS_PORT if scheme == "coaps" else DEFAULT_PORT
     if tail:
         if not tail.startswith(":") or not tail[1:].isdigit() or not 0 < int(tail[1:]) < 65536:
             raise UsageError("bad port in %r" % url)
         port = int(tail[1:])
     if not host:
         raise UsageError("no host in %r" % url)
-    path = path.rstrip("/")
+    if scheme == "coaps":
+        if label:
+            path = (path or EST_PATH) + "/" + label
+        return scheme, host, port, path or None
     url_label = None
     if path:
         if path == EST_PATH:
@@ -49,7 +66,7 @@ def parse_server(url, label=None):
             raise UsageError("the URL path must be %s or %s/LABEL, not %s" % (EST_PATH, EST_PATH, path))
     if url_label and label and url_label != label:
         raise UsageError("--label %s contradicts the label %s in the URL" % (label, url_label))
-    return host, port, label or url_label
+    return scheme, host, port, label or url_label
 
 
 def parse_fingerprint(text):
