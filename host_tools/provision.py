@@ -63,6 +63,15 @@ HMAC-SHA256 under a key this tool chooses afresh for each check. A device that f
 untouched (nothing committed) or wiped, never half-provisioned. A device that
 already holds credentials is refused unless --force.
 
+EST over CoAP and DTLS (RFC 9148): with --server coaps://host[:port][/PATH]
+(port 5684) the store's config says so, "scheme": "coaps", and its label is the
+path of the server's EST resources (PATH, --label appended to it; none: the
+well-known path); ``tinyest.device`` reads them, so port_micropython/main.py
+needs no "scheme" in its config.json for such a device. The
+credential is then a factory identity (--idevid-cert/--idevid-key) or the
+station's own certificate (--station-cert/--station-key): EST over CoAP has no
+passwords. The host must be a name the server's certificate carries.
+
 The ledger (--ledger FILE, SQLite) gets one row per device: device id, time
 (UTC), station, port, mode, credential kind, trust-anchor SHA-256, result
 (ok/failed), device state afterwards (provisioned, untouched, wiped, unknown),
@@ -132,7 +141,8 @@ def _parser():
     a("--devices", metavar="CSV", help="device list of a batch: port[,device_id[,idevid_cert,idevid_key]]")
     a("--identify", action="store_true", help="only show the device's identity and store state")
     a("--wipe", action="store_true", help="erase the device's credential store")
-    a("--server", help="EST server URL https://host[:port][/.well-known/est[/LABEL]]")
+    a("--server", help="EST server URL https://host[:port][/.well-known/est[/LABEL]], or "
+                        "coaps://host[:port][/PATH] for EST over CoAP")
     a("--label", help="EST label (path segment after /.well-known/est/)")
     a("--ta", metavar="FILE", help="trust anchor certificate(s), PEM or DER")
     a("--user", help="bootstrap user name")

@@ -33,10 +33,14 @@ class Plan:
     def __init__(self, o):
         self.o = o
         try:
-            self.host, self.port, self.label = options.parse_server(o["server"], o["label"])
+            self.scheme, self.host, self.port, self.label = options.parse_url(o["server"], o["label"])
         except options.UsageError as e:
             raise UsageError(str(e).splitlines()[0])
         self.method = o["credential"]
+        if self.scheme == "coaps" and self.method in ("password", "otp"):
+            raise UsageError("EST over CoAP has no passwords: give --idevid-cert/--idevid-key or --station-enroll")
+        if self.scheme == "coaps" and o.get("station_user"):
+            raise UsageError("EST over CoAP has no passwords: the station enrolls with --station-cert/--station-key")
         self.trust = load_certs(o["ta"], "trust anchor file")
         from tinyest import x509
         from tinyest.errors import EstError
@@ -76,12 +80,21 @@ class Plan:
             raise Fail(EXIT_INPUT, "IDevID key %s does not belong to certificate %s" % (key_path, cert_path))
         return key, chain
 
+    def where(self):
+        """The EST server as the tool prints it: host:port, then /label or a coaps:// path."""
+        label = self.label or ""
+        return "%s:%d%s" % (self.host, self.port, label if label[:1] in ("/", "") else "/" + label)
+
     def config_for(self, dev_id, cn=None, dns=None):
         """The store config of a device: the EST server and the device's identity
-        (``cn``/``dns``: the device's own templates, else the plan's)."""
+        (``cn``/``dns``: the device's own templates, else the plan's). A coaps://
+        server adds "scheme": "coaps" (``tinyest.device`` then speaks EST over
+        CoAP), its label being the path of its EST resources."""
         cfg = {"host": self.host, "port": self.port}
         if self.label:
             cfg["label"] = self.label
+        if self.scheme == "coaps":
+            cfg["scheme"] = "coaps"
         cfg["cn"] = identity(cn or self.o["cn"], dev_id, "cn")
         if dns or self.o["dns"]:
             cfg["dns"] = identity(dns or self.o["dns"], dev_id, "dns")
@@ -127,14 +140,26 @@ class Plan:
         from tinyest.client import EstClient
         from tinyest.errors import ConnectError, EstError, EstTimeout, TlsError
 
+        client = None
         try:
-            client = EstClient(self.host, self.port, label=self.label, trust=self.trust,
-                               timeout=self.o["timeout"] * 2, **self.station_auth)
+            if self.scheme == "coaps":
+                from host_tools import dtls
+                from tinyest.coaps import CoapsClient
+
+                dtls.install()
+                client = CoapsClient(self.host, self.port, self.trust, path=self.label or options.EST_PATH,
+                                     timeout=self.o["timeout"] * 2, **self.station_auth)
+            else:
+                client = EstClient(self.host, self.port, label=self.label, trust=self.trust,
+                                   timeout=self.o["timeout"] * 2, **self.station_auth)
             certs = [bytes(c) for c in client.simpleenroll(csr)]
         except (ConnectError, EstTimeout, TlsError) as e:
             raise Fail(EXIT_NETWORK, "EST server %s:%d unreachable: %s" % (self.host, self.port, e))
         except EstError as e:
             raise Fail(EXIT_EST, "EST server %s:%d: %s" % (self.host, self.port, e))
+        finally:
+            if hasattr(client, "close"):  # the DTLS session of EST over CoAP
+                client.close()
         extra = [bytes(c) for c in getattr(client, "ca_certs", [])]
         chain = list(certs)
         for candidate in (chain, chain + [c for c in extra if c not in chain and c not in self.trust]):

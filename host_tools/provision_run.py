@@ -200,9 +200,8 @@ def run_batch(o, args, rep):
     lock = threading.Lock()
     results = []
     total = len(devices)
-    rep.say("batch: %d devices, station %s, server %s:%d%s, credential %s"
-            % (total, o["station"], plan.host, plan.port, "/" + plan.label if plan.label else "",
-               plan.method))
+    rep.say("batch: %d devices, station %s, server %s, credential %s"
+            % (total, o["station"], plan.where(), plan.method))
 
     def one(i, row):
         port_url, dev_id, cert, key, cn, dns = row

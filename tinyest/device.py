@@ -101,9 +101,11 @@ Callbacks (all optional)
     rollover, retired, time, retry, failed, wait. ``on_error(action, exc)``,
     ``set_time(seconds)``, ``ntp() -> seconds or None``. The library never prints.
 
-Settings (keyword arguments; host, port, label, fingerprint, cn and dns may also
-come from the store's config)
-    host, port=443, label: the EST server. fingerprint: SHA-256 (32 bytes or hex)
+Settings (keyword arguments; host, port, label, fingerprint, cn, dns and scheme may
+also come from the store's config)
+    host, port=443, label: the EST server. scheme="https"; "coaps": EST over CoAP
+    and DTLS (``tinyest.coaps.for_device``; port then that of the server, label its
+    resource path) when no ``client`` hook is given. fingerprint: SHA-256 (32 bytes or hex)
     of the CA certificate for a first /cacerts without a trust anchor. cn, dns (a
     name or a list): the first request's subject CN and DNS names. timeout=30.
     renew_fraction=2/3, renew_margin=604800, retry_min=60, retry_max=21600,
@@ -161,9 +163,9 @@ _DEFAULTS = {
     "retry_max": 6 * 3600, "hold": 86400, "cacerts_interval": 7 * 86400,
     "cacerts_margin": 30 * 86400, "max_sleep": 86400, "max_skew": 300,
     "min_time": 1704067200, "rekey": True, "curve": "P-256", "fallback": False,
-    "keep_password": False, "unload": True,
+    "keep_password": False, "unload": True, "scheme": "https",
 }
-_FROM_STORE = ("host", "port", "label", "fingerprint", "cn", "dns")
+_FROM_STORE = ("host", "port", "label", "fingerprint", "cn", "dns", "scheme")
 _IN_FLIGHT = ("simpleenroll", "simplereenroll", "enroll")  # "enroll": a factory-made CSR
 
 
@@ -255,6 +257,8 @@ class Device:
 
             tinyest.unload(self._app)
             gc.collect()
+        if make is None and self._get(c, "scheme") == "coaps":
+            from tinyest.coaps import for_device as make
         if make is None:
             if self.unload:
                 kw["release"] = self._release

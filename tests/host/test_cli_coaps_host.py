@@ -1,24 +1,29 @@
 """The host commands against an EST over CoAP server (``coaps://``): the
-``tinyest`` client commands as a subprocess, against
+``tinyest`` client commands as a subprocess, and ``tinyest-provision``, against
 the dev server's coaps side (``host_tools.devserver.coaps.CoapsServer``) over
 real DTLS on 127.0.0.1. The server side records every CoAP request it rendered
 (the fixture of test_coaps_bootstrap_host.py), so what a command refuses is
 seen not to have reached it."""
 import hashlib
 import pathlib
+import shutil
 import sys
+import time
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from host_tools import exitcodes, options
+from host_tools import exitcodes, options, provision
 from host_tools.devserver.ca import cert_der
 from tinyest import pem
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from provision_fixtures import devices, relay  # noqa: E402,F401
 from test_cli_host import pem_certs, run  # noqa: E402
 from test_coaps_bootstrap_host import server  # noqa: E402,F401
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -142,3 +147,60 @@ def test_deferred_enrollment_is_exit_5_or_waited_out(deferring):
     assert r.returncode == 0, r.stderr
     assert x509.load_pem_x509_certificate((d / "c.pem").read_bytes()).subject.rfc4514_string() == "CN=cli-dev-2"
     assert [out for _, _, out in srv.log] == ["5.03", "2.04"]
+
+
+# ---------------------------------------------------------------- tinyest-provision
+
+
+def _provision(dev, srv, files, *more):
+    return provision.main(["--port", dev.path, "--server", _url(srv), "--ta", str(files / "ca.pem"),
+                           "--store", dev.root, "--timeout", "4", "--frame-timeout", "0.2", "-q"]
+                          + [str(x) for x in more])
+
+
+def _boot_main(dev, tmp_path, heap="1M"):
+    """port_micropython/main.py on a flash holding the device's store and a
+    config.json that names no server: all of it comes from the store."""
+    sys.path.insert(0, str(ROOT / "port_micropython"))
+    import sim
+
+    flash = sim.Flash(tmp_path / "flash").install(sim.build_lib(tmp_path / "mpy"))
+    flash.configure({"est": {"timeout": 10}})
+    shutil.copytree(dev.root, flash.path / "est")
+    return flash, flash.boot(sim.SimClock(time.time()), heap=heap)
+
+
+def test_provision_a_factory_identity_for_coaps_then_main_py_enrolls(server, files, devices, tmp_path):
+    dev = devices("dev-coaps-1")
+    assert _provision(dev, server, files, "--idevid-cert", files / "idevid.pem",
+                      "--idevid-key", files / "idevid-key.pem", "--cn", "cli-dev-1") == 0
+    c = dev.store()
+    assert c.config == {"host": "localhost", "port": server.port, "label": "/est", "scheme": "coaps",
+                        "cn": "cli-dev-1"}
+    assert c.trust == [cert_der(server.ca.root)] and c.boot_chain and c.boot_password is None
+    flash, b = _boot_main(dev, tmp_path)
+    assert b.rc == 0 and b.state == "enrolled" and not b.events("fault"), b
+    stored = flash.store()
+    assert x509.load_der_x509_certificate(stored.chain[0]).subject.rfc4514_string() == "CN=cli-dev-1"
+    assert server.log == [("sen", "CN=cli-dev-1,OU=factory", "2.04")]
+
+
+def test_station_enrolls_the_device_over_coaps(server, files, devices, tmp_path):
+    """The station authenticates with its own certificate (here a factory one of
+    the same CA) and enrolls the CSR the device made."""
+    dev = devices("dev-coaps-2")
+    assert _provision(dev, server, files, "--station-enroll", "--station-cert", files / "idevid.pem",
+                      "--station-key", files / "idevid-key.pem") == 0
+    c = dev.store()
+    assert c.enrolled and c.config["scheme"] == "coaps" and c.boot_key is None
+    assert x509.load_der_x509_certificate(c.chain[0]).subject.rfc4514_string() == "CN=dev-coaps-2"
+    assert server.log == [("sen", "CN=cli-dev-1,OU=factory", "2.04")]  # the station's identity
+
+
+@pytest.mark.parametrize("cred", [["--user", "u", "--password", "p"], ["--otp", "auto", "--otp-export", "otp.csv"],
+                                  ["--station-enroll", "--station-user", "s", "--station-password", "p"]])
+def test_provision_refuses_passwords_for_coaps(server, files, devices, cred, capsys):
+    dev = devices("dev-coaps-3")
+    assert _provision(dev, server, files, *cred) == exitcodes.EXIT_USAGE
+    assert "tinyest-provision: EST over CoAP has no passwords" in capsys.readouterr().err
+    assert dev.store().config == {} and server.requests == []
