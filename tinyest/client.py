@@ -111,11 +111,7 @@ _error = texts("client_rare")  # (cls, i, args=()): cls(text i % args)
 def csr_spki(csr_der):
     """The SubjectPublicKeyInfo DER of a PKCS#10 request (RFC 2986)."""
     try:
-        r = der.top(csr_der)
-        info = r.enter(der.SEQUENCE)
-        info.read_int()
-        info.read_element(der.SEQUENCE)  # subject
-        return bytes(info.read_element(der.SEQUENCE))
+        return der.request_spki(csr_der)
     except EstError as e:
         raise _error(FormatError, 0, e)
 

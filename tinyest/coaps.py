@@ -43,8 +43,8 @@ a password is refused (AuthError): EST over CoAP has none. CoAP carries no Date,
 the device learns no time from the server.
 """
 
-from tinyest import coap, runtime
-from tinyest.errors import AuthError, FormatError, HttpError, ProtocolError, RetryLater
+from tinyest import coap, der, runtime
+from tinyest.errors import AuthError, EstError, FormatError, HttpError, ProtocolError, RetryLater
 
 MAX_AGE_DEFAULT = 60
 
@@ -153,8 +153,6 @@ class CoapsClient:
     def cacerts(self, bootstrap_fingerprint=None):
         """The CA certificates (DER list) that chain to the trust anchors (or,
         on a bootstrap, to the one whose SHA-256 is ``bootstrap_fingerprint``)."""
-        from tinyest import catrust
-
         fp = chain = None
         if bootstrap_fingerprint is not None:
             from tinyest.client import _fingerprint
@@ -165,14 +163,16 @@ class CoapsClient:
         self._chain = chain
         m = self._call(coap.GET, "crts", accept=coap.PKCS7_CERTS, chain=chain)
         _content(m, (coap.PKCS7_CERTS,), "crts")
+        from tinyest import catrust  # the checks load after the DTLS session ended: not in the heap through it
+
         return catrust.accept_cacerts(self, m.payload, fp, chain is not None)
 
     def _enroll(self, name, op, csr):
-        from tinyest import issued, pkcs7
-        from tinyest.client import csr_spki
-
-        spki = csr_spki(csr)
+        spki = _spki(csr)
         m = self._call(coap.POST, name, bytes(csr), coap.PKCS10)
+        # the checks load after the DTLS session ended: not in the heap through it
+        from tinyest import issued, pkcs7
+
         if _content(m, (coap.PKCS7_CERTS, coap.PKIX_CERT), name) == coap.PKIX_CERT:
             certs = [bytes(m.payload)]
         else:
@@ -182,9 +182,8 @@ class CoapsClient:
     def accept_issued(self, certs, csr, op="simpleenroll"):
         """Certificates (DER list) issued for ``csr``, checked as an answer is."""
         from tinyest import issued
-        from tinyest.client import csr_spki
 
-        return issued.verify(self, certs, csr_spki(csr), op)
+        return issued.verify(self, certs, _spki(csr), op)
 
     def simpleenroll(self, csr):
         """Certificates (DER list) from sen, the issued one first."""
@@ -236,6 +235,14 @@ def for_device(host, port, label=None, trust=None, auth=None, cert=None, key=Non
         raise AuthError("EST over CoAP has no passwords: enroll with a factory certificate", 401)
     return CoapsClient(host, port, trust, cert, key, label or "/.well-known/est", timeout, progress=progress,
                        now=now, max_skew=max_skew, keep=False)
+
+
+def _spki(csr):
+    # the request's SubjectPublicKeyInfo, by tinyest.der (loaded anyway), not tinyest.client
+    try:
+        return der.request_spki(csr)
+    except EstError as e:
+        raise FormatError("not a PKCS#10 request: %s" % e)
 
 
 def _content(m, allowed, name):

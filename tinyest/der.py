@@ -316,6 +316,14 @@ def top(buf, tag=SEQUENCE, ber=False):
     return inner
 
 
+def request_spki(csr):
+    """The SubjectPublicKeyInfo element (bytes) of a PKCS#10 request (RFC 2986)."""
+    info = top(csr).enter(SEQUENCE)
+    info.read_int()
+    info.read_element(SEQUENCE)  # subject
+    return bytes(info.read_element(SEQUENCE))
+
+
 def check_oid(v, at=-1):
     """Raise unless v is valid OID contents (X.690 8.19: minimal subidentifiers)."""
     n = len(v)
