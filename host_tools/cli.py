@@ -398,8 +398,8 @@ def cmd_serve_coap(args):
             write_out(cn + "-idevid.pem", pem.encode(cert, "CERTIFICATE"))
             write_out(cn + "-idevid-key.pem", pem.encode(key, "PRIVATE KEY"), private=True)
             print("factory identity of %s: %s-idevid.pem, %s-idevid-key.pem" % (cn, cn, cn))
-        print("tinyest dev EST-coaps server at coaps://%s:%d/est (DTLS name %s)" % (args.host, srv.port,
-                                                                                 srv.server_name))
+        # the URL names the server as its certificate does: DTLS clients check the name, not an address
+        print("tinyest dev EST-coaps server at coaps://%s:%d/est (on %s)" % (srv.server_name, srv.port, args.host))
         print("CA fingerprint (SHA-256): %s" % hashlib.sha256(root).hexdigest())
         sys.stdout.flush()
         _foreground(args, srv.log, lambda e: "POST %s -> %s (%s)" % (e[0], e[2], e[1] or "-"))

@@ -407,6 +407,12 @@ def test_serve_coap(tmp_path):
         from tinyest import csr, ec, pem
         from tinyest.coaps import CoapsClient
 
+        # the printed URL works as it is with the client commands
+        out = tmp_path / "cacerts.pem"
+        r = run("cacerts", "--server", url, "--cacert", ca, "--cert", tmp_path / "dev-7-idevid.pem",
+                "--key", tmp_path / "dev-7-idevid-key.pem", "--out", out)
+        assert r.returncode == 0, r.stderr
+        assert pem_certs(out.read_bytes()) == [pem.decode(ca.read_text(), "CERTIFICATE")]
         dtls.install()
         cl = CoapsClient("localhost", port, trust=[pem.decode(ca.read_text(), "CERTIFICATE")],
                          cert=pem.decode((tmp_path / "dev-7-idevid.pem").read_text(), "CERTIFICATE"),
