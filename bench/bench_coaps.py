@@ -3,6 +3,7 @@ and wall time of one device's first contact (the CA certificates, then an
 enrollment), each against the dev server of its kind on 127.0.0.1.
 
     python bench/bench_coaps.py [--runs N]
+    python bench/bench_coaps.py --heap     # the heap a Device over coaps needs on the board models
 
 Both clients run on CPython (tinyest.client.EstClient with a password;
 tinyest.coaps.CoapsClient with a factory certificate, DTLS from python-mbedtls)
@@ -172,15 +173,68 @@ def coaps_run():
         srv.stop()
 
 
+def heap():
+    """Print the smallest -X heapsize (KiB) from which bench/coaps_device_path.py
+    (a Device over coaps, .mpy imported from a folder) enrolls and renews, on
+    the 32-bit board models, with the HTTPS device path's budgets beside it."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from host_tools.devserver.ca import cert_der
+    from host_tools.devserver.coaps import CoapsServer
+
+    sys.path.insert(0, str(ROOT / "port_micropython"))
+    sys.path.insert(0, str(ROOT / "bench"))
+    import build
+    from bench_fit import interpreters
+    from common import bisect
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench_coaps_"))
+    build.build(work / "mpy")
+    srv = CoapsServer(path="/est").start()
+    try:
+        cert, key = srv.factory_certificate("fit-coaps")
+        files = [work / n for n in ("ca.der", "idevid.der", "idevid-key.der")]
+        for f, data in zip(files, (cert_der(srv.ca.root), cert, key)):
+            f.write_bytes(data)
+
+        def ok(exe, k):
+            shutil.rmtree(work / "store", ignore_errors=True)
+            p = subprocess.run([str(exe), "-X", "heapsize=%dK" % k, str(ROOT / "bench" / "coaps_device_path.py"),
+                                str(srv.port)] + [str(f) for f in files] + [str(work / "store")],
+                               env=dict(os.environ, MICROPYPATH=".frozen:" + str(work / "mpy")),
+                               capture_output=True, text=True, timeout=300)
+            return p.stdout.strip() == "OK"
+
+        print("Device over coaps (crts, sen with the factory certificate, crts, sren), .mpy: smallest heap")
+        for name, exe in interpreters():
+            if "64-bit" in name:
+                continue
+            hi = 512
+            if not ok(exe, hi):
+                print("  %-24s fails at %d KiB" % (name, hi))
+                continue
+            print("  %-24s %4d KiB" % (name, bisect(lambda k: ok(exe, k), 16, hi)))
+        print("  (the HTTPS firmware loop's budget: 112 KiB on micropython-32-tlsheap; bench/bench_loop.py)")
+    finally:
+        srv.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--heap", action="store_true", help="the heap a Device over coaps needs on the board models")
     args = ap.parse_args(argv)
     try:
         import mbedtls  # noqa: F401
         import aiocoap  # noqa: F401
     except ImportError as e:
         print("bench_coaps: needs the coap extra (pip install -e '.[coap]'): %s" % e)
+        return 0
+    if args.heap:
+        heap()
         return 0
     rows = {}
     for name, fn in (("https", https_run), ("coaps", coaps_run)):

@@ -63,6 +63,9 @@ def wrap(sock, host, trust, cert=None, key=None, chain=None):
             ctx.load_cert_chain(bytes(cert), bytes(key))
     except (ValueError, OSError) as e:
         raise TlsError("DTLS credentials refused: %s" % e)
+    import gc
+
+    gc.collect()
     try:
         return ctx.wrap_socket(sock, server_hostname=host)
     except Exception as e:
