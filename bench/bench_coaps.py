@@ -173,16 +173,42 @@ def coaps_run():
         srv.stop()
 
 
+class CoapsFit:
+    """bench/coaps_device_path.py (a Device over coaps, .mpy from ``mpy``)
+    against a dev CoapsServer of its own: ``ok(exe, heap_k)``."""
+
+    def __init__(self, mpy, work):
+        from host_tools.devserver.ca import cert_der
+        from host_tools.devserver.coaps import CoapsServer
+
+        self.mpy = mpy
+        self.work = work
+        self.srv = CoapsServer(path="/est").start()
+        cert, key = self.srv.factory_certificate("fit-coaps")
+        self.files = [work / n for n in ("ca.der", "idevid.der", "idevid-key.der")]
+        for f, data in zip(self.files, (cert_der(self.srv.ca.root), cert, key)):
+            f.write_bytes(data)
+
+    def ok(self, exe, heap_k):
+        import shutil
+        import subprocess
+
+        shutil.rmtree(self.work / "store", ignore_errors=True)
+        p = subprocess.run([str(exe), "-X", "heapsize=%dK" % heap_k, str(ROOT / "bench" / "coaps_device_path.py"),
+                            str(self.srv.port)] + [str(f) for f in self.files] + [str(self.work / "store")],
+                           env=dict(os.environ, MICROPYPATH=".frozen:" + str(self.mpy)),
+                           capture_output=True, text=True, timeout=300)
+        return p.stdout.strip() == "OK"
+
+    def close(self):
+        self.srv.stop()
+
+
 def heap():
     """Print the smallest -X heapsize (KiB) from which bench/coaps_device_path.py
-    (a Device over coaps, .mpy imported from a folder) enrolls and renews, on
-    the 32-bit board models, with the HTTPS device path's budgets beside it."""
+    enrolls and renews on the 32-bit board models."""
     import shutil
-    import subprocess
     import tempfile
-
-    from host_tools.devserver.ca import cert_der
-    from host_tools.devserver.coaps import CoapsServer
 
     sys.path.insert(0, str(ROOT / "port_micropython"))
     sys.path.insert(0, str(ROOT / "bench"))
@@ -192,33 +218,20 @@ def heap():
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench_coaps_"))
     build.build(work / "mpy")
-    srv = CoapsServer(path="/est").start()
+    fit = CoapsFit(work / "mpy", work)
     try:
-        cert, key = srv.factory_certificate("fit-coaps")
-        files = [work / n for n in ("ca.der", "idevid.der", "idevid-key.der")]
-        for f, data in zip(files, (cert_der(srv.ca.root), cert, key)):
-            f.write_bytes(data)
-
-        def ok(exe, k):
-            shutil.rmtree(work / "store", ignore_errors=True)
-            p = subprocess.run([str(exe), "-X", "heapsize=%dK" % k, str(ROOT / "bench" / "coaps_device_path.py"),
-                                str(srv.port)] + [str(f) for f in files] + [str(work / "store")],
-                               env=dict(os.environ, MICROPYPATH=".frozen:" + str(work / "mpy")),
-                               capture_output=True, text=True, timeout=300)
-            return p.stdout.strip() == "OK"
-
         print("Device over coaps (crts, sen with the factory certificate, crts, sren), .mpy: smallest heap")
         for name, exe in interpreters():
             if "64-bit" in name:
                 continue
             hi = 512
-            if not ok(exe, hi):
+            if not fit.ok(exe, hi):
                 print("  %-24s fails at %d KiB" % (name, hi))
                 continue
-            print("  %-24s %4d KiB" % (name, bisect(lambda k: ok(exe, k), 16, hi)))
+            print("  %-24s %4d KiB" % (name, bisect(lambda k: fit.ok(exe, k), 16, hi)))
         print("  (the HTTPS firmware loop's budget: 112 KiB on micropython-32-tlsheap; bench/bench_loop.py)")
     finally:
-        srv.stop()
+        fit.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -9,6 +9,8 @@ the board models of ../shared/tools (MicroPython 1.28 unix builds).
   renewal from the store ("renew"). Also 16 KiB above: below a few hundred KiB
   a larger heap must never fail where a smaller one works (it did, on
   fragmentation, before Device.step collected every few KiB).
+- a Device over EST-coaps (bench/coaps_device_path.py, the coap extra) enrolls
+  and renews within COAPS_BUDGETS.
 - the firmware loop (port_micropython/main.py through Device.step, the store on
   a filesystem, bench/bench_loop.py) bootstraps by fingerprint and enrolls in
   one boot, and renews in a later one, within LOOP_BUDGET on the Pico W model.
@@ -38,6 +40,10 @@ BUDGETS = {
     ("micropython-32", "renew"): 72,
 }
 LOOP_BUDGET = 112  # KiB, each boot of the firmware loop on micropython-32-tlsheap
+# KiB within which a Device over coaps (bench/coaps_device_path.py) enrolls and renews:
+# measured 112-114 / 93 (bench/bench_coaps.py --heap); a DTLS handshake takes more heap
+# than a TLS one (mbedTLS, 38 vs 25 KiB) and the CoAP modules add 11 KiB of .mpy
+COAPS_BUDGETS = {"micropython-32-tlsheap": 120, "micropython-32": 100}
 
 
 def _exe(name):
@@ -82,3 +88,17 @@ def test_firmware_loop_fits_its_budget(mpy, tmp_path):
         assert loop.run(path, LOOP_BUDGET, 2), "renewal at %d KiB" % LOOP_BUDGET
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("name", sorted(COAPS_BUDGETS))
+def test_device_over_coaps_fits_its_budget(mpy, tmp_path, name):
+    import bench_coaps
+
+    exe = _exe(name)
+    fit = bench_coaps.CoapsFit(mpy, tmp_path)
+    try:
+        budget = COAPS_BUDGETS[name]
+        assert fit.ok(exe, budget), "a Device over coaps needs more than %d KiB on %s" % (budget, name)
+        assert fit.ok(exe, budget + 16)
+    finally:
+        fit.close()
