@@ -103,9 +103,9 @@ Callbacks (all optional)
 
 Settings (keyword arguments; host, port, label, fingerprint, cn, dns and scheme may
 also come from the store's config)
-    host, port=443, label: the EST server. scheme="https"; "coaps": EST over CoAP
-    and DTLS (``tinyest.coaps.for_device``; port then that of the server, label its
-    resource path) when no ``client`` hook is given. fingerprint: SHA-256 (32 bytes or hex)
+    host, port (443; 5684 for coaps), label: the EST server. scheme="https"; "coaps":
+    EST over CoAP and DTLS (``tinyest.coaps.for_device``; label then the resource
+    path) when no ``client`` hook is given. fingerprint: SHA-256 (32 bytes or hex)
     of the CA certificate for a first /cacerts without a trust anchor. cn, dns (a
     name or a list): the first request's subject CN and DNS names. timeout=30.
     renew_fraction=2/3, renew_margin=604800, retry_min=60, retry_max=21600,
@@ -158,7 +158,7 @@ MAX_ACTIONS = 4
 GC_EVERY = 4096  # bytes allocated between collections during a step (MicroPython)
 
 _DEFAULTS = {
-    "host": None, "port": 443, "label": None, "fingerprint": None, "cn": None, "dns": None,
+    "host": None, "port": None, "label": None, "fingerprint": None, "cn": None, "dns": None,
     "timeout": 30, "renew_fraction": 2 / 3, "renew_margin": 7 * 86400, "retry_min": 60,
     "retry_max": 6 * 3600, "hold": 86400, "cacerts_interval": 7 * 86400,
     "cacerts_margin": 30 * 86400, "max_sleep": 86400, "max_skew": 300,
@@ -257,8 +257,11 @@ class Device:
 
             tinyest.unload(self._app)
             gc.collect()
+        port = self._get(c, "port")
         if make is None and self._get(c, "scheme") == "coaps":
             from tinyest.coaps import for_device as make
+
+            port = port or 5684  # CoAP over DTLS's port (RFC 7252 12.7)
         if make is None:
             if self.unload:
                 kw["release"] = self._release
@@ -267,7 +270,7 @@ class Device:
             # EST over CoAP authenticates every DTLS session, /crts and the
             # bootstrap's too: a hook's client gets the device's identity
             cert, key = (c.chain[0], c.key_der) if c.enrolled else _factory(c)
-        cl = make(host=self._get(c, "host"), port=int(self._get(c, "port")),
+        cl = make(host=self._get(c, "host"), port=int(port or 443),
                   label=self._get(c, "label"), trust=trust, auth=auth, cert=cert, key=key,
                   timeout=self.timeout, progress=self._log, now=False if t is None else t,
                   max_skew=self.max_skew, **kw)

@@ -779,3 +779,29 @@ def test_step_collects_every_few_kib_and_restores_the_setting():
         if th:
             th(was)
         r.close()
+
+
+def test_default_port_follows_the_scheme():
+    # 443 for EST over HTTPS; 5684 (RFC 7252 12.7) for "coaps"; a port given wins
+    import tinyest.coaps as coaps
+
+    rig = Rig()
+    c = Credentials()
+    c.config = {"host": "est.example"}
+    made = []
+    saved = coaps.for_device
+    coaps.for_device = lambda **kw: made.append(kw["port"]) or saved(**kw)
+    try:
+        for scheme, port, want in (("https", None, 443), ("coaps", None, 5684), ("coaps", 6000, 6000),
+                                   ("https", 8443, 8443)):
+            settings = {"scheme": scheme, "unload": False}
+            if port:
+                settings["port"] = port
+            d = Device(rig.store, **settings)
+            cl = d._client(c, None, [b"anchor"] if scheme == "https" else [])
+            assert cl.port == want, (scheme, port, cl.port)
+            if scheme == "coaps":
+                assert made[-1] == want
+    finally:
+        coaps.for_device = saved
+    assert made == [5684, 6000]
