@@ -88,8 +88,9 @@ class CoapsClient:
 
             self._note("connect", "coaps://%s:%d" % (self.host, self.port))
             try:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.connect(socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_DGRAM)[0][-1])
+                a = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_DGRAM)[0]
+                s = socket.socket(a[0], socket.SOCK_DGRAM)  # the address's family: IPv4 or IPv6
+                s.connect(a[-1])
             except OSError as e:
                 raise runtime.net_error(e, "connect")
             s.settimeout(self.timeout)

@@ -1,5 +1,5 @@
 """A lossy link for DTLS tests: ``LossyRelay(target)`` listens on 127.0.0.1
-(``port``) and relays each client's datagrams to the DTLS server at ``target``
+(or ``listen``, "::1" say; ``port``) and relays each client's datagrams to the DTLS server at ``target``
 (host, port), through a socket of its own per client, and the server's answers
 back, dropping and duplicating some on the way, in both directions.
 
@@ -36,15 +36,15 @@ def application_data(data):
 
 
 class LossyRelay:
-    def __init__(self, target, drop=3, duplicate=4):
+    def __init__(self, target, drop=3, duplicate=4, listen="127.0.0.1"):
         if drop < 2:
             raise ValueError("drop must be 2 or more: every datagram would be lost")
         self.target = target
         self.drop = drop
         self.duplicate = duplicate
         self.counts = {d: {"app": 0, "dropped": 0, "duplicated": 0, "other": 0} for d in ("up", "down")}
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = socket.socket(socket.AF_INET6 if ":" in listen else socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((listen, 0))
         self.port = self.sock.getsockname()[1]
         self._clients = {}  # client address -> its socket towards the server
         self._running = True

@@ -62,3 +62,34 @@ def test_relay_pattern():
     # a datagram of two application-data records is one; a short or mixed one is not
     assert application_data(sent[0] + sent[1]) and not application_data(sent[0][:-1])
     assert not application_data(sent[0] + sent[-1]) and not application_data(b"")
+
+
+def test_a_server_name_that_resolves_to_ipv6(tmp_path, monkeypatch):
+    """CoapsClient makes its UDP socket in the family of the address the name
+    resolves to: "localhost" resolved to ::1 (a relay there, lossless, to the
+    server on 127.0.0.1) on CPython."""
+    from host_tools import dtls
+    from host_tools.devserver.ca import cert_der
+    from tinyest.coaps import CoapsClient
+
+    dtls.install()
+    srv = CoapsServer(path="/est").start()
+    relay = LossyRelay(("127.0.0.1", srv.port), drop=10 ** 9, duplicate=10 ** 9, listen="::1")
+    real = socket.getaddrinfo
+
+    def resolve(host, port, *a, **k):
+        if host == "localhost":
+            return [(socket.AF_INET6, socket.SOCK_DGRAM, 17, "", ("::1", port, 0, 0))]
+        return real(host, port, *a, **k)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    try:
+        cert, key = srv.factory_certificate("coaps-device-6")
+        cl = CoapsClient("localhost", relay.port, trust=[cert_der(srv.ca.root)], cert=cert, key=key,
+                         path="/est", timeout=10)
+        assert cl.cacerts() == [cert_der(srv.ca.root)]
+        cl.close()
+    finally:
+        relay.close()
+        srv.stop()
+    assert relay.counts["up"]["app"] >= 1 and relay.counts["down"]["app"] >= 1  # it went through ::1
