@@ -4,8 +4,9 @@
 
 Signatures (bench_sign.py, bench_sign_other.py), enrollment as whole processes
 (bench_enroll.py), memory under MicroPython (bench_memory.py), .mpy sizes
-(port_micropython/build.py) and parsing scaling (bench_scaling.py), in one run
-on this machine. Prints progress and the main table; it never asserts
+(port_micropython/build.py), parsing scaling (bench_scaling.py), the device fit on
+the board models (bench_fit.py) and the RP2040 firmware in its emulator
+(bench_rp2.py, where ../shared/tools/rp2 is present), in one run on this machine. Prints progress and the main table; it never asserts
 anything about the figures. Raw results go to bench/out/results.json.
 ``--quick`` takes fewer repetitions (a smoke run; its figures are not for the
 docs, so it writes bench/out/ only); ``--from-json PATH`` redraws the table
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import pathlib
+import subprocess
 import sys
 import tempfile
 import time
@@ -171,6 +173,7 @@ def run_all(quick):
                                                 log=None if quick else log)),
         ("memory", lambda: bench_memory.run(2, log=log)),
         ("fit", lambda: measure_fit()),
+        ("rp2", lambda: measure_rp2(2 if quick else 5)),
     ]
     for name, fn in steps:
         t = time.time()
@@ -218,6 +221,17 @@ def measure_fit():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def measure_rp2(runs):
+    """bench/bench_rp2.py's table (the RP2040 firmware in an emulator beside the
+    unix port), as it prints it; None where ../shared/tools/rp2 is absent."""
+    p = subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name("bench_rp2.py")), "--runs", str(runs)],
+                       capture_output=True, text=True, timeout=600)
+    text = p.stdout.strip()
+    if p.returncode or not text or text.startswith("bench_rp2:"):
+        return {"error": text or p.stderr.strip()[-300:], "table": None}
+    return {"error": None, "table": text}
 
 
 # ---------------------------------------------------------------- formatting
@@ -465,6 +479,24 @@ def markdown(res, chart):
     if fit.get("error"):
         add("")
         add("Note: %s." % fit["error"])
+    add("")
+
+    # RP2040
+    rp2 = res.get("rp2") or {"table": None, "error": "not measured"}
+    add("## RP2040 (emulated) beside the unix port")
+    add("")
+    add("bench/bench_rp2.py: MicroPython's own RP2040 firmware in rp2040js with its deterministic cycle "
+        "counter (ms at 125 MHz; flash-cache misses are not modelled, so silicon can be somewhat slower), "
+        "the library as .mpy in its LittleFS flash, the device path imported; beside it the 32-bit unix "
+        "port on this machine with the same GC heap. Budgets (tests/rp2): warm P-256 sign 250 ms, "
+        "P-256 verify 700 ms, the whole offline enrollment 1.5 s, 160 KiB free after it.")
+    add("")
+    if rp2.get("table"):
+        add("```")
+        add(rp2["table"])
+        add("```")
+    else:
+        add("Not measured: %s." % rp2.get("error"))
     add("")
 
     # size
