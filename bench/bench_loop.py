@@ -1,6 +1,6 @@
 """The firmware loop of a mip-installed board on the board models: the heap it needs.
 
-    python bench/bench_loop.py [--servers N]
+    python bench/bench_loop.py [--servers N] [--coaps]
 
 port_micropython/main.py through ``Device.step``, the store on a filesystem, the
 library as .mpy in the flash's lib/ (port_micropython/sim.py), on
@@ -10,8 +10,10 @@ enrolls with a password; after the fake clock passes the renewal time, boot 2
 renews. Each boot runs with ``-X heapsize=N``; per boot it prints the heap from
 which every larger one (2 KiB steps, 48 KiB up) completed its step, and in
 brackets the lowest that did; the worst of ``--servers`` dev-server instances.
-The budget of the device-fit issue: 112 KiB on -tlsheap. It prints; it never
-asserts.
+The budget of the device-fit issue: 112 KiB on -tlsheap. ``--coaps``: the same
+over EST-coaps (``CoapsLoop``: a factory certificate, no bootstrap by
+fingerprint, since the dev coaps server wants a client certificate anyway). It
+prints; it never asserts.
 """
 import argparse
 import pathlib
@@ -110,15 +112,75 @@ class Loop:
         return hi, ok
 
 
+class CoapsLoop(Loop):
+    """The same over EST-coaps (the coap extra): boot 1 enrolls with a factory
+    certificate (crts, sen), boot 2, the clock 10 minutes past the renewal time,
+    renews (crts, sren). The CA's clock is the host's; the device's is moved."""
+
+    def __init__(self, lib, work):
+        from host_tools.devserver.ca import cert_der
+        from host_tools.devserver.coaps import CoapsServer
+
+        self.lib, self.work = lib, pathlib.Path(work)
+        self.srv = CoapsServer(path="/est").start()
+        self.ident = [cert_der(self.srv.ca.root)] + list(self.srv.factory_certificate("loop-device"))
+        self.enrolled = None
+        self.n = 0
+
+    def close(self):
+        self.srv.stop()
+
+    def _flash(self):
+        self.n += 1
+        f = sim.Flash(self.work / ("flash%d" % self.n)).install(self.lib)
+        for name, data in zip(("ca.der", "idevid.der", "idevid-key.der"), self.ident):
+            (f.path / name).write_bytes(data)
+        f.configure({"bootstrap": {"ca": "ca.der", "cert": "idevid.der", "key": "idevid-key.der"},
+                     "est": {"scheme": "coaps", "host": "localhost", "port": self.srv.port, "label": "/est",
+                             "cn": "loop-device", "timeout": 10}})
+        return f
+
+    def run(self, exe, heap, boot):
+        if boot == 1:
+            f = self._flash()
+            b = f.boot(heap="%dK" % heap, exe=str(exe))
+            ok = b.rc == 0 and not b.events("fault") and b.state == "enrolled"
+            if ok and self.enrolled is None:
+                self.enrolled = f.path
+            else:
+                shutil.rmtree(f.path, ignore_errors=True)
+            return ok
+        if self.enrolled is None:
+            return False
+        from tinyest.device import renew_time
+        from tinyest.x509 import Certificate
+
+        f = self._flash()
+        try:
+            shutil.rmtree(f.path / "est", ignore_errors=True)
+            shutil.copytree(self.enrolled / "est", f.path / "est")
+            shutil.copy(self.enrolled / "config.json", f.path / "config.json")
+            before = f.store().chain[0]
+            c = Certificate(before)
+            clock = sim.SimClock(time.time())
+            clock.offset = renew_time(c.not_before, c.not_after) + 600 - int(time.time())
+            b = f.boot(clock, heap="%dK" % heap, exe=str(exe))
+            return b.rc == 0 and not b.events("fault") and f.store().chain[0] != before
+        finally:
+            shutil.rmtree(f.path, ignore_errors=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bench_loop.py", description=__doc__.splitlines()[0])
     ap.add_argument("--servers", type=int, default=2)
+    ap.add_argument("--coaps", action="store_true", help="EST over CoAP (the coap extra) instead of HTTPS")
     args = ap.parse_args(argv)
+    make = CoapsLoop if args.coaps else Loop
     work = pathlib.Path(tempfile.mkdtemp(prefix="tinyest-loop-"))
     try:
         lib = sim.build_lib(work / "mpy")
-        print("== firmware loop (main.py, Device.step): -X heapsize (KiB) per boot, reliable (lowest), "
-              "worst of %d dev servers ==" % args.servers)
+        print("== firmware loop (main.py, Device.step)%s: -X heapsize (KiB) per boot, reliable (lowest), "
+              "worst of %d dev servers ==" % (" over coaps" if args.coaps else "", args.servers))
         for name in ("micropython-32-tlsheap", "micropython-32"):
             exe = TOOLS / name
             if not exe.exists():
@@ -126,7 +188,7 @@ def main(argv=None):
                 continue
             worst = {}
             for i in range(args.servers):
-                loop = Loop(lib, work / ("%s-%d" % (name, i)))
+                loop = make(lib, work / ("%s-%d" % (name, i)))
                 try:
                     for boot in (1, 2):
                         low, ok = loop.fits(exe, boot)
@@ -135,8 +197,8 @@ def main(argv=None):
                                        None if ok is None or b is None else max(ok, b))
                 finally:
                     loop.close()
-            print("%-24s boot 1 (bootstrap, enroll) %s (%s)   boot 2 (renew) %s (%s)" % (
-                name, worst[1][1], worst[1][0], worst[2][1], worst[2][0]))
+            print("%-24s boot 1 (%s) %s (%s)   boot 2 (renew) %s (%s)" % (
+                name, "enroll" if args.coaps else "bootstrap, enroll", worst[1][1], worst[1][0], worst[2][1], worst[2][0]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

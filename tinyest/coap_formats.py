@@ -14,6 +14,9 @@ API
     listed on its own sits as root/short-name.
     ``multipart(data)`` -> [(content-format, octets or None)]: the parts of an
     application/multipart-core body (Content-Format 62).
+    ``discover(cl)``, ``serverkeygen(cl, csr)``: ``tinyest.coaps.CoapsClient``'s
+    operations of those names, which read these payloads (kept here, off the
+    heap of a device that enrolls and renews).
 
 Strictness (a server's answer: checked, bounded)
     link-format: at most ``MAX_LINKS`` links in at most ``MAX_TEXT`` octets;
@@ -26,7 +29,8 @@ Strictness (a server's answer: checked, bounded)
     is sliced. Anything else is a ProtocolError.
 """
 
-from tinyest.errors import ProtocolError
+from tinyest import coap
+from tinyest.errors import EstError, FormatError, HttpError, ProtocolError
 
 try:
     from micropython import const
@@ -183,3 +187,37 @@ def multipart(data):
     if i != len(data):
         raise ProtocolError("%d octets after the multipart-core array" % (len(data) - i))
     return out
+
+
+def discover(cl):
+    """``CoapsClient.discover``: the EST paths of /.well-known/core, kept in ``cl.paths``."""
+    m = cl._endpoint().request(coap.GET, "/.well-known/core")
+    c = m.code
+    if c >> 5 != 2:
+        raise HttpError("discovery: CoAP %d.%02d" % (c >> 5, c & 31), (c >> 5) * 100 + (c & 31))
+    cl.paths = est_paths(m.payload)
+    return cl.paths
+
+
+def serverkeygen(cl, csr):
+    """``CoapsClient.serverkeygen``: (private key DER, certificates) of skg."""
+    m = cl._call(coap.POST, "skg", bytes(csr), coap.PKCS10)
+    if m.uint(coap.CONTENT_FORMAT) != coap.MULTIPART_CORE:
+        raise ProtocolError("skg: answer in Content-Format %s" % m.uint(coap.CONTENT_FORMAT))
+    from tinyest import issued, keys, pkcs7  # after the DTLS session: not in the heap through it
+
+    key_der = certs = None
+    for cf, part in multipart(m.payload):
+        if cf == coap.PKCS8 and part is not None:
+            key_der = part
+        elif cf == coap.PKCS7_CERTS and part is not None:
+            certs = [bytes(c) for c in pkcs7.certificates(part)]
+        elif cf == coap.PKIX_CERT and part is not None:
+            certs = [part]
+    if key_der is None or certs is None:
+        raise ProtocolError("skg: the key or the certificate part is missing")
+    try:
+        spki = keys.load_private(key_der).public_key_der()
+    except EstError as e:
+        raise FormatError("skg: unusable private key: %s" % e)
+    return key_der, issued.verify(cl, certs, bytes(spki), "serverkeygen")

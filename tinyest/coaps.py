@@ -144,12 +144,7 @@ class CoapsClient:
         for later requests."""
         from tinyest import coap_formats
 
-        m = self._endpoint().request(coap.GET, "/.well-known/core")
-        c = m.code
-        if c >> 5 != 2:
-            raise HttpError("discovery: CoAP %d.%02d" % (c >> 5, c & 31), (c >> 5) * 100 + (c & 31))
-        self.paths = coap_formats.est_paths(m.payload)
-        return self.paths
+        return coap_formats.discover(self)
 
     def cacerts(self, bootstrap_fingerprint=None):
         """The CA certificates (DER list) that chain to the trust anchors (or,
@@ -199,26 +194,9 @@ class CoapsClient:
         (RFC 8710) of a PKCS#8 key (284) and certs-only (281) or one
         certificate (287); the certificates are checked as an enrollment's,
         for the key the server made."""
-        from tinyest import coap_formats, issued, keys, pkcs7
-        from tinyest.errors import EstError
+        from tinyest import coap_formats
 
-        m = self._call(coap.POST, "skg", bytes(csr), coap.PKCS10)
-        _content(m, (coap.MULTIPART_CORE,), "skg")
-        key_der = certs = None
-        for cf, part in coap_formats.multipart(m.payload):
-            if cf == coap.PKCS8 and part is not None:
-                key_der = part
-            elif cf == coap.PKCS7_CERTS and part is not None:
-                certs = [bytes(c) for c in pkcs7.certificates(part)]
-            elif cf == coap.PKIX_CERT and part is not None:
-                certs = [part]
-        if key_der is None or certs is None:
-            raise ProtocolError("skg: the key or the certificate part is missing")
-        try:
-            spki = keys.load_private(key_der).public_key_der()
-        except EstError as e:
-            raise FormatError("skg: unusable private key: %s" % e)
-        return key_der, issued.verify(self, certs, bytes(spki), "serverkeygen")
+        return coap_formats.serverkeygen(self, csr)
 
     def csrattrs(self):
         """The server's CSR attributes (``tinyest.csrattrs.CsrAttrs``)."""
