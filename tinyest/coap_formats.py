@@ -30,7 +30,7 @@ Strictness (a server's answer: checked, bounded)
 """
 
 from tinyest import coap
-from tinyest.errors import EstError, FormatError, HttpError, ProtocolError
+from tinyest.errors import HttpError, ProtocolError
 
 try:
     from micropython import const
@@ -204,7 +204,7 @@ def serverkeygen(cl, csr):
     m = cl._call(coap.POST, "skg", bytes(csr), coap.PKCS10)
     if m.uint(coap.CONTENT_FORMAT) != coap.MULTIPART_CORE:
         raise ProtocolError("skg: answer in Content-Format %s" % m.uint(coap.CONTENT_FORMAT))
-    from tinyest import issued, keys, pkcs7  # after the DTLS session: not in the heap through it
+    from tinyest import issued, pkcs7  # after the DTLS session: not in the heap through it
 
     key_der = certs = None
     for cf, part in multipart(m.payload):
@@ -214,10 +214,4 @@ def serverkeygen(cl, csr):
             certs = [bytes(c) for c in pkcs7.certificates(part)]
         elif cf == coap.PKIX_CERT and part is not None:
             certs = [part]
-    if key_der is None or certs is None:
-        raise ProtocolError("skg: the key or the certificate part is missing")
-    try:
-        spki = keys.load_private(key_der).public_key_der()
-    except EstError as e:
-        raise FormatError("skg: unusable private key: %s" % e)
-    return key_der, issued.verify(cl, certs, bytes(spki), "serverkeygen")
+    return issued.server_key(cl, key_der, certs, "skg")

@@ -22,7 +22,7 @@ Side channels: the server-generated private key is handled as plain bytes.
 """
 
 from tinyest import http
-from tinyest.errors import EstError, FormatError, ProtocolError
+from tinyest.errors import FormatError, ProtocolError
 
 MAX_PARTS = 8
 
@@ -176,7 +176,7 @@ def serverkeygen(client, csr, wait):
     """(private key DER, certificates) for ``EstClient.serverkeygen``."""
 
     def once():
-        from tinyest import keys, pkcs7
+        from tinyest import pkcs7
 
         resp, _ = client._post("serverkeygen", csr, False)
         parts = parse_multipart(resp.header("content-type", ""), resp.body)
@@ -192,12 +192,8 @@ def serverkeygen(client, csr, wait):
             elif mtype == "application/pkcs7-mime":
                 certs = [bytes(c) for c in pkcs7.certificates(http.b64decode_body(data))]
         parts = resp = None
-        if key_der is None or certs is None:
-            raise ProtocolError("serverkeygen: the key or the certificate part is missing")
-        try:
-            spki = keys.load_private(key_der).public_key_der()
-        except EstError as e:
-            raise FormatError("serverkeygen: unusable private key: %s" % e)
-        return key_der, client._verify_issued(certs, bytes(spki), "serverkeygen")
+        from tinyest import issued
+
+        return issued.server_key(client, key_der, certs, "serverkeygen")
 
     return client._waiting(once, wait)
