@@ -413,3 +413,27 @@ def test_parsing_needs_no_crypto_modules(monkeypatch):
         c.verify_signed_by(c)
     with pytest.raises(VerifyError, match="not installed"):
         x509.verify_chain(vec("x509_ec_leaf.der"), [vec("x509_ec_int.der")], [vec("x509_ec_root.der")])
+
+
+def _san_cert(names):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "san-test")])
+    now = datetime.datetime(2026, 1, 1)
+    c = (cx.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+         .serial_number(7).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+         .add_extension(cx.SubjectAlternativeName([cx.DNSName(n) for n in names]), critical=False)
+         .sign(key, hashes.SHA256()))
+    return x509.Certificate(c.public_bytes(serialization.Encoding.DER))
+
+
+def test_host_names_of_one_label():
+    # a dNSName of one label ("localhost") matches that name alone; a wildcard
+    # stands for a label only beside two or more others' worth of name
+    from tinyest import hostname
+
+    c = _san_cert(["localhost", "*", "*.lan"])
+    assert hostname.matches(c, "localhost") and hostname.matches(c, "LocalHost")
+    assert hostname.matches(c, "printer.lan")
+    for host in ("otherhost", "lan", "x.localhost", "a.b.lan"):
+        assert not hostname.matches(c, host), host
+    assert not hostname.matches(_san_cert(["*"]), "localhost")
