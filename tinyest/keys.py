@@ -29,7 +29,8 @@
     No SHA-1, no MD5, no RSASSA-PSS.
 
 The key type modules (and ``tinyest.pem``, for PEM input) are imported when
-first needed, so a device can leave out those it does not use. Only
+first needed, so a device can leave out those it does not use; what is not EC
+(RSA, Ed25519, PEM) is ``tinyest.keys_rare``'s, loaded with it. Only
 tinyest.errors classes escape.
 
 Side channels: this module parses and dispatches; the secret arithmetic and
@@ -46,7 +47,9 @@ _error = texts("keys_rare")  # (cls, i, args=()): cls(text i % args)
 
 
 def _unsupported(what, oid):
-    raise _error(FormatError, 0, (what, der.oid_str(oid)))
+    from tinyest import keys_rare
+
+    keys_rare.unsupported(what, oid)
 
 
 def _no_params(r, what):
@@ -54,26 +57,17 @@ def _no_params(r, what):
         raise _error(FormatError, 1, what)
 
 
-def load_private(data):
+def load_private(data, label=None):
     """The key object of one private key, DER or PEM (see the module text)."""
-    label = None
     if isinstance(data, str) or (len(data) and data[0] != 0x30):
-        from tinyest import pem
+        from tinyest import keys_rare  # PEM: a host's input
 
-        blocks = []
-        for b in pem.decode_all(data):
-            if b[0] != "EC PARAMETERS":
-                blocks.append(b)
-        if len(blocks) != 1:
-            raise _error(FormatError, 2, len(blocks))
-        label, data = blocks[0]  # checked against the structure below
+        return keys_rare.load_pem(data)
     data = bytes(data)
     r = der.top(data)
     if r.peek_tag() == 0x30:
         r.skip()
-        if r.peek_tag() == 0x04:  # EncryptedPrivateKeyInfo (RFC 5958 section 3)
-            raise _error(FormatError, 3)
-        raise _error(FormatError, 4)
+        raise _error(FormatError, 3 if r.peek_tag() == 0x04 else 4)  # 3: EncryptedPrivateKeyInfo
     r.read_int()
     tag = r.peek_tag()
     # PKCS#8 (AlgorithmIdentifier), SEC1 (privateKey) or PKCS#1 (modulus) after the version
@@ -83,23 +77,13 @@ def load_private(data):
     form += "PRIVATE KEY"  # its PEM label
     if label not in (None, form):
         raise _error(FormatError, 5, (label, form))
-    if tag == 0x30:  # PKCS#8: by its algorithm
-        oid = bytes(r.enter(0x30).read_oid())
-        if oid == b"\x2b\x65\x70":  # id-Ed25519
-            from tinyest import ed25519
+    if tag == 0x04 or tag == 0x30 and bytes(r.enter(0x30).read_oid()) == b"\x2a\x86\x48\xce\x3d\x02\x01":
+        from tinyest import ec  # SEC1, or PKCS#8 with id-ecPublicKey
 
-            return ed25519.from_der(data)
-        if oid == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01":  # rsaEncryption
-            tag = 0x02
-        elif oid != b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey
-            _unsupported("key algorithm", oid)
-    if tag == 0x02:
-        from tinyest import rsa
+        return ec.from_der(data)
+    from tinyest import keys_rare
 
-        return rsa.from_der(data)
-    from tinyest import ec
-
-    return ec.from_der(data)
+    return keys_rare.private_other(data, tag)
 
 
 def parse_spki(spki_der):
@@ -109,41 +93,26 @@ def parse_spki(spki_der):
     oid = bytes(alg.read_oid())
     key = r.read_bits()
     r.done()
-    if oid == b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey
-        if alg.peek_tag() != 0x06:
-            raise _error(FormatError, 6)
-        curve = bytes(alg.read_oid())
-        _no_params(alg, "EC key")
-        if curve == b"\x2a\x86\x48\xce\x3d\x03\x01\x07":  # 1.2.840.10045.3.1.7
-            name = "P-256"
-        elif curve == b"\x2b\x81\x04\x00\x22":  # 1.3.132.0.34
-            name = "P-384"
-        else:
-            _unsupported("curve", curve)
-        if key[:1] != b"\x04":
-            raise _error(FormatError, 7, name)
-        from tinyest import ec
+    if oid != b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey
+        from tinyest import keys_rare  # RSA, Ed25519
 
-        ec.point_from_bytes(name, key)  # its length, on the curve
-        return "ec", name, bytes(key)
-    if oid == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01":  # rsaEncryption
-        if alg.peek_tag() != 0x05:
-            raise _error(FormatError, 8)
-        alg.read_null()
-        _no_params(alg, "RSA key")
-        from tinyest import rsa
+        return keys_rare.spki_other(alg, oid, key)
+    if alg.peek_tag() != 0x06:
+        raise _error(FormatError, 6)
+    curve = bytes(alg.read_oid())
+    _no_params(alg, "EC key")
+    if curve == b"\x2a\x86\x48\xce\x3d\x03\x01\x07":  # 1.2.840.10045.3.1.7
+        name = "P-256"
+    elif curve == b"\x2b\x81\x04\x00\x22":  # 1.3.132.0.34
+        name = "P-384"
+    else:
+        _unsupported("curve", curve)
+    if key[:1] != b"\x04":
+        raise _error(FormatError, 7, name)
+    from tinyest import ec
 
-        n, e = rsa.public_from_der(key)
-        return "rsa", rsa.bit_length(n), (n, e)
-    if oid == b"\x2b\x65\x70":  # id-Ed25519
-        _no_params(alg, "Ed25519 key")
-        if len(key) != 32:
-            raise _error(FormatError, 9, len(key))
-        from tinyest import ed25519
-
-        ed25519.check_public(key)
-        return "ed25519", None, bytes(key)
-    _unsupported("key algorithm", oid)
+    ec.point_from_bytes(name, key)  # its length, on the curve
+    return "ec", name, bytes(key)
 
 
 def verify(spki_der, algorithm_der, data, signature):
@@ -152,41 +121,13 @@ def verify(spki_der, algorithm_der, data, signature):
     kind, param, key = parse_spki(spki_der)
     r = der.top(algorithm_der)
     oid = bytes(r.read_oid())
-    data = bytes(data)
-    signature = bytes(signature)
-    i = oid[-1]
-    arc = oid[:-1]
-    if arc == b"\x2a\x86\x48\xce\x3d\x04\x03" and 2 <= i <= 4:  # ecdsa-with-SHA256/384/512
-        want, name = "ec", "ECDSA"
-        i -= 2
-    elif arc == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01" and 11 <= i <= 13:  # sha256/384/512WithRSAEncryption
-        want, name = "rsa", "RSA"
-        i -= 11
-        if r.peek_tag() == 0x05:  # NULL or absent (RFC 4055)
-            r.read_null()
-    elif oid == b"\x2b\x65\x70":  # Ed25519
-        want, name = "ed25519", "Ed25519"
-    else:
-        _unsupported("signature algorithm", oid)
-    _no_params(r, name)  # e.g. "ECDSA with params"
-    if kind != want:
-        raise _error(FormatError, 10, (name, kind))
-    if kind == "ed25519":
-        from tinyest import ed25519
+    i = oid[-1] - 2
+    if oid[:-1] != b"\x2a\x86\x48\xce\x3d\x04\x03" or not 0 <= i <= 2 or kind != "ec":
+        from tinyest import keys_rare  # RSA, Ed25519, or a mismatch
 
-        ok = ed25519.verify(key, data, signature)
-    else:
-        from tinyest import hashes
+        return keys_rare.verify_other(kind, param, key, oid, r, data, signature)
+    _no_params(r, "ECDSA")  # ecdsa-with-SHA256/384/512: no parameters (RFC 5758)
+    from tinyest import ec, hashes
 
-        h = "sha%d" % (256 + 128 * i)
-        digest = getattr(hashes, h)(data)
-        if kind == "ec":
-            from tinyest import ec
-
-            ok = ec.verify(param, key, digest, signature)
-        else:
-            from tinyest import rsa
-
-            ok = rsa.verify(key[0], key[1], h, digest, signature)
-    if not ok:
-        raise _error(VerifyError, 11, name)
+    if not ec.verify(param, key, getattr(hashes, "sha%d" % (256 + 128 * i))(bytes(data)), bytes(signature)):
+        raise _error(VerifyError, 11, "ECDSA")
