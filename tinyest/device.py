@@ -143,8 +143,7 @@ import gc
 import sys
 
 from tinyest import runtime
-from tinyest.errors import (AuthError, ConnectError, EstError, EstTimeout, FormatError,
-                            HttpError, ProtocolError, StoreError, TlsError, VerifyError)
+from tinyest.errors import AuthError, EstError, FormatError, StoreError
 
 from tinyest import store  # noqa: F401  loaded with the device, which runs on one: unload() keeps it
 
@@ -167,17 +166,6 @@ _DEFAULTS = {
 }
 _FROM_STORE = ("host", "port", "label", "fingerprint", "cn", "dns", "scheme")
 _IN_FLIGHT = ("simpleenroll", "simplereenroll", "enroll")  # "enroll": a factory-made CSR
-
-
-def retryable(e):
-    """True for failures that may go away by themselves (network, server load)."""
-    if isinstance(e, (ConnectError, EstTimeout, TlsError, ProtocolError)):
-        return True
-    if isinstance(e, AuthError):
-        return False
-    if isinstance(e, HttpError):
-        return e.status >= 500 or e.status in (202, 408, 429)
-    return False
 
 
 def renew_time(not_before, not_after, fraction=2 / 3, margin=7 * 86400):
@@ -235,7 +223,10 @@ class Device:
         self._retry_in = None
         self._cl = None
         self._checked = False
-        self._app = [k for k in sys.modules if k[:8] == "tinyest."]
+        self._app = app = []  # what the application imported: unload() keeps it
+        for k in sys.modules:
+            if k[:8] == "tinyest.":
+                app.append(k)
 
     # -- plumbing
 
@@ -470,7 +461,7 @@ class Device:
             self._learn(c)
             from tinyest import device_rare
 
-            device_rare.failed(self, act, e, retryable(e))
+            device_rare.failed(self, act, e)
             return False
         finally:
             self._cl = None
@@ -493,16 +484,9 @@ class Device:
             csr, key_der = device_rare.request(self, c, op, self.rekey if renew else True)
             device_rare = None  # unloaded before the request: not held through it
         if p is not None and p.issued and p.csr == csr:
-            # Certificates kept from an earlier answer, checked again after a
-            # /cacerts refresh (issuing CAs, the time).
-            cl = self._client(c, t, c.trust)
-            cl.cacerts()
-            self._learn(c)
-            try:
-                certs = cl.accept_issued(p.issued, csr, op)
-            except VerifyError as e:
-                e.issued = p.issued
-                raise
+            from tinyest import device_rare  # an earlier answer kept, checked again
+
+            cl, certs = device_rare.recheck(self, c, t, p.issued, csr, op)
         else:
             auth = cert = key = None
             if renew:

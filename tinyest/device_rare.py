@@ -2,14 +2,16 @@
 imported only when needed: a new key and CSR (``request``, made before the
 client unloads the modules), the commit of an answer (``commit``) and of what
 /cacerts taught (``absorb``, ``bootstrapped``: CA rollover, retired roots),
-failures and retries (``failed``, ``backoff``, ``clamp``), the clock
+an answer kept from an earlier attempt checked again (``recheck``), failures
+and retries (``failed``, ``retryable``, ``backoff``, ``clamp``), the clock
 (``adopt``, ``ntp``) and a damaged store (``store_failed``). A device that
 unloads before each request (``unload=True``) never holds it during a
 handshake. See ``tinyest.device`` for the policies.
 """
 
 from tinyest import runtime, x509
-from tinyest.errors import FormatError, RetryLater
+from tinyest.errors import (AuthError, ConnectError, EstTimeout, FormatError, HttpError, ProtocolError,
+                            RetryLater, TlsError, VerifyError)
 from tinyest.store import Pending
 
 MAX_ANCHORS = 8
@@ -76,8 +78,19 @@ def clamp(dev, c, t, at):
     return at
 
 
-def failed(dev, act, e, retry):
-    """Record the failure ``e`` of ``act`` (``retry``: ``device.retryable(e)``) in
+def retryable(e):
+    """True for failures that may go away by themselves (network, server load)."""
+    if isinstance(e, (ConnectError, EstTimeout, TlsError, ProtocolError)):
+        return True
+    if isinstance(e, AuthError):
+        return False
+    if isinstance(e, HttpError):
+        return e.status >= 500 or e.status in (202, 408, 429)
+    return False
+
+
+def failed(dev, act, e):
+    """Record the failure ``e`` of ``act`` in
     the store's pending state, and when to try again."""
     c = dev.store.load()
     t = dev._now(c)
@@ -105,7 +118,7 @@ def failed(dev, act, e, retry):
                     % (act, e.seconds))
         else:
             dev.log("retry", "%s: pending, server asks to wait %d s" % (act, e.seconds))
-    elif retry:
+    elif retryable(e):
         d = backoff(dev, attempts)
         if p is None or p.op == "failed":
             p = Pending("wait")
@@ -199,6 +212,20 @@ def request(dev, c, op, rekey):
     p = Pending(op, req, key_der, None, 0 if p is None else p.attempts or 0)
     dev.store.update(pending=p)  # before anything is sent
     return req, key_der
+
+
+def recheck(dev, c, t, issued, csr, op):
+    """(client, certificates) of an answer kept from an earlier attempt
+    (``issued``, the certificates' DER), checked again after a /cacerts refresh
+    (issuing CAs, the time); VerifyError carrying ``issued`` if they still fail."""
+    cl = dev._client(c, t, c.trust)
+    cl.cacerts()
+    dev._learn(c)
+    try:
+        return cl, cl.accept_issued(issued, csr, op)
+    except VerifyError as e:
+        e.issued = issued
+        raise
 
 
 def commit(dev, c, cl, key_der, certs, what):

@@ -8,7 +8,8 @@ tests/host/test_device_sim_host.py and tests/host/test_rollover_host.py.
 """
 from tinyest import csr, csr_build, csr_read, der, der_extra, ec, runtime, x509
 from tinyest.device import (BOOTSTRAPPED, ENROLLED, FAILED, RENEWING, UNPROVISIONED, Device,
-                            renew_time, retryable)
+                            renew_time)
+from tinyest.device_rare import retryable
 from tinyest.errors import (AuthError, ConnectError, CryptoError, DERError, EstTimeout,
                             FormatError, HttpError, ProtocolError, RetryLater, StoreError,
                             TlsError, VerifyError)
