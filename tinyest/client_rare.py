@@ -35,8 +35,10 @@ MIN_RETRY_DELAY = const(1)  # seconds between pending attempts, whatever Retry-A
 
 def status_error(resp, what):
     """The AuthError (401, 403) or HttpError for a refused request."""
+    from tinyest import http
+
     msg = "%s: HTTP %d %s" % (what, resp.status, resp.reason)
-    snippet = resp.snippet()
+    snippet = http.text(resp.body[:200]).strip()  # the start of the body, as text
     if snippet:
         msg += ": " + snippet
     if resp.status in (401, 403):

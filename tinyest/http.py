@@ -96,7 +96,7 @@ _NO_CREDENTIALS = const(18)
 _error = texts("http_rare")  # (cls, i, args=()): cls(text i % args)
 
 
-def _text(b):
+def text(b):
     """ASCII text of header bytes; other bytes become '?'."""
     try:
         return str(bytes(b), "utf-8")
@@ -212,10 +212,6 @@ class Response:
                 out.append(v)
         return out
 
-    def snippet(self, n=200):
-        """The start of the body as text, for error messages."""
-        return _text(self.body[:n]).strip()
-
 
 def status_line(stream):
     """(minor version, status, reason) of the status line."""
@@ -225,7 +221,7 @@ def status_line(stream):
             raise _error(ProtocolError, _CLOSED_STATUS)
         if line != b"":
             break
-    t = _text(line or b"")
+    t = text(line or b"")
     d = t[7:8] + t[9:12]  # the minor version and the status: ASCII digits, status 100 to 599
     if (t[:7] != "HTTP/1." or t[8:9] != " " or t[12:13] not in " " or len(d) != 4
             or d.strip("0123456789") or not "100" <= d[1:] < "600"):
@@ -248,7 +244,7 @@ def read_headers(stream):
             raise _error(ProtocolError, _LONG, "headers")
         if line is False:  # too long: skipped
             continue
-        t = _text(line)
+        t = text(line)
         i = t.find(":")
         if t[0] in " \t" and headers:  # obs-fold (RFC 7230 3.2.4): join with a space
             k, v = headers[-1]

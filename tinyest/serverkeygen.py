@@ -155,7 +155,7 @@ def _part_headers(body, p, end):
         j = line.find(b":")
         if j <= 0:
             raise ProtocolError("bad multipart header %r" % bytes(line[:40]))
-        headers.append((http._text(line[:j]).strip().lower(), http._text(line[j + 1:]).strip()))
+        headers.append((http.text(line[:j]).strip().lower(), http.text(line[j + 1:]).strip()))
         p = nxt
         if i < 0:
             return headers, end

@@ -449,7 +449,7 @@ def _response(data, step):
     except EstError as e:
         return None, e
     out = (resp.status, resp.reason, resp.headers, bytes(resp.body), resp.keep_alive)
-    resp.snippet()
+    http.text(resp.body[:200])  # what an error message quotes of a body
     http.retry_after(resp.header("retry-after"), resp.header("date"), now=0)
     ch = resp.header_all("www-authenticate")
     try:
@@ -574,7 +574,7 @@ def _split(data):
 
 def t_multipart(data):
     ctype, body = _split(bytes(data))
-    _multipart(http._text(ctype), body)
+    _multipart(http.text(ctype), body)
 
 
 _DAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")
@@ -594,8 +594,8 @@ def imf_fixdate(t):
 
 def t_http_date(data):
     a, b = _split(bytes(data))
-    value = http._text(a)
-    date = http._text(b) if b else None
+    value = http.text(a)
+    date = http.text(b) if b else None
     t = http.parse_http_date(value)
     if t is not None:
         check(http.parse_http_date(imf_fixdate(t)) == t, "HTTP-date round trip")
@@ -627,7 +627,7 @@ def _challenges(values):
 
 
 def t_www_authenticate(data):
-    values = [http._text(line) for line in bytes(data).split(b"\n")]
+    values = [http.text(line) for line in bytes(data).split(b"\n")]
     _challenges(values)
 
 
