@@ -11,8 +11,8 @@ escapes them (a failed check is an answer: None, or False).
 
 import hashlib
 
-from tinyest import hostname, issued, pkcs7, x509
-from tinyest.errors import EstError, VerifyError
+from tinyest import hostname, issued, pkcs7, texts, x509
+from tinyest.errors import EstError, FormatError, VerifyError
 
 try:
     from micropython import const
@@ -87,10 +87,30 @@ def server_chain_ok(chain, host, anchors, good, now, skew, checks):
         return False
 
 
+def fingerprint(fp):
+    """A SHA-256 fingerprint as 32 octets, from octets or hex text (colons and
+    spaces allowed); FormatError otherwise."""
+    _error = texts("client_rare")  # the texts of tinyest.client's errors
+    if isinstance(fp, str):
+        import binascii
+
+        try:
+            fp = binascii.unhexlify(fp.replace(":", "").replace(" ", ""))
+        except ValueError:
+            raise _error(FormatError, 1)
+    fp = bytes(fp)
+    if len(fp) != 32:
+        raise _error(FormatError, 2, len(fp))
+    return fp
+
+
 def accept_cacerts(cl, data, fp, bootstrap):
     """``EstClient.accept_cacerts``: the certificates (DER list) of a /cacerts
     answer ``data`` that chain to the client's trust anchors (or, on a bootstrap,
-    to the certificate whose SHA-256 is ``fp``), kept in ``cl.ca_certs``."""
+    to the certificate whose SHA-256 is ``fp``, octets or hex text), kept in
+    ``cl.ca_certs``."""
+    if fp is not None:
+        fp = fingerprint(fp)
     certs = pkcs7.certificates(data)
     if len(certs) > MAX_CACERTS:
         raise VerifyError("cacerts: %d certificates (limit %d)" % (len(certs), MAX_CACERTS))

@@ -116,28 +116,14 @@ def csr_spki(csr_der):
         raise _error(FormatError, 0, e)
 
 
-def _fingerprint(fp):
-    import binascii
-
-    if isinstance(fp, str):
-        fp = fp.replace(":", "").replace(" ", "")
-        try:
-            fp = binascii.unhexlify(fp)
-        except ValueError:
-            raise _error(FormatError, 1)
-    fp = bytes(fp)
-    if len(fp) != 32:
-        raise _error(FormatError, 2, len(fp))
-    return fp
-
-
 def _der_list(items):
     out = []
     for c in items or ():
         if isinstance(c, str) or (len(c) and c[0] != der.SEQUENCE):
             from tinyest import pem
 
-            out.extend([d for _, d in pem.decode_all(c, "CERTIFICATE")])
+            for b in pem.decode_all(c, "CERTIFICATE"):
+                out.append(b[1])
         else:
             out.append(bytes(c))
     return out
@@ -338,7 +324,7 @@ class EstClient:
 
     def cacerts(self, bootstrap_fingerprint=None):
         """The CA certificates (DER list) that chain to the trust anchors."""
-        fp = None if bootstrap_fingerprint is None else _fingerprint(bootstrap_fingerprint)
+        fp = bootstrap_fingerprint  # SHA-256: 32 octets or hex text, read by catrust
         bootstrap = fp is not None and not self.trust and not self.system_trust
         data = self._b64(self._exchange("GET", "cacerts", bootstrap=bootstrap), "cacerts")
         return self.accept_cacerts(data, fp, bootstrap)

@@ -151,9 +151,7 @@ class CoapsClient:
         on a bootstrap, to the one whose SHA-256 is ``bootstrap_fingerprint``)."""
         fp = chain = None
         if bootstrap_fingerprint is not None:
-            from tinyest.client import _fingerprint
-
-            fp = _fingerprint(bootstrap_fingerprint)
+            fp = bootstrap_fingerprint  # read by catrust
             if not self.trust:
                 chain = []
         self._chain = chain

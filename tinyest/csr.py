@@ -156,9 +156,10 @@ def request(signer, cn, dns=()):
     names = [dns] if isinstance(dns, str) else list(dns or ())
     attrs = []
     if names:
+        gns = []
         for n in names:
-            check_hostname(n, "DNS name", True)
-        san = der.seq(*[der.tlv(GN_DNS, n.encode()) for n in names])
+            gns.append(der.tlv(GN_DNS, check_hostname(n, "DNS name", True).encode()))
+        san = der.seq(*gns)
         attrs.append(ext_request([extension(OID_SAN, False, san)]))
     return sign(info(subject, signer.public_key_der(), attrs), signer)
 

@@ -189,13 +189,23 @@ def test_same_origin():
 
 
 def test_fingerprint():
+    # read by catrust when the /cacerts answer is checked (a device's bootstrap loads it then)
+    from tinyest.catrust import fingerprint
+
     fp = bytes(range(32))
-    assert client._fingerprint(fp) == fp
-    assert client._fingerprint(binascii.hexlify(fp).decode()) == fp
+    assert fingerprint(fp) == fp
+    assert fingerprint(binascii.hexlify(fp).decode()) == fp
     colons = ":".join(["%02X" % b for b in fp])
-    assert client._fingerprint(colons) == fp
+    assert fingerprint(colons) == fp
     for bad in (b"\x00" * 31, "zz" * 32, "00" * 33, b""):
-        raises(FormatError, client._fingerprint, bad)
+        raises(FormatError, fingerprint, bad)
+
+
+def test_bad_fingerprint_refuses_the_answer():
+    # A fingerprint that is not 32 octets is a FormatError, whatever the answer holds
+    cl = client.EstClient("est.example")
+    for bad in ("zz" * 32, b"\x00" * 31):
+        raises(FormatError, cl.accept_cacerts, b"\x30\x00", bad, True)
 
 
 def test_client_key_checked_at_construction():
