@@ -14,6 +14,8 @@ the board models of ../shared/tools (MicroPython 1.28 unix builds).
 - the firmware loop (port_micropython/main.py through Device.step, the store on
   a filesystem, bench/bench_loop.py) bootstraps by fingerprint and enrolls in
   one boot, and renews in a later one, within LOOP_BUDGET on the Pico W model.
+- the .mpy of the modules the device path imports (build.py's core group) stay
+  within CORE_BUDGET bytes.
 
 Each run makes a new dev server, whose certificate sizes move the figures by a
 KiB or two; bench/bench_fit.py and bench/bench_loop.py print the measured
@@ -44,6 +46,7 @@ LOOP_BUDGET = 112  # KiB, each boot of the firmware loop on micropython-32-tlshe
 # measured 112-114 / 93 (bench/bench_coaps.py --heap); a DTLS handshake takes more heap
 # than a TLS one (mbedTLS, 38 vs 25 KiB) and the CoAP modules add 11 KiB of .mpy
 COAPS_BUDGETS = {"micropython-32-tlsheap": 120, "micropython-32": 100}
+CORE_BUDGET = 32 * 1024  # .mpy bytes of the modules the device path imports (build.py's core group)
 
 
 def _exe(name):
@@ -67,6 +70,17 @@ def fit(mpy, tmp_path_factory):
         yield f
     finally:
         f.close()
+
+
+def test_core_code_fits_its_budget(mpy):
+    # What a mip-installed board loads into its heap to bootstrap, enroll and renew
+    # (port_micropython/build.py's core group, as mpy-cross writes it for a board)
+    sizes = {f.stem + ".py": f.stat().st_size for f in (mpy / "tinyest").glob("*.mpy")}
+    core = {n: b for n, b in sizes.items() if build.group(n) == "core"}
+    assert "device.py" in core and "x509.py" in core and "ec.py" not in core
+    total = sum(core.values())
+    print("core .mpy: %d bytes (budget %d)" % (total, CORE_BUDGET))
+    assert total <= CORE_BUDGET, sorted(core.items(), key=lambda kv: -kv[1])
 
 
 @pytest.mark.parametrize("exe,op", sorted(BUDGETS), ids=lambda v: v)
