@@ -1,6 +1,6 @@
 """The firmware loop of a mip-installed board on the board models: the heap it needs.
 
-    python bench/bench_loop.py [--servers N] [--coaps]
+    python bench/bench_loop.py [--servers N] [--coaps] [--loaded]
 
 port_micropython/main.py through ``Device.step``, the store on a filesystem, the
 library as .mpy in the flash's lib/ (port_micropython/sim.py), on
@@ -12,8 +12,11 @@ which every larger one (2 KiB steps, 48 KiB up) completed its step, and in
 brackets the lowest that did; the worst of ``--servers`` dev-server instances.
 The budget of the device-fit issue: 112 KiB on -tlsheap. ``--coaps``: the same
 over EST-coaps (``CoapsLoop``: a factory certificate, no bootstrap by
-fingerprint, since the dev coaps server wants a client certificate anyway). It
-prints; it never asserts.
+fingerprint, since the dev coaps server wants a client certificate anyway).
+``--loaded``: which modules a device's loop loads over five boots (bootstrap and
+enrollment, then a renewal each boot: 1-day certificates), per boot and in all,
+with their .mpy bytes.
+It prints; it never asserts.
 """
 import argparse
 import pathlib
@@ -170,15 +173,80 @@ class CoapsLoop(Loop):
             shutil.rmtree(f.path, ignore_errors=True)
 
 
+# main.py run by a wrapper that notes every tinyest module present before each
+# tinyest.unload() and at the end of the boot, appended to loaded.txt (a line a boot).
+_RECORDER = r"""
+import sys
+import tinyest
+seen = set()
+def _snap():
+    for k in sys.modules:
+        if k[:8] == "tinyest.":
+            seen.add(k[8:])
+_unload = tinyest.unload
+def _rec(*a, **k):
+    _snap()
+    return _unload(*a, **k)
+tinyest.unload = _rec
+try:
+    with open("app.py") as f:
+        exec(f.read(), {"__name__": "__main__"})
+finally:
+    _snap()
+    with open("loaded.txt", "a") as f:
+        f.write(" ".join(sorted(seen)) + "\n")
+"""
+
+
+def loaded(lib, work, exe, boots=5):
+    """The modules the firmware loop loads over a device's life on ``exe``: boots of
+    a device on a fake clock (bootstrap by fingerprint and enrollment, then
+    renewals); returns [set per boot]."""
+    loop = Loop(lib, work)
+    try:
+        f = loop._flash()
+        (f.path / "app.py").write_text((f.path / "main.py").read_text())
+        (f.path / "main.py").write_text(_RECORDER)
+        for _ in range(boots):
+            b = f.boot(loop.clock, exe=str(exe))
+            if b.rc != 0:
+                raise RuntimeError("boot failed: %s" % b.lines[-3:])
+            if b.wake_at and b.wake_at > 0:
+                loop.clock.advance_to(b.wake_at)
+        return [set(line.split()) for line in (f.path / "loaded.txt").read_text().splitlines()]
+    finally:
+        loop.close()
+
+
+def print_loaded(lib, work):
+    exe = TOOLS / "micropython-32"
+    if not exe.exists():
+        print("micropython-32 absent")
+        return
+    sizes = {f.stem: f.stat().st_size for f in (pathlib.Path(lib) / "tinyest").glob("*.mpy")}
+    boots = loaded(lib, work, exe)
+    union = {"__init__"}
+    print("== .mpy a device's firmware loop loads, per boot (micropython-32, 1-day certificates) ==")
+    for i, mods in enumerate(boots, 1):
+        union |= mods
+        print("boot %d %6d B  %s" % (i, sizes["__init__"] + sum(sizes[m] for m in mods), " ".join(sorted(mods))))
+    total = sum(sizes[m] for m in union)
+    print("all boots: %d B = %.1f KiB (the package itself included)" % (total, total / 1024))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bench_loop.py", description=__doc__.splitlines()[0])
     ap.add_argument("--servers", type=int, default=2)
     ap.add_argument("--coaps", action="store_true", help="EST over CoAP (the coap extra) instead of HTTPS")
+    ap.add_argument("--loaded", action="store_true", help="the .mpy the loop loads over a device's life")
     args = ap.parse_args(argv)
     make = CoapsLoop if args.coaps else Loop
     work = pathlib.Path(tempfile.mkdtemp(prefix="tinyest-loop-"))
     try:
         lib = sim.build_lib(work / "mpy")
+        if args.loaded:
+            print_loaded(lib, work / "loaded")
+            return 0
         print("== firmware loop (main.py, Device.step)%s: -X heapsize (KiB) per boot, reliable (lowest), "
               "worst of %d dev servers ==" % (" over coaps" if args.coaps else "", args.servers))
         for name in ("micropython-32-tlsheap", "micropython-32"):
