@@ -59,9 +59,9 @@ print("total %d" % (prev - base))
 """
 
 
-# Runs bench/device_path.py (its path the first argument) and prints the modules
-# it loaded: every tinyest module in sys.modules before each unload() and at the end.
-LOADED = r"""
+# Notes in ``seen`` every tinyest module in sys.modules before each unload() and
+# (``_snap()``) at the end (bench_loop.py --loaded wraps main.py with it too).
+RECORDER = r"""
 import sys
 import tinyest
 seen = set()
@@ -78,6 +78,9 @@ def _recording(*a, **k):
     return _unload(*a, **k)
 
 tinyest.unload = _recording
+"""
+# Runs bench/device_path.py (its path the first argument) and prints the modules it loaded.
+LOADED = RECORDER + r"""
 path = sys.argv.pop(1)
 with open(path) as f:
     exec(f.read())

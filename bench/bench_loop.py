@@ -29,6 +29,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "port_micropython"))
 
+import bench_fit  # noqa: E402
 import sim  # noqa: E402
 
 TOOLS = ROOT.parent / "shared" / "tools"
@@ -173,21 +174,9 @@ class CoapsLoop(Loop):
             shutil.rmtree(f.path, ignore_errors=True)
 
 
-# main.py run by a wrapper that notes every tinyest module present before each
-# tinyest.unload() and at the end of the boot, appended to loaded.txt (a line a boot).
-_RECORDER = r"""
-import sys
-import tinyest
-seen = set()
-def _snap():
-    for k in sys.modules:
-        if k[:8] == "tinyest.":
-            seen.add(k[8:])
-_unload = tinyest.unload
-def _rec(*a, **k):
-    _snap()
-    return _unload(*a, **k)
-tinyest.unload = _rec
+# main.py (as app.py) run under bench_fit's recorder; the modules of each boot are
+# appended to loaded.txt, a line a boot.
+_RECORDER = bench_fit.RECORDER + r"""
 try:
     with open("app.py") as f:
         exec(f.read(), {"__name__": "__main__"})
