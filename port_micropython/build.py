@@ -13,8 +13,9 @@ core    what a device running the state machine (``tinyest.device``) imports to
 lazy    modules a device imports only inside the function that needs them
         (``LAZY``): http_auth (answering a 401: a device that enrolls with a
         password loads it for that request, one that renews with its certificate
-        never), catrust (a /cacerts answer: what is accepted, CA rollover, the
-        bootstrap's server chain check), hostname (a certificate naming a host:
+        never), catrust (a /cacerts answer: what is accepted, the bootstrap's
+        server chain check), rollover (an answer holding CA rollover
+        certificates), hostname (a certificate naming a host:
         the bootstrap check, and IP addresses on MicroPython), http_date (HTTP
         dates: Date, Retry-After), http_rare (chunked and close-delimited
         bodies, odd header bytes), runtime_rare (client keys not given as DER, the
@@ -63,8 +64,8 @@ CRYPTO = {"ec.py", "ec_der.py", "ec_p256.py", "ec_p256c.py", "ec_p384.py", "rsa.
 # Core modules imported only by the function that needs them (see the docstring).
 LAZY = {"catrust.py", "client_rare.py", "csr_build.py", "csr_rare.py", "csrattrs.py", "der_text.py",
         "device_rare.py", "hostname.py", "http_auth.py", "http_date.py", "http_rare.py", "issued.py", "keys_rare.py",
-        "names.py", "pem.py", "pkcs7_rare.py", "proxy.py", "runtime_error.py", "runtime_rare.py", "serialwire.py",
-        "serverkeygen.py", "store_rare.py", "x509_rare.py"}
+        "names.py", "pem.py", "pkcs7_rare.py", "proxy.py", "rollover.py", "runtime_error.py", "runtime_rare.py",
+        "serialwire.py", "serverkeygen.py", "store_rare.py", "x509_rare.py"}
 # Modules no board loads.
 HOST = {"csr_read.py", "der_extra.py", "pkcs7_write.py"}
 # Imported on CPython only.

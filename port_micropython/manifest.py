@@ -10,7 +10,7 @@
 # the general CSR builder, names as text, PEM input, the provisioning agent's wire format):
 #     include("/path/to/tinyest/port_micropython/manifest.py", extras=False)
 # It keeps http_auth (the 401 of an enrollment with a password), catrust (/cacerts
-# answers, bootstrap by fingerprint, CA rollover), names (certificate names in
+# answers, bootstrap by fingerprint), rollover (CA rollover), names (certificate names in
 # messages), http_date, http_rare and runtime_rare (HTTP dates, chunked and
 # close-delimited bodies, the rarer TLS inputs: what real servers and configs send),
 # and the other *_rare modules and issued (error texts, the device's and the
@@ -36,7 +36,7 @@
 #     test_enroll_in_64k), which fits both boards.
 #   .mpy on a board (port_micropython/build.py, without line numbers): core 31.9 KiB
 #     (goal 32), the whole package 96.5 KiB; what the firmware loop loads over a
-#     device's life 56.6 KiB (bench/bench_loop.py --loaded; goal 56).
+#     device's life 55.8 KiB (bench/bench_loop.py --loaded; goal 56).
 metadata(description="EST (RFC 7030) client: enroll and renew device certificates",
          version="0.1.0", license="MIT")
 
@@ -45,7 +45,8 @@ options.defaults(crypto=True, extras=True, coap=False)
 CORE = ("__init__.py", "catrust.py", "client.py", "client_rare.py", "csr.py", "csr_rare.py", "der.py", "der_text.py",
         "der_write.py", "device.py", "device_rare.py", "errors.py", "hostname.py", "http.py", "http_auth.py",
         "http_date.py", "http_rare.py", "issued.py", "keys.py", "keys_rare.py", "names.py", "pkcs7.py", "pkcs7_rare.py",
-        "runtime.py", "runtime_error.py", "runtime_rare.py", "store.py", "store_rare.py", "x509.py", "x509_rare.py")
+        "rollover.py", "runtime.py", "runtime_error.py", "runtime_rare.py", "store.py", "store_rare.py", "x509.py",
+        "x509_rare.py")
 EXTRAS = ("csr_build.py", "csrattrs.py", "pem.py", "proxy.py", "serialwire.py", "serverkeygen.py")
 CRYPTO = ("ec.py", "ec_der.py", "ec_p256.py", "ec_p256c.py", "ec_p384.py", "ed25519.py", "hashes.py", "rsa.py",
           "sha512.py")

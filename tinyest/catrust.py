@@ -1,8 +1,9 @@
 """CA trust from /cacerts, imported only when a /cacerts answer comes (a
 renewing device never loads it): which certificates of the answer are accepted
 (``accept_cacerts``, behind ``EstClient.accept_cacerts``), CA key rollover
-certificates (RFC 7030 4.1.3) and the check of the server chain captured on a
-provisional bootstrap connection (RFC 7030 4.1.1).
+certificates (RFC 7030 4.1.3: ``tinyest.rollover``, loaded when an answer
+holds one), the check of the server chain captured on a provisional bootstrap
+connection (RFC 7030 4.1.1) and the bootstrap fingerprint (``fingerprint``).
 
 The rollover and server-chain checks take the ``x509.Checks`` budget of the
 answer they belong to, so they add no signature check beyond it, and no error
@@ -23,47 +24,6 @@ except ImportError:  # CPython
 
 
 MAX_CACERTS = const(16)  # certificates in one /cacerts answer
-
-
-class Rollover:
-    """CA key rollover certificates found in /cacerts (RFC 7030 4.1.3), DER
-    or None: ``new_with_new`` (the new self-signed root), ``new_with_old``
-    (new key signed by the old), ``old_with_new`` (old key signed by the new)."""
-
-    def __init__(self):
-        self.new_with_new = None
-        self.new_with_old = None
-        self.old_with_new = None
-
-
-def find_rollover(good, anchors, checks):
-    """A ``Rollover`` from the validated /cacerts certificates ``good`` (parsed),
-    or None: a self-signed root of a key no anchor has, with NewWithOld signed
-    by an anchor or OldWithNew signed by the new root."""
-    anchor_keys = [bytes(a.public_key_der) for a in anchors]
-    roots = []
-    for c in good:
-        if (c.is_self_issued() and bytes(c.public_key_der) not in anchor_keys
-                and checks.signed(c, c) is True):
-            roots.append(c)
-    ro = Rollover()
-    for new in roots:
-        nk = bytes(new.public_key_der)
-        for c in good:
-            if c is new:
-                continue
-            ck = bytes(c.public_key_der)
-            if ck == nk and c.subject_der == new.subject_der:
-                for a in anchors:
-                    if c.issuer_der == a.subject_der and checks.signed(c, a) is True:
-                        ro.new_with_old = bytes(c.der)
-            elif (ck in anchor_keys and c.issuer_der == new.subject_der
-                  and checks.signed(c, new) is True):
-                ro.old_with_new = bytes(c.der)
-        if ro.new_with_old or ro.old_with_new:
-            ro.new_with_new = bytes(new.der)
-            return ro
-    return None
 
 
 def server_chain_ok(chain, host, anchors, good, now, skew, checks):
@@ -138,8 +98,11 @@ def accept_cacerts(cl, data, fp, bootstrap):
             if checks.left <= 0:
                 raise VerifyError("cacerts: %s" % e)
             continue
-        if c.is_self_issued() and not self_signed and not _is_link(c, certs, checks):
-            raise VerifyError("cacerts: self-issued %s has a bad signature" % c.subject)
+        if c.is_self_issued() and not self_signed:
+            from tinyest import rollover
+
+            if not rollover.is_link(c, certs, checks):
+                raise VerifyError("cacerts: self-issued %s has a bad signature" % c.subject)
         good.append(c)
     if not good:
         raise VerifyError("cacerts: no certificate chains to a trust anchor")
@@ -147,7 +110,9 @@ def accept_cacerts(cl, data, fp, bootstrap):
     keys = [bytes(a.public_key_der) for a in anchors]
     for c in good:
         if c.is_self_issued() and bytes(c.public_key_der) not in keys:
-            cl.rollover = find_rollover(good, anchors, checks)  # a rollover, maybe
+            from tinyest import rollover  # a rollover, maybe
+
+            cl.rollover = rollover.find(good, anchors, checks)
             break
     out = [bytes(c.der) for c in good]
     if fp is not None:
@@ -161,11 +126,3 @@ def accept_cacerts(cl, data, fp, bootstrap):
             "verified" if cl.bootstrap_server_verified else "NOT verified"))
     cl.ca_certs = out
     return out
-
-
-def _is_link(c, certs, checks):
-    # A self-issued certificate signed by another key of the same name.
-    for o in certs:
-        if o is not c and o.subject_der == c.issuer_der and checks.signed(c, o) is True:
-            return True
-    return False

@@ -32,7 +32,7 @@ Bootstrap (RFC 7030 4.1.1)
 CA rollover (RFC 7030 4.1.3)
     /cacerts certificates that link an old and a new CA key (OldWithNew,
     NewWithOld) and the new self-signed root (NewWithNew) are recognised and
-    reported in ``client.rollover`` (a ``catrust.Rollover`` or None;
+    reported in ``client.rollover`` (a ``rollover.Rollover`` or None;
     ``tinyest.catrust`` is loaded only when /cacerts holds a root of a key
     that is not a trust anchor's).
 

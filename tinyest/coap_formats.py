@@ -204,7 +204,7 @@ def serverkeygen(cl, csr):
     m = cl._call(coap.POST, "skg", bytes(csr), coap.PKCS10)
     if m.uint(coap.CONTENT_FORMAT) != coap.MULTIPART_CORE:
         raise ProtocolError("skg: answer in Content-Format %s" % m.uint(coap.CONTENT_FORMAT))
-    from tinyest import issued, pkcs7  # after the DTLS session: not in the heap through it
+    from tinyest import pkcs7, serverkeygen  # after the DTLS session: not in the heap through it
 
     key_der = certs = None
     for cf, part in multipart(m.payload):
@@ -214,4 +214,4 @@ def serverkeygen(cl, csr):
             certs = [bytes(c) for c in pkcs7.certificates(part)]
         elif cf == coap.PKIX_CERT and part is not None:
             certs = [part]
-    return issued.server_key(cl, key_der, certs, "skg")
+    return serverkeygen.server_key(cl, key_der, certs, "skg")

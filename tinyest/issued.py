@@ -7,7 +7,7 @@ are loaded anyway: a device unloads it before its next TLS handshake.
 """
 
 from tinyest import runtime, x509
-from tinyest.errors import EstError, FormatError, ProtocolError, VerifyError
+from tinyest.errors import VerifyError
 
 try:
     from micropython import const
@@ -73,18 +73,3 @@ def verify(cl, certs, spki, op):
         e.issued = [bytes(c) for c in certs]
         raise
     return [bytes(mine.der)] + [bytes(c.der) for c in others]
-
-
-def server_key(cl, key_der, certs, what):
-    """(key DER, certificates) of a server-generated key's answer (``what``
-    names the operation in errors): both parts there, the key readable, the
-    certificates issued for it and checked as ``verify`` does."""
-    if key_der is None or certs is None:
-        raise ProtocolError("%s: the key or the certificate part is missing" % what)
-    from tinyest import keys
-
-    try:
-        spki = keys.load_private(key_der).public_key_der()
-    except EstError as e:
-        raise FormatError("%s: unusable private key: %s" % (what, e))
-    return key_der, verify(cl, certs, bytes(spki), "serverkeygen")

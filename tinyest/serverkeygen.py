@@ -22,7 +22,7 @@ Side channels: the server-generated private key is handled as plain bytes.
 """
 
 from tinyest import http
-from tinyest.errors import FormatError, ProtocolError
+from tinyest.errors import EstError, FormatError, ProtocolError
 
 MAX_PARTS = 8
 
@@ -192,8 +192,22 @@ def serverkeygen(client, csr, wait):
             elif mtype == "application/pkcs7-mime":
                 certs = [bytes(c) for c in pkcs7.certificates(http.b64decode_body(data))]
         parts = resp = None
-        from tinyest import issued
-
-        return issued.server_key(client, key_der, certs, "serverkeygen")
+        return server_key(client, key_der, certs, "serverkeygen")
 
     return client._waiting(once, wait)
+
+
+def server_key(cl, key_der, certs, what):
+    """(key DER, certificates) of a server-generated key's answer (``what``
+    names the operation in errors): both parts there, the key readable, the
+    certificates issued for it and checked by ``issued.verify``; the answer of
+    EST over CoAP (``coap_formats``) too."""
+    if key_der is None or certs is None:
+        raise ProtocolError("%s: the key or the certificate part is missing" % what)
+    from tinyest import issued, keys
+
+    try:
+        spki = keys.load_private(key_der).public_key_der()
+    except EstError as e:
+        raise FormatError("%s: unusable private key: %s" % (what, e))
+    return key_der, issued.verify(cl, certs, bytes(spki), "serverkeygen")

@@ -15,7 +15,8 @@ the board models of ../shared/tools (MicroPython 1.28 unix builds).
   a filesystem, bench/bench_loop.py) bootstraps by fingerprint and enrolls in
   one boot, and renews in a later one, within LOOP_BUDGET on the Pico W model.
 - the .mpy of the modules the device path imports (build.py's core group) stay
-  within CORE_BUDGET bytes.
+  within CORE_BUDGET bytes, and everything the firmware loop loads over a
+  device's life (bench_loop.py --loaded) within LOADED_BUDGET.
 
 Each run makes a new dev server, whose certificate sizes move the figures by a
 KiB or two; bench/bench_fit.py and bench/bench_loop.py print the measured
@@ -47,6 +48,7 @@ LOOP_BUDGET = 112  # KiB, each boot of the firmware loop on micropython-32-tlshe
 # than a TLS one (mbedTLS, 38 vs 25 KiB) and the CoAP modules add 11 KiB of .mpy
 COAPS_BUDGETS = {"micropython-32-tlsheap": 120, "micropython-32": 100}
 CORE_BUDGET = 32 * 1024  # .mpy bytes of the modules the device path imports (build.py's core group)
+LOADED_BUDGET = 56 * 1024  # .mpy bytes of every module a device's firmware loop loads over its life
 
 
 def _exe(name):
@@ -81,6 +83,21 @@ def test_core_code_fits_its_budget(mpy):
     total = sum(core.values())
     print("core .mpy: %d bytes (budget %d)" % (total, CORE_BUDGET))
     assert total <= CORE_BUDGET, sorted(core.items(), key=lambda kv: -kv[1])
+
+
+def test_what_a_device_ever_loads_fits_its_budget(mpy, tmp_path):
+    # The firmware loop over five boots (bootstrap by fingerprint, enrollment with a
+    # password, then renewals), P-256 key and CA: the union of the modules it loaded
+    exe = _exe("micropython-32")
+    boots = bench_loop.loaded(mpy, tmp_path, exe)
+    assert len(boots) == 5
+    assert "catrust" in boots[0] and "http_auth" in boots[0]  # bootstrap, password
+    assert all("device_rare" in b for b in boots[1:])  # each later boot renewed
+    union = {"__init__"}.union(*boots)
+    sizes = {f.stem: f.stat().st_size for f in (mpy / "tinyest").glob("*.mpy")}
+    total = sum(sizes[m] for m in union)
+    print("loaded over a device's life: %d bytes (budget %d): %s" % (total, LOADED_BUDGET, sorted(union)))
+    assert total <= LOADED_BUDGET
 
 
 @pytest.mark.parametrize("exe,op", sorted(BUDGETS), ids=lambda v: v)

@@ -182,7 +182,7 @@ def test_manifest_freezes_the_core_and_optionally_the_crypto():
     basic = [n for n in CORE if n not in build.LAZY] + [
         "catrust.py", "client_rare.py", "csr_rare.py", "der_text.py", "device_rare.py", "hostname.py",
         "http_auth.py", "http_date.py", "http_rare.py", "issued.py", "keys_rare.py", "names.py", "pkcs7_rare.py",
-        "runtime_error.py", "runtime_rare.py", "store_rare.py", "x509_rare.py"]
+        "rollover.py", "runtime_error.py", "runtime_rare.py", "store_rare.py", "x509_rare.py"]
     assert _run_manifest(extras=False, crypto=False) == sorted("tinyest/" + n for n in basic)
     assert _run_manifest(extras=False) == sorted("tinyest/" + n for n in basic + CRYPTO)
     # coap=True adds EST over CoAP, exactly build.py's coap group
