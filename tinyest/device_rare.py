@@ -90,8 +90,8 @@ def retryable(e):
 
 
 def failed(dev, act, e):
-    """Record the failure ``e`` of ``act`` in
-    the store's pending state, and when to try again."""
+    """Record the failure ``e`` of ``act`` in the store's pending state, and
+    when to try again (``retryable``)."""
     c = dev.store.load()
     t = dev._now(c)
     p = c.pending

@@ -46,12 +46,6 @@ from tinyest.errors import FormatError, VerifyError
 _error = texts("keys_rare")  # (cls, i, args=()): cls(text i % args)
 
 
-def _unsupported(what, oid):
-    from tinyest import keys_rare
-
-    keys_rare.unsupported(what, oid)
-
-
 def _no_params(r, what):
     if not r.empty():
         raise _error(FormatError, 1, what)
@@ -106,7 +100,9 @@ def parse_spki(spki_der):
     elif curve == b"\x2b\x81\x04\x00\x22":  # 1.3.132.0.34
         name = "P-384"
     else:
-        _unsupported("curve", curve)
+        from tinyest import keys_rare
+
+        keys_rare.unsupported("curve", curve)
     if key[:1] != b"\x04":
         raise _error(FormatError, 7, name)
     from tinyest import ec
