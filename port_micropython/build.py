@@ -39,6 +39,10 @@ coap    EST over CoAP (``COAP``, RFC 9148): the client (coaps), CoAP (codec,
         exchanges), DTLS, the discovery and multipart-core readers: a package of
         its own (package-coap.json; the manifest's ``coap=True``), for a board
         that talks to a coaps:// server.
+thumb   ec_thumb, P-256's point loop in ARM Thumb assembly (``THUMB``): built only
+        with ``--march`` naming an ARM core (armv6m for the RP2040), where it goes
+        into package.json too; sources have package-thumb.json (the manifest's
+        ``thumb=True``). Elsewhere tinyest.ec runs its Python loop.
 
 "core .mpy total" counts the first group only. The files carry no line numbers
 (``mpy-cross -X no-source-lines``): 7 % less code, in the flash and in the heap
@@ -72,8 +76,10 @@ HOST = {"csr_read.py", "der_extra.py", "pkcs7_write.py"}
 CPYTHON = {"runtime_cpython.py"}
 # EST over CoAP, loaded only by what speaks CoAP: a package of its own.
 COAP = {"coap.py", "coap_formats.py", "coaps.py", "dtls.py"}
+# P-256 in ARM Thumb assembly: compiled only for an ARM core (--march arm*).
+THUMB = {"ec_thumb.py"}
 # Everything outside the core a basic enroll/renew device imports.
-OPTIONAL = CRYPTO | LAZY | HOST | CPYTHON | COAP
+OPTIONAL = CRYPTO | LAZY | HOST | CPYTHON | COAP | THUMB
 VERSION = "0.1.0"
 
 
@@ -91,6 +97,8 @@ def build(out, march=None, opt=None, lines=False):
     dest.mkdir(parents=True, exist_ok=True)
     rows = []
     for src in sorted(CORE.glob("*.py")):
+        if src.name in THUMB and not (march or "").startswith("arm"):
+            continue
         target = dest / (src.stem + ".mpy")
         cmd = mpy_cross() + ["-o", str(target), "-s", "tinyest/" + src.name]
         if march:
@@ -117,24 +125,30 @@ def group(name):
         return "CPython"
     if name in COAP:
         return "coap"
+    if name in THUMB:
+        return "thumb"
     return "core"
 
 
 def package_files(names, ext=".py", prefix="../tinyest/"):
     """mip package.json objects: (file name, object) for everything, for the core
-    with its lazily imported modules, for the software crypto, and for EST over
+    with its lazily imported modules, for the software crypto, for EST over
     CoAP (package-coap.json: installed beside the others by a board that uses
-    a coaps:// server)."""
+    a coaps:// server) and for the Thumb assembly (package-thumb.json, for an
+    ARM board installing sources; a .mpy build for an ARM core has it in
+    package.json)."""
     def obj(sel):
         urls = [["tinyest/" + n[:-3] + ext, prefix + n[:-3] + ext] for n in sel]
         return {"urls": urls, "version": VERSION}
 
     core = [n for n in names if group(n) in ("core", "lazy")]
     crypto = [n for n in names if n in CRYPTO]
-    board = [n for n in names if group(n) in ("core", "lazy", "crypto")]
+    board = [n for n in names if group(n) in ("core", "lazy", "crypto") or n in THUMB and ext == ".mpy"]
     coap = [n for n in names if n in COAP]
+    thumb = [n for n in names if n in THUMB]
     return [("package.json", obj(board)), ("package-core.json", obj(core)),
-            ("package-crypto.json", obj(crypto)), ("package-coap.json", obj(coap))]
+            ("package-crypto.json", obj(crypto)), ("package-coap.json", obj(coap))] + \
+        [("package-thumb.json", obj(thumb))] * (ext == ".py")
 
 
 def write_packages(out, rows):
@@ -158,7 +172,7 @@ def main(argv=None):
     except (OSError, subprocess.CalledProcessError) as e:
         print("build.py: %s" % e, file=sys.stderr)
         return 2
-    totals = {"core": 0, "lazy": 0, "crypto": 0, "host": 0, "CPython": 0, "coap": 0}
+    totals = {"core": 0, "lazy": 0, "crypto": 0, "host": 0, "CPython": 0, "coap": 0, "thumb": 0}
     print("%-16s %8s %8s" % ("module", ".py", ".mpy"))
     for name, py, mpy in rows:
         g = group(name)
@@ -169,10 +183,11 @@ def main(argv=None):
     board = core + totals["lazy"] + totals["crypto"]
     print("core .mpy total: %d bytes (%.1f KiB; %.1f KiB with http_auth.py for an enrollment "
           "with a password); lazy: %.1f KiB; optional crypto: %.1f KiB; all a board may load: "
-          "%.1f KiB; host only: %.1f KiB; CPython only: %.1f KiB; EST over CoAP (package-coap.json): %.1f KiB"
+          "%.1f KiB; host only: %.1f KiB; CPython only: %.1f KiB; EST over CoAP (package-coap.json): %.1f KiB%s"
           % (core, core / 1024, (core + auth) / 1024, totals["lazy"] / 1024,
              totals["crypto"] / 1024, board / 1024, totals["host"] / 1024, totals["CPython"] / 1024,
-             totals["coap"] / 1024))
+             totals["coap"] / 1024,
+             "; P-256 in Thumb assembly: %.1f KiB" % (totals["thumb"] / 1024) if totals["thumb"] else ""))
     return 0
 
 

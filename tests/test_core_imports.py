@@ -79,6 +79,7 @@ def test_lazy_import_test_knows_the_groups_of_build_py():
     assert sorted(n + ".py" for n in lazy.HOST) == sorted(build.HOST)
     assert sorted(n + ".py" for n in lazy.CPYTHON) == sorted(build.CPYTHON)
     assert sorted(n + ".py" for n in lazy.COAP) == sorted(build.COAP)
+    assert sorted(n + ".py" for n in lazy.THUMB) == sorted(build.THUMB)
     core = sorted(n for n in names if n not in build.OPTIONAL and n != "__init__.py")
     assert sorted(n + ".py" for n in lazy.CORE) == core
 

@@ -39,6 +39,11 @@ Arithmetic
     a secret factor f (``_binv``). ``pow(x, -1, m)`` (0 on MicroPython) and
     ``int.bit_length`` (missing there) are not used.
 
+    On MicroPython on an ARM Thumb core (RP2040...) P-256's loop is
+    tinyest.ec_thumb's: the same formulas in the same order, the field
+    arithmetic in assembly, about six times faster; ``_loop`` picks it at the
+    first P-256 operation where it loads, and ``_ladder`` everywhere else.
+
     Secret scalars (signing nonces, public key derivation) go through a
     fixed-base comb. The scalar k is made odd (k, or n - k with every digit's
     sign inverted afterwards, chosen arithmetically), then recoded into signed
@@ -92,11 +97,10 @@ Memory and speed (bench/bench_sign.py prints current figures)
     P-256's table is 4.5 KiB of bytes constants: row 0, 1 KiB, all that
     verification loads, and 7 rows of 512 bytes (held in the heap only when
     the .mpy is loaded from a file system, as after mip install). P-384's is built at first use: 2 rows of 768 bytes.
-    Emulated RP2040 (MicroPython 1.28, 125 MHz, .mpy from
-    port_micropython/build.py, only this module's imports loaded): P-256
-    first sign of a process about 250 ms, warm sign 235 ms, verify 705 ms;
-    with the whole device path imported (a fuller heap, so the garbage
-    collector and the allocator cost more) 310, 295 and 915 ms. P-384
+    Emulated RP2040 (MicroPython 1.28, 125 MHz, .mpy from port_micropython/
+    build.py --march armv6m, the device path imported): P-256 first sign of a
+    boot 137 ms, warm sign 81 ms, verify 177 ms through tinyest.ec_thumb; with
+    Python's integers alone (no Thumb code) warm sign 235 ms, verify 711 ms. P-384
     there: first sign 3.4 s, warm 2.6 s (mostly the pure SHA-384 of RFC
     6979), verify 1.9 s. Smallest heap (bench/bench_ec_heap.py: the 32-bit
     ESP32 model, .mpy, this module's imports only) from which P-256 works:
@@ -351,6 +355,23 @@ def _ladder(c, rows, digs, cols, dbls):
         runtime.gc_every(was)
 
 
+_fast = 0  # tinyest.ec_thumb's loop; None where it does not load; 0: not tried yet
+
+
+def _loop(c):
+    """The loop for curve c: tinyest.ec_thumb's for P-256 where it loads (an
+    ARM Thumb core under MicroPython), else _ladder."""
+    global _fast
+    if _fast == 0:
+        try:
+            from tinyest import ec_thumb
+
+            _fast = ec_thumb.ladder
+        except (ImportError, SyntaxError, ValueError):  # CPython; another core; a .mpy for another
+            _fast = None
+    return _fast if _fast and c.const else _ladder
+
+
 def _digits(k, n, w, L):
     """Signed odd recoding of 1 <= k < n into L digit codes of _ladder.
 
@@ -381,7 +402,7 @@ def _comb(c, k):
     S = c.groups
     dig = _digits(k, c.n, c.w, c.digits)
     rows = c.table()
-    return _ladder(c, rows, [dig[S * t:S * t + S] for t in range(len(rows))], S, c.w)
+    return _loop(c)(c, rows, [dig[S * t:S * t + S] for t in range(len(rows))], S, c.w)
 
 
 def _naf(k, w, L):
@@ -418,7 +439,7 @@ def _muladd(c, u1, u2, qx, qy):
     while 2 * s << (w - 1) <= len(g):
         w += 1
     L = 8 * s + 1
-    return _ladder(c, (g, _multiples(p, s, qx, qy, 8)), (_naf(u1, w, L), _naf(u2, 5, L)), L, 1)
+    return _loop(c)(c, (g, _multiples(p, s, qx, qy, 8)), (_naf(u1, w, L), _naf(u2, 5, L)), L, 1)
 
 
 # ---------------------------------------------------------------- encodings

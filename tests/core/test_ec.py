@@ -647,3 +647,12 @@ def test_arithmetic_lifts_a_collection_threshold_and_restores_it():
         assert th() == -1 and sig
     finally:
         th(was)
+
+
+def test_point_loop_is_python_where_the_thumb_code_cannot_load():
+    # tinyest.ec_thumb loads on MicroPython on an ARM Thumb core only (tests/rp2
+    # runs it there); on CPython and the x86/x64 MicroPython ports tinyest.ec
+    # keeps its own loop, for every curve, after trying it once.
+    for c in (ec._P256, ec._P384):
+        assert ec._loop(c) is ec._ladder
+    assert ec._fast is None

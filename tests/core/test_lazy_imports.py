@@ -10,7 +10,7 @@ import sys
 
 # The groups of port_micropython/build.py (tests/test_core_imports.py checks that
 # they agree): imported on first use, software crypto, never on a board, CPython only,
-# EST over CoAP.
+# EST over CoAP, P-256 in Thumb assembly.
 LAZY = ("catrust", "client_rare", "csr_build", "csr_rare", "csrattrs", "der_text", "device_rare", "hostname",
         "http_auth", "http_date", "http_rare", "issued", "keys_rare", "names", "pem", "pkcs7_rare", "proxy",
         "rollover", "runtime_error", "runtime_rare", "serialwire", "serverkeygen", "store_rare", "x509_rare")
@@ -18,7 +18,8 @@ CRYPTO = ("ec", "ec_der", "ec_p256", "ec_p256c", "ec_p384", "ed25519", "hashes",
 HOST = ("csr_read", "der_extra", "pkcs7_write")
 CPYTHON = ("runtime_cpython",)
 COAP = ("coap", "coap_formats", "coaps", "dtls")
-OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON + COAP
+THUMB = ("ec_thumb",)
+OPTIONAL = LAZY + CRYPTO + HOST + CPYTHON + COAP + THUMB
 
 CORE = ("client", "csr", "der", "der_write", "device", "errors", "http", "keys", "pkcs7", "runtime", "store",
         "x509")

@@ -27,7 +27,7 @@ from host_tools import find_micropython  # noqa: E402
 SOURCES = sorted(p.name for p in (ROOT / "tinyest").glob("*.py"))
 CRYPTO = [n for n in SOURCES if n in build.CRYPTO]
 # What package-core.json installs: the core and its lazily imported modules.
-CORE = [n for n in SOURCES if n not in build.CRYPTO | build.CPYTHON | build.HOST | build.COAP]
+CORE = [n for n in SOURCES if n not in build.CRYPTO | build.CPYTHON | build.HOST | build.COAP | build.THUMB]
 DEVICE = sorted(CORE + CRYPTO)  # everything MicroPython can import
 # What package.json installs: all a board may load (not the host-only modules, not CPython's).
 BOARD = [n for n in SOURCES if build.group(n) in ("core", "lazy", "crypto")]
@@ -191,3 +191,10 @@ def test_manifest_freezes_the_core_and_optionally_the_crypto():
     assert _run_manifest(coap=True) == sorted("tinyest/" + n for n in DEVICE + coap)
     coap_json = json.loads((PORT_DIR / "package-coap.json").read_text())["urls"]
     assert [t for t, _ in coap_json] == ["tinyest/" + n for n in coap]
+    # thumb=True adds P-256's Thumb assembly (with the crypto only), package-thumb.json's
+    thumb = sorted(n for n in SOURCES if build.group(n) == "thumb")
+    assert thumb == ["ec_thumb.py"]
+    assert _run_manifest(thumb=True) == sorted("tinyest/" + n for n in DEVICE + thumb)
+    assert _run_manifest(thumb=True, crypto=False) == ["tinyest/" + n for n in CORE]
+    thumb_json = json.loads((PORT_DIR / "package-thumb.json").read_text())["urls"]
+    assert [t for t, _ in thumb_json] == ["tinyest/" + n for n in thumb]
