@@ -5,15 +5,10 @@ first boot, which also formats LittleFS); each test module boots copies of it.
 Without ../shared/tools/rp2 beside the repository every test here skips, saying
 so; nothing else skips them.
 
-Budgets: tests marked ``rp2_budget`` assert cycle and heap budgets that the
-current code does not meet yet (tinyest/ec.py is being rewritten for them). They
-are deselected by default FOR NOW; run them with ``-m rp2_budget`` (or any -m
-expression naming the marker) or TINYEST_RP2_BUDGETS=1. Once the ec.py work has
-landed, delete ``_budgets_off`` below (and the markers of the budgets then met).
-The figures every run measured are printed at the end of the run ("rp2
-measurements") whatever is selected.
+The cycle and heap budgets are asserted like any other behaviour: the cycle
+counter is deterministic. The figures every run measured are printed at the end
+of the run ("rp2 measurements") whatever is selected.
 """
-import os
 import pathlib
 import shutil
 import sys
@@ -26,29 +21,6 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import pico  # noqa: E402
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "rp2_budget: an RP2040 cycle/heap budget not met yet; deselected unless "
-                   "-m names rp2_budget or TINYEST_RP2_BUDGETS=1")
-
-
-def _budgets_off(config):
-    if os.environ.get("TINYEST_RP2_BUDGETS") == "1":
-        return False
-    return "rp2_budget" not in (config.getoption("markexpr", "") or "")
-
-
-def pytest_collection_modifyitems(config, items):
-    if not _budgets_off(config):
-        return
-    keep, drop = [], []
-    for item in items:
-        (drop if item.get_closest_marker("rp2_budget") else keep).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-
 
 def pytest_terminal_summary(terminalreporter):
     if not pico.FIGURES:

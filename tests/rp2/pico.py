@@ -657,13 +657,14 @@ def _stop_all():
 
 
 def build_mpy(out_dir):
-    """Compile the library with port_micropython/build.py into out_dir/tinyest/."""
+    """Compile the library with port_micropython/build.py into out_dir/tinyest/,
+    for the RP2040's core (armv6m: P-256's Thumb assembly included)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("tinyest_port_build", ROOT / "port_micropython" / "build.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.build(pathlib.Path(out_dir))
+    return mod.build(pathlib.Path(out_dir), "armv6m")
 
 
 def mpy_cross(src, dest):

@@ -22,7 +22,7 @@ import test_ec  # tests/core: RFC 6979 A.2.5 vectors
 
 VECTORS = pathlib.Path(__file__).resolve().parents[1] / "vectors"
 
-# Budgets (ms at 125 MHz); see tests/rp2/conftest.py for the rp2_budget marker.
+# Budgets (ms at 125 MHz).
 WARM_SIGN_MS = 250
 VERIFY_MS = 700
 FIRST_OVER_WARM = 2.0
@@ -171,7 +171,6 @@ def test_budget_warm_sign(kat):
     assert kat["warm"].ms <= WARM_SIGN_MS
 
 
-@pytest.mark.rp2_budget
 def test_budget_verify(kat):
     print("P-256 verify %.1f ms (budget %d ms)" % (kat["verify"].ms, VERIFY_MS))
     assert kat["verify"].ms <= VERIFY_MS

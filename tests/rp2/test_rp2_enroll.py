@@ -125,7 +125,6 @@ def test_offline_enrollment_from_a_fresh_boot(enrolled):
         assert t.cycles > 0
 
 
-@pytest.mark.rp2_budget
 def test_budget_whole_offline_enrollment(enrolled):
     ms = enrolled["total"] * 1000.0 / pico.CLOCK_HZ
     print("whole offline enrollment from a fresh boot: %.1f ms (budget %d ms)" % (ms, ENROLL_MS))
