@@ -10,7 +10,10 @@ floor on this interpreter), the device-path imports, the first key generation of
 and public key: the comb table is built or loaded here), a warm one, a CSR
 signature, verifying a chain with one P-256 signature (leaf issued by the
 anchor) and with two (leaf <- intermediate <- anchor), a store commit (an
-enrolled set, LittleFS on the board, the host's file system on unix), and the
+enrolled set, LittleFS on the board, the host's file system on unix), a warm
+key generation and a one-signature verification again with tinyest.ec's
+Python loop (on the board the others run P-256's Thumb assembly,
+tinyest.ec_thumb, which also has its multiplication timed), and the
 whole offline enrollment from a fresh boot (imports, load the store, keygen,
 CSR; the host issues the certificate; parse the certs-only PKCS#7, verify the
 chain, commit key and certificate). Each of the first seven runs after a
@@ -135,6 +138,36 @@ def ops():
         t1 = _clock()
         print("@@", "op_" + name, t1 - t0, gc.mem_free())
 
+def thumb_op():
+    # a multiplication mod p by tinyest.ec_thumb, where it loads (an ARM core)
+    try:
+        from tinyest import ec_thumb
+    except (ImportError, SyntaxError, ValueError):
+        return
+    st = bytearray(32 * 23)
+    st[192:224] = P.to_bytes(32, "little")
+    st[256:288] = A.to_bytes(32, "little")
+    st[288:320] = B.to_bytes(32, "little")
+    prog = bytes((ec_thumb._MUL, 10, 8, 9, 0, 0, 0, 0))
+    run = ec_thumb.run
+    gc.collect()
+    t0 = _clock()
+    for _ in range(100):
+        run(st, prog, 0, 0)
+    t1 = _clock()
+    print("@@", "op_thumb", t1 - t0, gc.mem_free())
+
+def python_loop(fn):
+    # fn with tinyest.ec's own loop, the Thumb code set aside where it loaded
+    from tinyest import ec
+    ec._loop(ec._P256)
+    was = ec._fast
+    ec._fast = None
+    try:
+        fn()
+    finally:
+        ec._fast = was
+
 def steps():
     from tinyest.store import Store
     ops()
@@ -147,6 +180,9 @@ def steps():
     Store(STORE).commit(_creds(False))  # the store exists, as after provisioning
     S["creds"] = _creds(True)
     _step("store commit", s_commit)
+    _step("warm keygen, Python loop", lambda: python_loop(s_keygen))
+    _step("verify chain 1 sig, Python loop", lambda: python_loop(s_verify1))
+    thumb_op()
     S.clear()
 
 def provision(root):
@@ -195,9 +231,9 @@ def phase_b(body):
 """
 
 STEPS = ["import", "first keygen", "warm keygen", "CSR sign", "verify chain 1 sig", "verify chain 2 sigs",
-         "store commit"]
+         "store commit", "warm keygen, Python loop", "verify chain 1 sig, Python loop"]
 OPS = [("op mul", "a * b (256 x 256 bits)"), ("op mod", "t % p (512-bit t)"), ("op add", "a - b"),
-       ("op small", "3 * a")]
+       ("op small", "3 * a"), ("op thumb", "a * b mod p, ec_thumb (ARM only)")]
 ENROLL = ["E imports", "E load store", "E keygen", "E CSR", "E parse + verify chain", "E commit"]
 
 
@@ -353,6 +389,9 @@ def main(argv=None):
     print("P-256 field operations (each, an empty loop's share taken off):")
     for key, label in OPS:
         cyc = (board[key][0] - board["op empty"][0]) / 100.0
+        if key not in runs[0]:  # the Thumb code: on the board only
+            print("  %-32s %13.0f %10.3f" % (label, cyc, cyc * 1000.0 / pico.CLOCK_HZ))
+            continue
         us = (unix_us(key) - unix_us("op empty")) / 100.0
         print("  %-32s %13.0f %10.3f %11s %10.5f %11s %8.0fx" % (label, cyc, cyc * 1000.0 / pico.CLOCK_HZ, "",
                                                               us / 1000.0, "", cyc * 1e6 / pico.CLOCK_HZ / us
