@@ -190,13 +190,9 @@ def main():
             # this device's own; a config.json copied to every board must not replace it.
             est.pop("cn", None)
             est.pop("dns", None)
-        client = None
-        if est.pop("scheme", "https") == "coaps":
-            from tinyest import coaps
-
-            client = coaps.for_device
+        # "scheme": "coaps" goes to the Device as it is: it makes coaps.for_device's clients
         dev = Device(store, progress=log, on_error=on_error, set_time=clock.set,
-                     ntp=ntp_hook(cfg, clock), client=client, **est)
+                     ntp=ntp_hook(cfg, clock), **est)
         seconds = dev.step(clock.now())
         wake_at = dev.wake_at
     except Exception as e:  # a bad setting, a damaged store, no memory: report, try later

@@ -119,7 +119,10 @@ also come from the store's config)
     where EstClient's get none, since EST over CoAP (``coaps.for_device``)
     authenticates every DTLS session by it.
 
-Limits: at most ``MAX_ACTIONS`` server operations per step, each action once.
+Limits: at most ``MAX_ACTIONS`` server operations per step, each action once;
+one with scheme="coaps": a second DTLS handshake would run in the heap the first
+left in pieces, so the next is due 1 s later, after a fresh boot on a board that
+sleeps between steps (its heap whole again).
 Memory: during a step the collector runs every ``GC_EVERY`` (4096) bytes
 allocated (``gc.threshold``, restored after; ``tinyest.ec`` lifts it for its
 arithmetic), which keeps a small heap unfragmented: without it a TLS handshake in
@@ -253,6 +256,9 @@ class Device:
             from tinyest.coaps import for_device as make
 
             port = port or 5684  # CoAP over DTLS's port (RFC 7252 12.7)
+            # and the step ends after this exchange: a second DTLS handshake
+            # would find the heap in the pieces the first left
+            self._once = 1
         if make is None:
             if self.unload:
                 kw["release"] = self._release
@@ -388,6 +394,7 @@ class Device:
         self._confirmed = False
         self._distrust = False
         self._retry_in = None
+        self._once = 0
         c = self.store.load()
         if not self._checked:
             try:
@@ -410,7 +417,7 @@ class Device:
             done.append(act)
             ok = self._run(act, c, t)
             c = self.store.load()
-            if not ok:
+            if not ok or self._once:
                 break
         t = self._now(c)
         self.state = self._state(c, t)
@@ -435,7 +442,7 @@ class Device:
         else:
             d = (t if when is None else when) - t
             if d < 1:  # due, yet left undone in this step: not before retry_min
-                d = self.retry_min
+                d = 1 if self._once else self.retry_min
         if d < 1:
             d = 1
         return d if d < self.max_sleep else self.max_sleep

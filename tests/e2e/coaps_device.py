@@ -1,5 +1,5 @@
-"""tinyest.device.Device over EST over CoAP (coaps.for_device), on MicroPython and
-CPython alike; run by tests/host/test_coaps_host.py.
+"""tinyest.device.Device over EST over CoAP (the store's "scheme": "coaps"), on
+MicroPython and CPython alike; run by tests/host/test_coaps_host.py.
 
     coaps_device.py PORT CA.der FACTORY.der FACTORY_KEY.der STORE_DIR
 
@@ -7,13 +7,14 @@ The store is provisioned as a factory would for a CoAP server: trust anchor,
 host, port, the resource path as ``label``, a CN, the factory key and chain, no
 password. Steps run until the device is enrolled; then its clock is moved past
 the renewal time and it steps until it has renewed. One JSON line per step:
-{"now": ..., "state": ..., "serial": ..., "error": ...}, then {"done": ...}.
+{"now": ..., "state": ..., "serial": ..., "error": ..., "delay": what step returned,
+"ops": the resources it asked for}, then {"done": ...}.
 """
 import json
 import sys
 import time
 
-from tinyest import coaps, x509
+from tinyest import x509
 from tinyest.device import Device
 from tinyest.store import Credentials, Store
 
@@ -31,22 +32,24 @@ def main(argv):
     port, ca, factory, factory_key, root = int(argv[1]), _read(argv[2]), _read(argv[3]), _read(argv[4]), argv[5]
     st = Store(root)
     c = Credentials()
-    c.config = {"host": "localhost", "port": port, "label": "/est", "cn": "coaps-device-1"}
+    c.config = {"host": "localhost", "port": port, "label": "/est", "cn": "coaps-device-1", "scheme": "coaps"}
     c.trust = [ca]
     c.boot_key = factory_key
     c.boot_chain = [factory]
     st.commit(c)
     log = []
-    dev = Device(st, client=coaps.for_device, timeout=10, progress=lambda e, d: log.append("%s %s" % (e, d)))
+    dev = Device(st, timeout=10, progress=lambda e, d: log.append("%s %s" % (e, d)))
     now = int(time.time())
     serials = []
     for phase in ("enroll", "renew"):
         for _ in range(6):
-            dev.step(now)
+            n = len(log)
+            delay = dev.step(now)
             cur = st.load()
             serial = x509.Certificate(cur.chain[0]).serial if cur.enrolled else None
             print(json.dumps({"phase": phase, "now": now, "state": dev.state, "serial": serial,
-                              "error": None if dev.error is None else str(dev.error)}))
+                              "error": None if dev.error is None else str(dev.error), "delay": delay,
+                              "ops": [x.split()[2] for x in log[n:] if x.startswith("request ")]}))
             if serial is not None and serial not in serials:
                 serials.append(serial)
                 break

@@ -11,6 +11,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 from cryptography import x509
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from host_tools import find_micropython
 from host_tools.devserver.ca import cert_der
 from host_tools.devserver.coaps import CoapsServer
+from tinyest.device import renew_time
+from tinyest.x509 import Certificate
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "e2e" / "coaps_est.py"
@@ -169,12 +172,18 @@ def test_device_state_machine_over_coaps(tmp_path, runtime):
         ("sen", "CN=coaps-device-1,OU=factory"), ("sren", "CN=coaps-device-1")]
     serials = [line["serial"] for line in lines if line.get("serial")]
     assert [c.serial_number for c in srv.issued] == [serials[0], serials[-1]]  # what the store holds
+    # a step makes one DTLS exchange; one that left another due asks for a second
+    steps = [line for line in lines if "ops" in line]
+    assert all(len(s["ops"]) <= 1 for s in steps), steps
+    assert any(s["delay"] == 1 for s in steps), steps
 
 
 def test_firmware_loop_over_coaps(tmp_path):
     """port_micropython/main.py, as a board runs it (sim.py: a folder for its
     flash, .mpy in lib/), configured for a coaps:// server: it stores the
-    factory identity and the anchor, then enrolls over DTLS."""
+    factory identity and the anchor, then enrolls over DTLS. At the renewal
+    time /crts is due too: a boot makes one DTLS exchange, the other a boot
+    later, 1 s after."""
     sys.path.insert(0, str(ROOT / "port_micropython"))
     import sim
 
@@ -195,11 +204,27 @@ def test_firmware_loop_over_coaps(tmp_path):
             if b.state == "enrolled":
                 break
         stored = flash.store()
+        enrolled_log = list(srv.log)
+        # months later, past the renewal time: /crts and the renewal are both due
+        clock = sim.SimClock(time.time())
+        cur = Certificate(stored.chain[0])
+        clock.offset = renew_time(cur.not_before, cur.not_after) + 600 - int(time.time())
+        later = [flash.boot(clock, heap="1M") for _ in range(2)]
+        renewed = flash.store()
     finally:
         srv.stop()
     assert states[-1] == "enrolled", (states, b.lines)
     assert stored.enrolled and stored.boot_password is None
-    assert [(op, out) for op, _, out in srv.log] == [("sen", "2.04")]
+    assert [(op, out) for op, _, out in enrolled_log] == [("sen", "2.04")]
+    # one DTLS exchange per boot, the other one due a second later
+    for boot in later:
+        assert len(boot.events("request")) == 1, boot.lines
+    assert later[0].seconds == 1, later[0].lines
+    # (the renewal first; the dev CA dates the new certificate by the host's clock,
+    # which the device's, moved, finds due for renewal again: then a second sren)
+    ops = [op for op, _, _ in srv.log[len(enrolled_log):]]
+    assert ops[0] == "sren" and ops[1] in ("crts", "sren"), ops
+    assert renewed.chain[0] != stored.chain[0]
     assert x509.load_der_x509_certificate(stored.chain[0]).subject.rfc4514_string() == "CN=coaps-device-9"
     assert "bootstrap" not in flash.config()  # moved into the store on the first boot
 
