@@ -3,7 +3,7 @@ and wall time of one device's first contact (the CA certificates, then an
 enrollment), each against the dev server of its kind on 127.0.0.1.
 
     python bench/bench_coaps.py [--runs N]
-    python bench/bench_coaps.py --heap     # the heap a Device over coaps needs on the board models
+    python bench/bench_coaps.py --heap     # the heap the coaps device path needs on the board models
 
 Both clients run on CPython (tinyest.client.EstClient with a password;
 tinyest.coaps.CoapsClient with a factory certificate, DTLS from python-mbedtls)
@@ -191,14 +191,40 @@ class CoapsFit:
 
     def ok(self, exe, heap_k):
         import shutil
-        import subprocess
 
         shutil.rmtree(self.work / "store", ignore_errors=True)
-        p = subprocess.run([str(exe), "-X", "heapsize=%dK" % heap_k, str(ROOT / "bench" / "coaps_device_path.py"),
-                            str(self.srv.port)] + [str(f) for f in self.files] + [str(self.work / "store")],
+        out = self._run(exe, heap_k, "coaps_device_path.py", [str(self.srv.port)] + [str(f) for f in self.files]
+                        + [str(self.work / "store")])
+        return out == "OK"
+
+    def path(self, exe, heap_k, op):
+        """bench/coaps_client_path.py ``op`` ("full" or "renew": bench/device_path.py's
+        path over a CoapsClient) at heap_k KiB: (ok, what it printed). "renew"
+        starts from the store a "full" run at 1 MiB left."""
+        import shutil
+
+        store, enrolled = self.work / "path-store", self.work / "path-enrolled"
+        if op == "renew" and not enrolled.exists():
+            ok, out = self.path(exe, 1024, "full")
+            if not ok:
+                return ok, out
+            shutil.copytree(store, enrolled)
+        shutil.rmtree(store, ignore_errors=True)
+        if op == "full":
+            args = ["full", str(self.srv.port)] + [str(f) for f in self.files] + [str(store)]
+        else:
+            shutil.copytree(enrolled, store)
+            args = ["renew", str(self.srv.port), str(self.files[0]), str(store)]
+        out = self._run(exe, heap_k, "coaps_client_path.py", args)
+        return out.startswith("OK"), out
+
+    def _run(self, exe, heap_k, script, args):
+        import subprocess
+
+        p = subprocess.run([str(exe), "-X", "heapsize=%dK" % heap_k, str(ROOT / "bench" / script)] + args,
                            env=dict(os.environ, MICROPYPATH=".frozen:" + str(self.mpy)),
                            capture_output=True, text=True, timeout=300)
-        return p.stdout.strip() == "OK"
+        return p.stdout.strip() + p.stderr.strip()[-300:]
 
     def close(self):
         self.srv.stop()
@@ -230,6 +256,17 @@ def heap():
                 continue
             print("  %-24s %4d KiB" % (name, bisect(lambda k: fit.ok(exe, k), 16, hi)))
         print("  (the HTTPS firmware loop's budget: 112 KiB on micropython-32-tlsheap; bench/bench_loop.py)")
+        print("bench/device_path.py's path over a CoapsClient (bench/coaps_client_path.py), .mpy: smallest heap")
+        for name, exe in interpreters():
+            if "64-bit" in name:
+                continue
+            for op in ("full", "renew"):
+                if not fit.path(exe, 512, op)[0]:
+                    print("  %-24s %-5s fails at 512 KiB" % (name, op))
+                    continue
+                print("  %-24s %-5s %4d KiB" % (name, op, bisect(lambda k: fit.path(exe, k, op)[0], 16, 512)))
+        print("  (the HTTPS path's budgets: full 96 / renew 88 KiB on micropython-32-tlsheap, 80 / 72 on "
+              "micropython-32; tests/host/test_fit_host.py)")
     finally:
         fit.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -9,8 +9,10 @@ the board models of ../shared/tools (MicroPython 1.28 unix builds).
   renewal from the store ("renew"). Also 16 KiB above: below a few hundred KiB
   a larger heap must never fail where a smaller one works (it did, on
   fragmentation, before Device.step collected every few KiB).
-- a Device over EST-coaps (bench/coaps_device_path.py, the coap extra) enrolls
-  and renews within COAPS_BUDGETS.
+- the same path over EST-coaps (bench/coaps_client_path.py, the coap extra: a
+  CoapsClient with the factory certificate) within the same BUDGETS; a Device
+  over EST-coaps in one process, no reboot between its steps
+  (bench/coaps_device_path.py), enrolls and renews within COAPS_BUDGETS.
 - the firmware loop (port_micropython/main.py through Device.step, the store on
   a filesystem, bench/bench_loop.py) bootstraps by fingerprint and enrolls in
   one boot, and renews in a later one, within LOOP_BUDGET on the Pico W model;
@@ -45,9 +47,10 @@ BUDGETS = {
     ("micropython-32", "renew"): 72,
 }
 LOOP_BUDGET = 112  # KiB, each boot of the firmware loop on micropython-32-tlsheap
-# KiB within which a Device over coaps (bench/coaps_device_path.py) enrolls and renews:
-# measured 112-114 / 93 (bench/bench_coaps.py --heap); a DTLS handshake takes more heap
-# than a TLS one (mbedTLS, 38 vs 25 KiB) and the CoAP modules add 11 KiB of .mpy
+# KiB within which a Device over coaps in one process, its steps back to back with no
+# reboot between (bench/coaps_device_path.py), enrolls and renews: measured 112-115 /
+# 91-93 (bench/bench_coaps.py --heap). A board's loop reboots between steps (held to
+# LOOP_BUDGET above); the path itself fits BUDGETS (test_coaps_device_path_...).
 COAPS_BUDGETS = {"micropython-32-tlsheap": 120, "micropython-32": 100}
 CORE_BUDGET = 32 * 1024  # .mpy bytes of the modules the device path imports (build.py's core group)
 LOADED_BUDGET = 56 * 1024  # .mpy bytes of every module a device's firmware loop loads over its life
@@ -136,6 +139,27 @@ def test_firmware_loop_over_coaps_fits_its_budget(mpy, tmp_path):
             assert loop.run(path, heap, 2), "renewal over coaps at %d KiB" % heap
     finally:
         loop.close()
+
+
+@pytest.fixture(scope="module")
+def coaps_fit(mpy, tmp_path_factory):
+    import bench_coaps
+
+    f = bench_coaps.CoapsFit(mpy, tmp_path_factory.mktemp("coaps-fit"))
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+@pytest.mark.parametrize("exe,op", sorted(BUDGETS), ids=lambda v: v)
+def test_coaps_device_path_fits_the_same_budgets(coaps_fit, exe, op):
+    # bench/device_path.py's path over EST-coaps (bench/coaps_client_path.py: a
+    # CoapsClient, the factory certificate instead of the password)
+    path = _exe(exe)
+    for heap in (BUDGETS[exe, op], BUDGETS[exe, op] + 16):
+        ok, out = coaps_fit.path(path, heap, op)
+        assert ok, "%s %s over coaps at %d KiB: %s" % (exe, op, heap, out)
 
 
 @pytest.mark.parametrize("name", sorted(COAPS_BUDGETS))
