@@ -16,76 +16,26 @@ Run it under ``micropython -X heapsize=N`` with the .mpy files on MICROPYPATH;
 it prints "OK <free-bytes>" or "FAIL <error>". Measured by
 bench/bench_coaps.py --heap, beside the Device's own path.
 """
-import gc
+
 import sys
 
-import tinyest
-
-
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _request(cur=None):
-    from tinyest import csr, ec
-
-    key = ec.generate("P-256")
-    req = csr.renewal(cur, key) if cur else csr.request(key, "fit-coaps", "fit-coaps.local")
-    return key.to_der(), req
-
-
-def _client(port, ca, cert, key):
-    from tinyest.coaps import CoapsClient
-
-    return CoapsClient("localhost", port, [ca], cert, key, "/est", 10, keep=False)
-
-
-def _renew(port, ca, store):
-    c = store.load()
-    cl = _client(port, ca, c.chain[0], c.key_der)
-    key_der, req = _request(c.chain[0])
-    c = None
-    tinyest.unload()
-    gc.collect()
-    chain = cl.simplereenroll(req)
-    cl = req = None
-    gc.collect()
-    store.commit_enrollment(key_der, chain)
+import device_path  # beside this file (sys.path[0])
 
 
 def main(argv):
-    from tinyest import runtime
     from tinyest.store import Store
 
-    runtime.gc_every(4096)
-    op, port, ca = argv[1], int(argv[2]), _read(argv[3])
+    op, port, ca = argv[1], int(argv[2]), device_path._read(argv[3])
+
+    def make(cert, key):
+        from tinyest.coaps import CoapsClient
+
+        return CoapsClient("localhost", port, [ca], cert, key, "/est", 10, keep=False)
+
     if op == "full":
-        store = Store(argv[6])
-        cl = _client(port, ca, _read(argv[4]), _read(argv[5]))
-        cl.cacerts()
-        tinyest.unload()
-        gc.collect()
-        key_der, req = _request()
-        tinyest.unload()
-        gc.collect()
-        chain = cl.simpleenroll(req)
-        cl = req = None
-        gc.collect()
-        store.commit_enrollment(key_der, chain)
-        chain = None
-        tinyest.unload()
-        gc.collect()
+        device_path.run(op, make, Store(argv[6]), cert=device_path._read(argv[4]), key=device_path._read(argv[5]))
     else:
-        store = Store(argv[4])
-    _renew(port, ca, store)
-    gc.collect()
-    print("OK", gc.mem_free())
+        device_path.run(op, make, Store(argv[4]))
 
 
-try:
-    main(sys.argv)
-except MemoryError as e:
-    print("FAIL MemoryError", e)
-except Exception as e:  # the probe reports; the driver decides
-    print("FAIL", type(e).__name__, e)
+device_path.probe(main, sys.argv)

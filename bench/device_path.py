@@ -45,11 +45,9 @@ def _request(cur=None):
     return key.to_der(), req
 
 
-def _renew(host, port, ca, store):
-    from tinyest.client import EstClient
-
+def _renew(make, store):
     c = store.load()
-    cl = EstClient(host, port, trust=[ca], cert=c.chain[0], key=c.key_der, release=_release)
+    cl = make(cert=c.chain[0], key=c.key_der)
     key_der, req = _request(c.chain[0])
     c = None
     tinyest.unload()  # nothing here holds a key, a certificate or their modules now
@@ -60,18 +58,14 @@ def _renew(host, port, ca, store):
     store.commit_enrollment(key_der, chain)
 
 
-def main(argv):
+def run(op, make, store, **first):
+    """The path ``op`` ("full" or "renew") with the clients ``make(**kw)`` makes
+    (``first``: the keywords of the first enrollment's client)."""
     from tinyest import runtime
-    from tinyest.store import Store
 
     runtime.gc_every(4096)  # as Device.step does: garbage never fragments the heap
-
-    op, host, port, ca = argv[1], argv[2], int(argv[3]), _read(argv[4])
     if op == "full":
-        from tinyest.client import EstClient
-
-        store = Store(argv[7])
-        cl = EstClient(host, port, trust=[ca], auth=(argv[5], argv[6]), release=_release)
+        cl = make(**first)
         cl.cacerts()
         tinyest.unload()
         gc.collect()
@@ -85,16 +79,35 @@ def main(argv):
         chain = None
         tinyest.unload()
         gc.collect()
-    else:
-        store = Store(argv[5])
-    _renew(host, port, ca, store)
+    _renew(make, store)
     gc.collect()
     print("OK", gc.mem_free())
 
 
-try:
-    main(sys.argv)
-except MemoryError as e:
-    print("FAIL MemoryError", e)
-except Exception as e:  # the probe reports; the driver decides
-    print("FAIL", type(e).__name__, e)
+def main(argv):
+    from tinyest.store import Store
+
+    op, host, port, ca = argv[1], argv[2], int(argv[3]), _read(argv[4])
+
+    def make(**kw):
+        from tinyest.client import EstClient
+
+        return EstClient(host, port, trust=[ca], release=_release, **kw)
+
+    if op == "full":
+        run(op, make, Store(argv[7]), auth=(argv[5], argv[6]))
+    else:
+        run(op, make, Store(argv[5]))
+
+
+def probe(main, argv):
+    try:
+        main(argv)
+    except MemoryError as e:
+        print("FAIL MemoryError", e)
+    except Exception as e:  # the probe reports; the driver decides
+        print("FAIL", type(e).__name__, e)
+
+
+if __name__ == "__main__":
+    probe(main, sys.argv)
