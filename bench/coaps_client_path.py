@@ -11,7 +11,8 @@ with that certificate and a new key, committed. renew: /sren alone, with the
 key and certificate loaded from the store, a new key, committed. As
 device_path.py: ``tinyest.unload()`` before each request once nothing holds a
 key or a certificate, the collector every 4 KiB allocated; the client ends
-its DTLS session after each request (``keep=False``, as a Device's does).
+its DTLS session after each request (``keep=False``, as a Device's does) and
+its ``release`` then forgets the transport (tinyest.coap, tinyest.dtls).
 Run it under ``micropython -X heapsize=N`` with the .mpy files on MICROPYPATH;
 it prints "OK <free-bytes>" or "FAIL <error>". Measured by
 bench/bench_coaps.py --heap, beside the Device's own path.
@@ -30,7 +31,7 @@ def main(argv):
     def make(cert, key):
         from tinyest.coaps import CoapsClient
 
-        return CoapsClient("localhost", port, [ca], cert, key, "/est", 10, keep=False)
+        return CoapsClient("localhost", port, [ca], cert, key, "/est", 10, keep=False, release=device_path._release)
 
     if op == "full":
         device_path.run(op, make, Store(argv[6]), cert=device_path._read(argv[4]), key=device_path._read(argv[5]))

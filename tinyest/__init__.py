@@ -60,7 +60,7 @@ def texts(mod):
 # Loaded on every step of a device: never unloaded by default.
 _KEEP = ("errors", "der", "runtime", "runtime_cpython", "http", "client", "store", "device")
 # What only a connection needs: unload(names=TRANSPORT) once an answer is read.
-TRANSPORT = ("http", "http_auth", "http_date", "http_rare", "runtime_error", "runtime_rare")
+TRANSPORT = ("http", "http_auth", "http_date", "http_rare", "runtime_error", "runtime_rare", "coap", "dtls")
 
 
 def unload(keep=(), names=None):

@@ -201,13 +201,11 @@ def discover(cl):
 
 def serverkeygen(cl, csr):
     """``CoapsClient.serverkeygen``: (private key DER, certificates) of skg."""
-    m = cl._call(coap.POST, "skg", bytes(csr), coap.PKCS10)
-    if m.uint(coap.CONTENT_FORMAT) != coap.MULTIPART_CORE:
-        raise ProtocolError("skg: answer in Content-Format %s" % m.uint(coap.CONTENT_FORMAT))
+    _, body = cl._call(coap.POST, "skg", (coap.MULTIPART_CORE,), bytes(csr), coap.PKCS10)
     from tinyest import pkcs7, serverkeygen  # after the DTLS session: not in the heap through it
 
     key_der = certs = None
-    for cf, part in multipart(m.payload):
+    for cf, part in multipart(body):
         if cf == coap.PKCS8 and part is not None:
             key_der = part
         elif cf == coap.PKCS7_CERTS and part is not None:

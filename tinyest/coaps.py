@@ -6,7 +6,7 @@ transport differs: CoAP requests (``tinyest.coap.Endpoint``) over one DTLS
 session (``tinyest.dtls``), DER payloads (no base64), short resource names.
 
 ``CoapsClient(host, port=5684, trust=None, cert=None, key=None, path="/.well-known/est",
-timeout=30, max_body=32768, progress=None, now=None, max_skew=300)``: ``trust``
+timeout=30, max_body=32768, progress=None, now=None, max_skew=300, keep=True, release=None)``: ``trust``
 DER anchors; ``cert``/``key`` the DTLS client certificate and key (DER; EST over
 CoAP has no passwords: a device enrolls with its factory certificate and renews
 with its current one); ``path`` where the server keeps the EST resources
@@ -23,7 +23,10 @@ whose ``status`` is the code as c*100+dd (4.04 -> 404). ``accept_issued``
 finishes an answer a VerifyError left, as EstClient's.
 
 ``keep=False`` ends the DTLS session after each request (a device's client
-serves one action; the server frees the session at once).
+serves one action; the server frees the session at once); ``release``, as
+EstClient's, is called once an answer is read and its session ended: a device
+forgets the transport there (``tinyest.TRANSPORT``: tinyest.coap and
+tinyest.dtls too), so that checking the answer has their heap.
 
 Bootstrap (RFC 7030 4.1.1), as EstClient's: ``cacerts(bootstrap_fingerprint=sha256)``
 with no trust anchors opens a provisional DTLS session (the server not verified,
@@ -43,15 +46,34 @@ a password is refused (AuthError): EST over CoAP has none. CoAP carries no Date,
 the device learns no time from the server.
 """
 
-from tinyest import coap, der, runtime
+from tinyest import der, runtime
 from tinyest.errors import AuthError, EstError, FormatError, HttpError, ProtocolError, RetryLater
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 MAX_AGE_DEFAULT = 60
+# tinyest.coap's numbers that this module needs (it imports coap only inside the
+# functions that send: once an answer is read, the transport can leave the heap)
+_GET = const(0x01)
+_POST = const(0x02)
+_SERVICE_UNAVAILABLE = const(0xA3)  # 5.03
+_CONTENT_FORMAT = const(12)
+_MAX_AGE = const(14)
+_PKCS7_CERTS = const(281)
+_CSRATTRS = const(285)
+_PKCS10 = const(286)
+_PKIX_CERT = const(287)
 
 
 class CoapsClient:
     def __init__(self, host, port=5684, trust=None, cert=None, key=None, path="/.well-known/est", timeout=30,
-                 max_body=32768, progress=None, now=None, max_skew=300, keep=True):
+                 max_body=32768, progress=None, now=None, max_skew=300, keep=True, release=None):
         if not host or "/" in host:
             raise FormatError("host must be a name, not a URL")
         self.host = host
@@ -68,6 +90,7 @@ class CoapsClient:
         self.max_skew = max_skew
         self.system_trust = False
         self.keep = keep  # False: end the DTLS session after each request
+        self.release = release  # called once an answer is read and its session ended
         self.ca_certs = []
         self.ca_anchors = []
         self.rollover = None
@@ -84,7 +107,7 @@ class CoapsClient:
         if self._ep is None:
             import socket
 
-            from tinyest import dtls
+            from tinyest import coap, dtls
 
             self._note("connect", "coaps://%s:%d" % (self.host, self.port))
             try:
@@ -113,12 +136,15 @@ class CoapsClient:
                     pass
         self._sock = self._dtls = self._ep = None
 
-    def _call(self, code, name, payload=b"", cf=None, accept=None, chain=None):
-        """The successful answer (a coap.Message) to ``name`` (a short name);
-        the error of any other (see the module text). ``chain``: on a
-        provisional session (see ``tinyest.dtls``), ended after this request."""
+    def _call(self, code, name, allowed, payload=b"", cf=None, accept=None, chain=None):
+        """(Content-Format, payload) of the successful answer to ``name`` (a
+        short name), its format one of ``allowed``; the error of any other
+        (see the module text). ``chain``: on a provisional session (see
+        ``tinyest.dtls``), ended after this request. The session ended (not
+        ``keep``), ``release`` is called: nothing here holds tinyest.coap
+        (its Message) then."""
         path = self.paths.get(name) or self.path + "/" + name
-        self._note("request", "%s %s" % ("GET" if code == coap.GET else "POST", path))
+        self._note("request", "%s %s" % ("GET" if code == _GET else "POST", path))
         try:
             m = self._endpoint(chain).request(code, path, payload, cf, accept)
         finally:
@@ -127,10 +153,17 @@ class CoapsClient:
         c = m.code
         self._note("response", "%d.%02d" % (c >> 5, c & 31))
         if c >> 5 == 2:
-            return m
+            cf = m.uint(_CONTENT_FORMAT)
+            if cf not in allowed:
+                raise ProtocolError("%s: answer in Content-Format %s" % (name, cf))
+            payload = m.payload
+            m = None
+            if self.release is not None and self._ep is None:
+                self.release()
+            return cf, payload
         status = (c >> 5) * 100 + (c & 31)
-        if c == coap.SERVICE_UNAVAILABLE:
-            age = m.uint(coap.MAX_AGE)
+        if c == _SERVICE_UNAVAILABLE:
+            age = m.uint(_MAX_AGE)
             raise RetryLater(MAX_AGE_DEFAULT if age is None else age, status)
         text = "%s: CoAP %d.%02d" % (name, c >> 5, c & 31)
         if m.payload:  # a diagnostic payload: its printable ASCII
@@ -155,22 +188,21 @@ class CoapsClient:
             if not self.trust:
                 chain = []
         self._chain = chain
-        m = self._call(coap.GET, "crts", accept=coap.PKCS7_CERTS, chain=chain)
-        _content(m, (coap.PKCS7_CERTS,), "crts")
+        _, body = self._call(_GET, "crts", (_PKCS7_CERTS,), accept=_PKCS7_CERTS, chain=chain)
         from tinyest import catrust  # the checks load after the DTLS session ended: not in the heap through it
 
-        return catrust.accept_cacerts(self, m.payload, fp, chain is not None)
+        return catrust.accept_cacerts(self, body, fp, chain is not None)
 
     def _enroll(self, name, op, csr):
         spki = _spki(csr)
-        m = self._call(coap.POST, name, bytes(csr), coap.PKCS10)
+        cf, body = self._call(_POST, name, (_PKCS7_CERTS, _PKIX_CERT), bytes(csr), _PKCS10)
         # the checks load after the DTLS session ended: not in the heap through it
         from tinyest import issued, pkcs7
 
-        if _content(m, (coap.PKCS7_CERTS, coap.PKIX_CERT), name) == coap.PKIX_CERT:
-            certs = [bytes(m.payload)]
+        if cf == _PKIX_CERT:
+            certs = [bytes(body)]
         else:
-            certs = [bytes(c) for c in pkcs7.certificates(m.payload)]
+            certs = [bytes(c) for c in pkcs7.certificates(body)]
         return issued.verify(self, certs, spki, op)
 
     def accept_issued(self, certs, csr, op="simpleenroll"):
@@ -200,9 +232,7 @@ class CoapsClient:
         """The server's CSR attributes (``tinyest.csrattrs.CsrAttrs``)."""
         from tinyest.csrattrs import CsrAttrs
 
-        m = self._call(coap.GET, "att", accept=coap.CSRATTRS)
-        _content(m, (coap.CSRATTRS,), "att")
-        return CsrAttrs(m.payload)
+        return CsrAttrs(self._call(_GET, "att", (_CSRATTRS,), accept=_CSRATTRS)[1])
 
 
 def for_device(host, port, label=None, trust=None, auth=None, cert=None, key=None, timeout=30, progress=None,
@@ -211,7 +241,7 @@ def for_device(host, port, label=None, trust=None, auth=None, cert=None, key=Non
     if auth is not None:
         raise AuthError("EST over CoAP has no passwords: enroll with a factory certificate", 401)
     return CoapsClient(host, port, trust, cert, key, label or "/.well-known/est", timeout, progress=progress,
-                       now=now, max_skew=max_skew, keep=False)
+                       now=now, max_skew=max_skew, keep=False, release=release)
 
 
 def _spki(csr):
@@ -220,11 +250,3 @@ def _spki(csr):
         return der.request_spki(csr)
     except EstError as e:
         raise FormatError("not a PKCS#10 request: %s" % e)
-
-
-def _content(m, allowed, name):
-    """The Content-Format of answer ``m``, one of ``allowed`` (ProtocolError else)."""
-    cf = m.uint(coap.CONTENT_FORMAT)
-    if cf not in allowed:
-        raise ProtocolError("%s: answer in Content-Format %s" % (name, cf))
-    return cf

@@ -259,9 +259,9 @@ class Device:
             # and the step ends after this exchange: a second DTLS handshake
             # would find the heap in the pieces the first left
             self._once = 1
+        if self.unload and (make is None or self._once):
+            kw["release"] = self._release
         if make is None:
-            if self.unload:
-                kw["release"] = self._release
             from tinyest.client import EstClient as make
         elif cert is None and auth is None:
             # EST over CoAP authenticates every DTLS session, /crts and the

@@ -48,10 +48,10 @@ BUDGETS = {
 }
 LOOP_BUDGET = 112  # KiB, each boot of the firmware loop on micropython-32-tlsheap
 # KiB within which a Device over coaps in one process, its steps back to back with no
-# reboot between (bench/coaps_device_path.py), enrolls and renews: measured 112-115 /
-# 91-93 (bench/bench_coaps.py --heap). A board's loop reboots between steps (held to
+# reboot between (bench/coaps_device_path.py), enrolls and renews: measured 108 / 84
+# (bench/bench_coaps.py --heap). A board's loop reboots between steps (held to
 # LOOP_BUDGET above); the path itself fits BUDGETS (test_coaps_device_path_...).
-COAPS_BUDGETS = {"micropython-32-tlsheap": 120, "micropython-32": 100}
+COAPS_BUDGETS = {"micropython-32-tlsheap": 112, "micropython-32": 88}
 CORE_BUDGET = 32 * 1024  # .mpy bytes of the modules the device path imports (build.py's core group)
 LOADED_BUDGET = 56 * 1024  # .mpy bytes of every module a device's firmware loop loads over its life
 
@@ -128,9 +128,9 @@ def test_firmware_loop_fits_its_budget(mpy, tmp_path):
 
 def test_firmware_loop_over_coaps_fits_its_budget(mpy, tmp_path):
     # the same over EST-coaps: a factory certificate, a DTLS handshake per boot.
-    # Measured 106 KiB (bench_loop.py --coaps); two handshakes in one boot needed
-    # 111-113 and failed at 108 (the second one's heap in pieces): every heap from
-    # 4 KiB below the budget up must work.
+    # Measured 96-100 KiB (bench_loop.py --coaps); two handshakes in one boot
+    # needed 111-113 and failed at 108 (the second one's heap in pieces): every
+    # heap from 4 KiB below the budget up must work.
     path = _exe("micropython-32-tlsheap")
     loop = bench_loop.CoapsLoop(mpy, tmp_path)
     try:
