@@ -252,6 +252,47 @@ def test_service_unavailable_is_retry_later(no_max_age):
         srv.stop()
 
 
+def test_release_once_an_answer_is_read_and_its_session_ended():
+    """``release`` is called after each answer of a keep=False client, with the
+    session ended and no CoAP message held: the transport can leave the heap
+    before the answer is checked (as Device does, tinyest.TRANSPORT); a client
+    that keeps its session never calls it; an error answer neither."""
+    import gc
+
+    from host_tools import dtls
+    from tinyest import csr, ec
+    from tinyest.coaps import CoapsClient
+    from tinyest.errors import RetryLater
+
+    dtls.install()
+    srv = CoapsServer(path="/est", habits={"retry": 7}).start()
+    try:
+        cert, key = srv.factory_certificate("coaps-device-3")
+        seen = []
+
+        def release():
+            gc.collect()
+            live = [o for o in gc.get_objects() if type(o).__name__ == "Message" and type(o).__module__ == "tinyest.coap"]
+            seen.append((cl._ep, cl._dtls, len(live)))
+
+        cl = CoapsClient("localhost", srv.port, trust=[cert_der(srv.ca.root)], cert=cert, key=key, path="/est",
+                         timeout=10, keep=False, release=release)
+        assert len(cl.cacerts()) == 1
+        assert seen == [(None, None, 0)]
+        req = csr.request(ec.generate(), "coaps-device-3", [])
+        pytest.raises(RetryLater, cl.simpleenroll, req)  # a 5.03: no answer to check
+        assert len(seen) == 1
+        assert len(cl.simpleenroll(req)) == 1
+        assert seen == [(None, None, 0)] * 2
+        kept = CoapsClient("localhost", srv.port, trust=[cert_der(srv.ca.root)], cert=cert, key=key, path="/est",
+                           timeout=10, release=lambda: seen.append("kept"))
+        kept.cacerts()
+        kept.close()
+        assert "kept" not in seen
+    finally:
+        srv.stop()
+
+
 def _serve_coap(tmp_path, *more):
     """``tinyest serve --coap`` with ``more`` arguments, in ``tmp_path``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
