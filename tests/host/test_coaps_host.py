@@ -357,3 +357,15 @@ def test_serve_coap_with_block_habits(tmp_path):
     assert len(blocks) > 2 and blocks[0] == (0, True, 64) and blocks[-1][1] is False
     proc = _serve_coap(tmp_path, "--habit", "block2=100")
     assert proc.wait(20) == EXIT_USAGE and b"block size" in proc.stderr.read()
+
+
+def test_coaps_numbers_are_coaps_own():
+    # tinyest.coaps keeps the CoAP numbers it needs (not importing tinyest.coap at
+    # module level); they must be tinyest.coap's (on CPython, where const() names
+    # stay attributes)
+    from tinyest import coap, coaps
+
+    for name in ("GET", "POST", "SERVICE_UNAVAILABLE", "CONTENT_FORMAT", "MAX_AGE", "PKCS7_CERTS", "CSRATTRS",
+                 "PKCS10", "PKIX_CERT"):
+        assert getattr(coaps, "_" + name) == getattr(coap, name), name
+    assert not hasattr(coaps, "coap")
