@@ -144,8 +144,7 @@ def thumb_op():
         from tinyest import ec_thumb
     except (ImportError, SyntaxError, ValueError):
         return
-    st = bytearray(32 * 23)
-    st[192:224] = P.to_bytes(32, "little")
+    st = ec_thumb.state()
     st[256:288] = A.to_bytes(32, "little")
     st[288:320] = B.to_bytes(32, "little")
     prog = bytes((ec_thumb._MUL, 10, 8, 9, 0, 0, 0, 0))

@@ -146,9 +146,11 @@ def package_files(names, ext=".py", prefix="../tinyest/"):
     board = [n for n in names if group(n) in ("core", "lazy", "crypto") or n in THUMB and ext == ".mpy"]
     coap = [n for n in names if n in COAP]
     thumb = [n for n in names if n in THUMB]
-    return [("package.json", obj(board)), ("package-core.json", obj(core)),
-            ("package-crypto.json", obj(crypto)), ("package-coap.json", obj(coap))] + \
-        [("package-thumb.json", obj(thumb))] * (ext == ".py")
+    out = [("package.json", obj(board)), ("package-core.json", obj(core)),
+           ("package-crypto.json", obj(crypto)), ("package-coap.json", obj(coap))]
+    if ext == ".py":
+        out.append(("package-thumb.json", obj(thumb)))
+    return out
 
 
 def write_packages(out, rows):

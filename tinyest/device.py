@@ -259,7 +259,7 @@ class Device:
             # and the step ends after this exchange: a second DTLS handshake
             # would find the heap in the pieces the first left
             self._once = 1
-        if self.unload and (make is None or self._once):
+        if self.unload and (make is None or self._once):  # EstClient, coaps: not a hook's
             kw["release"] = self._release
         if make is None:
             from tinyest.client import EstClient as make

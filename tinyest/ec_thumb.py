@@ -602,6 +602,18 @@ _IN = _prog((_MUL, _X, _X, _R2), (_MUL, _Y, _Y, _R2), (_MUL, _Z, _Z, _R2))
 _OUT = _prog((_MUL, _X, _X, _ONE), (_MUL, _Y, _Y, _ONE), (_MUL, _Z, _Z, _ONE))
 
 
+# p and 2**512 mod p (the factor into Montgomery form) as the state holds them: once
+_PR2 = ec._P256.p.to_bytes(32, "little") + pow(2, 512, ec._P256.p).to_bytes(32, "little")
+
+
+def state():
+    """A new state: p, 2**512 mod p and ONE in place, the rest zero."""
+    st = bytearray(32 * 23)
+    st[192:256] = _PR2
+    st[32 * _ONE] = 1
+    return st
+
+
 def _get(st):
     run(st, _OUT, 0, 0)
     return [int.from_bytes(st[o:o + 32], "little") for o in (256, 288, 320)]
@@ -616,10 +628,7 @@ def _put(st, X, Y, Z):
 def ladder(c, rows, digs, cols, dbls):
     """tinyest.ec._ladder for P-256 (c): the same loop, its field work in run."""
     p = c.p
-    st = bytearray(32 * 23)
-    st[192:224] = p.to_bytes(32, "little")
-    st[224:256] = (pow(2, 512, p)).to_bytes(32, "little")
-    st[704] = 1  # ONE
+    st = state()
     jobs = list(zip(rows, digs))
     r = run
     inf = True

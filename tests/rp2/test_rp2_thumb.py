@@ -26,9 +26,7 @@ EDGES = [0, 1, 2, P - 1, P - 2, (1 << 255) % P, (1 << 256) - P - 1, (1 << 256) %
 
 _OPS = """
 from tinyest import ec, ec_thumb as t
-st = bytearray(32 * 23)
-st[192:224] = ec._P256.p.to_bytes(32, "little")
-st[224:256] = pow(2, 512, ec._P256.p).to_bytes(32, "little")
+st = t.state()
 def put(s, x):
     st[32 * s:32 * s + 32] = x.to_bytes(32, "little")
 def get(s):
